@@ -1,0 +1,43 @@
+/** Brings a fresh or existing database to the shape hosted Supabase has, then applies our migrations. */
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import postgres from 'postgres';
+
+const run = promisify(execFile);
+
+/** The platform bootstrap (sql/bootstrap/platform.sql), idempotent, plus the login passwords. */
+export async function bootstrapPlatform(superuserUrl: string, projectRoot: string, password: string) {
+  const sql = postgres(superuserUrl, { max: 1, onnotice: () => {} });
+  try {
+    await sql.unsafe(readFileSync(path.join(projectRoot, 'sql', 'bootstrap', 'platform.sql'), 'utf8'));
+    // Local Supabase gives every login role the database password; so do we.
+    for (const role of ['authenticator', 'supabase_admin', 'supabase_auth_admin']) {
+      await sql.unsafe(`alter role ${role} with password ${quoteLiteral(password)}`);
+    }
+  } finally {
+    await sql.end({ timeout: 2 });
+  }
+}
+
+function quoteLiteral(value: string) {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
+/**
+ * Applies pending migrations with the real Supabase CLI, so the history lands in
+ * supabase_migrations.schema_migrations exactly as `supabase db push` keeps it on hosted Supabase.
+ */
+export async function applyMigrations(superuserUrl: string, projectRoot: string): Promise<string> {
+  const cli = path.join(projectRoot, 'node_modules', '.bin', 'supabase');
+  try {
+    const { stdout, stderr } = await run(cli, [
+      'migration', 'up', '--include-all', '--db-url', `${superuserUrl}?sslmode=disable`, '--workdir', projectRoot,
+    ], { cwd: projectRoot, env: { ...process.env, SUPABASE_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' }, timeout: 120_000 });
+    return `${stdout}${stderr}`;
+  } catch (error) {
+    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+    throw new Error(`supabase migration up failed:\n${stdout}${stderr}`);
+  }
+}

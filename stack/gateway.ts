@@ -1,0 +1,142 @@
+/**
+ * The API gateway on :54321, routing as Supabase's does (Kong in `supabase start`):
+ *   /rest/v1/*            -> PostgREST (prefix stripped)
+ *   /functions/v1/NAME/*  -> that Edge Function, which sees the path /NAME/*
+ *   /auth/v1/*            -> 501: Supabase Auth is not part of the embedded stack
+ * Every /rest and /auth request needs a valid `apikey` (header or query) or a valid bearer JWT,
+ * else 401. When only an apikey is given it becomes the bearer token, as Kong does. Functions
+ * with `verify_jwt` (the default) need a valid bearer JWT, except for CORS preflights, which reach
+ * the function as on hosted Supabase. Errors are `{ "error": { "code", "message" } }`.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { verifyJwt } from './jwt.ts';
+
+export interface GatewayOptions {
+  port: number;
+  jwtSecret: string;
+  postgrestPort: number;
+  functions: Map<string, { port: number; verifyJwt: boolean }>;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+const HOP_BY_HOP = new Set([
+  'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer',
+  'transfer-encoding', 'upgrade',
+]);
+
+const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-methods': 'GET, HEAD, PUT, PATCH, POST, DELETE, OPTIONS',
+  'access-control-expose-headers': 'content-range, content-profile, x-total-count',
+  'access-control-max-age': '3600',
+};
+
+function sendError(res: ServerResponse, status: number, code: string, message: string) {
+  const body = JSON.stringify({ error: { code, message } });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...CORS_HEADERS });
+  res.end(body);
+}
+
+function bearerOf(req: IncomingMessage): string | undefined {
+  const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+  return match?.[1];
+}
+
+function proxy(req: IncomingMessage, res: ServerResponse, port: number, path: string,
+  extraHeaders: Record<string, string> = {}, addCors = false) {
+  const headers: http.OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (!HOP_BY_HOP.has(name) && value !== undefined) headers[name] = value;
+  }
+  Object.assign(headers, extraHeaders, {
+    host: `127.0.0.1:${port}`,
+    'x-forwarded-for': req.socket.remoteAddress ?? '',
+    'x-forwarded-proto': 'http',
+  });
+  const upstream = http.request({ host: '127.0.0.1', port, method: req.method, path, headers, agent }, (answer) => {
+    const out: http.OutgoingHttpHeaders = {};
+    for (const [name, value] of Object.entries(answer.headers)) {
+      if (!HOP_BY_HOP.has(name) && value !== undefined) out[name] = value;
+    }
+    if (addCors) Object.assign(out, CORS_HEADERS);
+    res.writeHead(answer.statusCode ?? 502, out);
+    answer.pipe(res);
+  });
+  upstream.on('error', () => {
+    if (!res.headersSent) sendError(res, 502, 'upstream_unavailable', 'The upstream service did not answer');
+    else res.destroy();
+  });
+  req.pipe(upstream);
+}
+
+/** Kong-style key check for /rest/v1 and /auth/v1; returns the Authorization to forward, or undefined after a 401. */
+function authorizeApiRequest(req: IncomingMessage, res: ServerResponse, url: URL, secret: string): string | undefined {
+  const apikey = (req.headers.apikey as string | undefined) ?? url.searchParams.get('apikey') ?? undefined;
+  const bearer = bearerOf(req);
+  if (apikey !== undefined) {
+    if (!verifyJwt(apikey, secret)) {
+      sendError(res, 401, 'invalid_api_key', 'Invalid API key: the apikey is not a valid key of this project');
+      return undefined;
+    }
+    return req.headers.authorization ?? `Bearer ${apikey}`;
+  }
+  if (bearer && verifyJwt(bearer, secret)) return req.headers.authorization!;
+  sendError(res, 401, 'missing_api_key', 'No API key found in request: send the apikey header or a bearer JWT');
+  return undefined;
+}
+
+export function createGateway(options: GatewayOptions): http.Server {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const pathname = url.pathname;
+
+    if (pathname.startsWith('/functions/v1/')) {
+      const rest = pathname.slice('/functions/v1'.length); // "/NAME/..."
+      const name = rest.split('/')[1] ?? '';
+      const fn = options.functions.get(name);
+      if (!fn) return sendError(res, 404, 'function_not_found', `No Edge Function named "${name}"`);
+      if (fn.verifyJwt && req.method !== 'OPTIONS') {
+        const token = bearerOf(req);
+        if (!token) return sendError(res, 401, 'missing_authorization', 'Missing authorization header: send Authorization: Bearer <JWT>');
+        if (!verifyJwt(token, options.jwtSecret)) return sendError(res, 401, 'invalid_jwt', 'Invalid JWT: bad signature, malformed or expired');
+      }
+      return proxy(req, res, fn.port, `${rest}${url.search}`);
+    }
+
+    const isRest = pathname.startsWith('/rest/v1/') || pathname === '/rest/v1';
+    const isAuth = pathname.startsWith('/auth/v1/') || pathname === '/auth/v1';
+    if (isRest || isAuth) {
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, {
+          ...CORS_HEADERS,
+          'access-control-allow-headers': req.headers['access-control-request-headers'] ?? '*',
+        });
+        return res.end();
+      }
+      const authorization = authorizeApiRequest(req, res, url, options.jwtSecret);
+      if (authorization === undefined) return;
+      if (isAuth) {
+        return sendError(res, 501, 'auth_not_available',
+          'Supabase Auth is not part of the embedded stack: use `supabase start` or hosted Supabase for sign-in; '
+          + 'embedded users are made with `npm run user -- EMAIL`');
+      }
+      const upstreamPath = `${pathname.slice('/rest/v1'.length) || '/'}${url.search}`;
+      return proxy(req, res, options.postgrestPort, upstreamPath, { authorization }, true);
+    }
+
+    sendError(res, 404, 'route_not_found', `No route for ${pathname}: use /rest/v1, /functions/v1 or /auth/v1`);
+  });
+  server.keepAliveTimeout = 65_000;
+  return server;
+}
+
+export function listen(server: http.Server, port: number, host = '127.0.0.1'): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

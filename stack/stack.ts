@@ -1,0 +1,191 @@
+/**
+ * The embedded Supabase stack: PostgreSQL, the platform bootstrap, our migrations, PostgREST, every
+ * Edge Function on Deno and the gateway, started in that order and stopped in reverse.
+ *
+ * `${dataDir}/stack.json` is the running stack's state (pids, URLs, keys). It doubles as the
+ * single-instance lock: a second start on the same data dir fails while the recorded pid lives;
+ * after an unclean end (kill -9) it stops the orphaned children it lists and starts anew.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type http from 'node:http';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import type { StackConfig } from './config.ts';
+import { apiKeysFor } from './defaults.ts';
+import { applyMigrations, bootstrapPlatform } from './database.ts';
+import { functionEnv, serveFunction, stopFunction, type ServedFunction } from './functions.ts';
+import { createGateway, listen } from './gateway.ts';
+import { startPostgres, type RunningPostgres } from './postgres.ts';
+import { startPostgrest } from './postgrest.ts';
+import { isAlive, sleep } from './process.ts';
+
+/** Keys as `supabase status -o json` names them, plus what our tools need. */
+export interface StackInfo {
+  API_URL: string;
+  REST_URL: string;
+  FUNCTIONS_URL: string;
+  DB_URL: string;
+  JWT_SECRET: string;
+  ANON_KEY: string;
+  SERVICE_ROLE_KEY: string;
+  JWT_EXPIRY: number;
+}
+
+interface StackState {
+  pid: number;
+  children: number[];
+  info: StackInfo;
+}
+
+export interface RunningStack {
+  info: StackInfo;
+  config: StackConfig;
+  /** PostgREST's own port, for benchmarks that measure the gateway's cost. */
+  postgrestPort: number;
+  functionPorts: Record<string, number>;
+  stop(): Promise<void>;
+}
+
+export const stateFile = (dataDir: string) => path.join(dataDir, 'stack.json');
+
+export function readState(dataDir: string): StackState | undefined {
+  try {
+    return JSON.parse(readFileSync(stateFile(dataDir), 'utf8')) as StackState;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The state of a live stack on this data dir, or undefined. */
+export function runningStackInfo(dataDir: string): StackInfo | undefined {
+  const state = readState(dataDir);
+  return state && isAlive(state.pid) ? state.info : undefined;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function claimDataDir(dataDir: string, log: (line: string) => void) {
+  const state = readState(dataDir);
+  if (!state) return;
+  if (state.pid !== process.pid && isAlive(state.pid)) {
+    throw new Error(`haex-sync is already running on ${dataDir} (pid ${state.pid}, API ${state.info.API_URL}); `
+      + 'stop it first, or set HAEX_DATA_DIR, HAEX_API_PORT and HAEX_DB_PORT for a second stack');
+  }
+  const orphans = state.children.filter(isAlive);
+  if (orphans.length > 0) {
+    log(`stopping ${orphans.length} process(es) left by a stack that did not stop cleanly`);
+    for (const pid of orphans) process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 100 && orphans.some(isAlive); i++) await sleep(50);
+    for (const pid of orphans.filter(isAlive)) process.kill(pid, 'SIGKILL');
+  }
+  rmSync(stateFile(dataDir), { force: true });
+}
+
+export interface StartOptions {
+  /** Throwaway clusters for tests and benchmarks trade durability for speed. */
+  ephemeral?: boolean;
+  log?: (line: string) => void;
+}
+
+export async function startStack(config: StackConfig, options: StartOptions = {}): Promise<RunningStack> {
+  const log = options.log ?? ((line: string) => console.log(`haex-sync: ${line}`));
+  mkdirSync(path.join(config.dataDir, 'logs'), { recursive: true });
+  await claimDataDir(config.dataDir, log);
+
+  const logs = path.join(config.dataDir, 'logs');
+  const apiUrl = `http://${config.host}:${config.apiPort}`;
+  const keys = apiKeysFor(config.jwtSecret);
+  const stops: Array<() => Promise<void>> = [];
+  const children: number[] = [];
+  let gateway: http.Server | undefined;
+
+  const stopAll = async () => {
+    if (gateway) await new Promise<void>((resolve) => gateway!.close(() => resolve()));
+    gateway?.closeAllConnections();
+    for (const stop of stops.reverse()) await stop().catch(() => {});
+    stops.length = 0;
+    rmSync(stateFile(config.dataDir), { force: true });
+  };
+
+  try {
+    // Bind the gateway first: a taken API port should fail before anything else starts.
+    const functionPorts: Record<string, number> = {};
+    const routes = new Map<string, { port: number; verifyJwt: boolean }>();
+    const postgrestPort = await freePort();
+    gateway = createGateway({ port: config.apiPort, jwtSecret: config.jwtSecret, postgrestPort, functions: routes });
+    await listen(gateway, config.apiPort, config.host).catch((error: NodeJS.ErrnoException) => {
+      gateway = undefined;
+      throw new Error(error.code === 'EADDRINUSE'
+        ? `port ${config.apiPort} is in use (HAEX_API_PORT): is another stack or \`supabase start\` running?`
+        : error.message);
+    });
+
+    const pg: RunningPostgres = await startPostgres({
+      dataDir: config.dataDir, port: config.dbPort, password: config.dbPassword, ephemeral: options.ephemeral, log,
+    }).catch((error: Error) => {
+      throw new Error(/already running|in use|could not bind/i.test(error.message)
+        ? `${error.message}\n(port ${config.dbPort}, HAEX_DB_PORT, may be taken)` : error.message);
+    });
+    stops.push(pg.stop);
+    children.push(pg.service.child.pid!);
+
+    await bootstrapPlatform(pg.superuserUrl, config.projectRoot, config.dbPassword);
+    await applyMigrations(pg.superuserUrl, config.projectRoot);
+
+    const authenticatorUrl = `postgresql://authenticator:${encodeURIComponent(config.dbPassword)}@127.0.0.1:${config.dbPort}/postgres`;
+    const postgrest = await startPostgrest({
+      dbUrl: authenticatorUrl, port: postgrestPort, adminPort: await freePort(), jwtSecret: config.jwtSecret,
+      schemas: config.exposedSchemas, extraSearchPath: config.extraSearchPath, maxRows: config.maxRows,
+      logFile: path.join(logs, 'postgrest.log'),
+    });
+    stops.push(postgrest.stop);
+    children.push(postgrest.service.child.pid!);
+
+    const env = functionEnv({
+      SUPABASE_URL: apiUrl,
+      SUPABASE_ANON_KEY: keys.anonKey,
+      SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
+      SUPABASE_DB_URL: pg.superuserUrl,
+      SUPABASE_JWT_SECRET: config.jwtSecret,
+      HAEX_POSTGREST_URL: `http://127.0.0.1:${postgrestPort}`,
+    });
+    const served = await Promise.all(config.functions.map(async (fn): Promise<ServedFunction> => {
+      const result = await serveFunction(fn, await freePort(), env, path.join(logs, `function-${fn.name}.log`));
+      stops.push(() => stopFunction(result));
+      children.push(result.service.child.pid!);
+      return result;
+    }));
+    for (const fn of served) {
+      routes.set(fn.config.name, { port: fn.port, verifyJwt: fn.config.verifyJwt });
+      functionPorts[fn.config.name] = fn.port;
+    }
+
+    const info: StackInfo = {
+      API_URL: apiUrl,
+      REST_URL: `${apiUrl}/rest/v1`,
+      FUNCTIONS_URL: `${apiUrl}/functions/v1`,
+      DB_URL: pg.superuserUrl,
+      JWT_SECRET: config.jwtSecret,
+      ANON_KEY: keys.anonKey,
+      SERVICE_ROLE_KEY: keys.serviceRoleKey,
+      JWT_EXPIRY: config.jwtExpirySeconds,
+    };
+    const state: StackState = { pid: process.pid, children, info };
+    writeFileSync(stateFile(config.dataDir), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+    return { info, config, postgrestPort, functionPorts, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+export const stackIsInitialised = (dataDir: string) => existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'));

@@ -1,0 +1,26 @@
+/** A throwaway embedded stack on a temporary data dir and free ports, for tests and benchmarks. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../stack/config.ts';
+import { freePort, startStack, type RunningStack } from '../../stack/stack.ts';
+
+export async function startThrowawayStack(options: { dataDir?: string; quiet?: boolean } = {}):
+  Promise<RunningStack & { dataDir: string; dispose(): Promise<void> }> {
+  const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'haex-sync-'));
+  const config = loadConfig({
+    ...process.env,
+    HAEX_DATA_DIR: dataDir,
+    HAEX_API_PORT: String(await freePort()),
+    HAEX_DB_PORT: String(await freePort()),
+  });
+  const stack = await startStack(config, { ephemeral: true, log: options.quiet ? () => {} : undefined });
+  return {
+    ...stack,
+    dataDir,
+    async dispose() {
+      await stack.stop();
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
