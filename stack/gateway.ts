@@ -121,6 +121,8 @@ export function createGateway(options: GatewayOptions): http.Server {
           'Supabase Auth is not part of the embedded stack: use `supabase start` or hosted Supabase for sign-in; '
           + 'embedded users are made with `npm run user -- EMAIL`');
       }
+      // Kong's key-auth hides the credential: PostgREST would read `apikey` as a column filter.
+      url.searchParams.delete('apikey');
       const upstreamPath = `${pathname.slice('/rest/v1'.length) || '/'}${url.search}`;
       return proxy(req, res, options.postgrestPort, upstreamPath, { authorization }, true);
     }
