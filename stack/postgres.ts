@@ -41,9 +41,9 @@ function postgresOsUser(log: (line: string) => void): OsUser | undefined {
 }
 
 /**
- * Postgres must be able to reach its data dir. Every folder above it needs search (x) permission for
- * the postgres user; a checkout under /root or a mktemp folder (0700) lacks it, so add o+x there:
- * search only, the folders stay unlistable to others.
+ * Postgres must be able to reach its data dir and its binaries. Every folder above them needs search
+ * (x) permission for the postgres user; a checkout under /root or a mktemp folder (0700) lacks it, so
+ * add o+x there: search only, the folders stay unlistable to others.
  */
 function ensureTraversable(dir: string, user: OsUser, log: (line: string) => void) {
   for (let current = path.dirname(dir); ; current = path.dirname(current)) {
@@ -93,7 +93,10 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
   mkdirSync(path.dirname(logFile), { recursive: true });
   const user = postgresOsUser(options.log);
   const asUser = user ? { uid: user.uid, gid: user.gid } : {};
-  if (user) ensureTraversable(pgdata, user, options.log);
+  if (user) {
+    ensureTraversable(pgdata, user, options.log);
+    ensureTraversable(bin.postgres, user, options.log);
+  }
 
   if (!existsSync(path.join(pgdata, 'PG_VERSION'))) {
     mkdirSync(pgdata, { recursive: true, mode: 0o700 });
