@@ -1,5 +1,5 @@
 /** A throwaway embedded stack on a temporary data dir and free ports, for tests and benchmarks. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../stack/config.ts';
@@ -8,6 +8,7 @@ import { freePort, startStack, type RunningStack } from '../../stack/stack.ts';
 export async function startThrowawayStack(options: { dataDir?: string; quiet?: boolean } = {}):
   Promise<RunningStack & { dataDir: string; dispose(): Promise<void> }> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'haex-sync-'));
+  chmodSync(dataDir, 0o755); // the postgres OS user must reach its data below
   const config = loadConfig({
     ...process.env,
     HAEX_DATA_DIR: dataDir,
