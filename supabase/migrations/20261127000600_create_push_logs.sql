@@ -1,0 +1,157 @@
+-- push_logs: appends encrypted logs to one of the caller's vaults and numbers them.
+--
+-- Ordering guarantee. Sequences of a vault are 1, 2, 3, ... without gaps, and become visible in
+-- sequence order: push_logs locks the vault row (SELECT ... FOR UPDATE) before it reads
+-- last_sequence, and that lock is held until the transaction commits or rolls back. A second push
+-- to the same vault waits for it, then reads the last_sequence the first one committed. So push B
+-- numbers its logs after push A's only once A's logs are committed and visible, and B's logs cannot
+-- be visible before A's: a reader never sees sequence n+1 without n. A push that fails or whose
+-- connection dies rolls back, releasing the lock with last_sequence unchanged: no gap. Pushes to
+-- different vaults lock different rows and never wait on each other.
+--
+-- Idempotency: ids the vault already has are not stored again; the result reports their existing
+-- sequence with duplicate = true, so a retry after a lost response is harmless. An id repeated
+-- within one batch is stored once (first occurrence); later occurrences are reported as duplicates
+-- of it. Under the vault lock no other push can insert concurrently, so the check is exact.
+--
+-- All or nothing: every entry is validated before anything is written, and the whole call is one
+-- transaction (PostgREST runs each request in one).
+
+create function public.push_logs(vault_id uuid, logs jsonb)
+returns jsonb
+language plpgsql volatile
+security definer -- inserts into vault_logs and updates vaults, on which API roles have no write grant
+set search_path = ''
+as $$
+declare
+  uid uuid := private.require_uid();
+  lim private.limit_set := private.limits();
+  entry_count int;
+  bad_index bigint;        -- index (0-based) of the first invalid entry
+  problem text[];          -- {field suffix, SQLSTATE, complaint} of that entry
+  total_data_chars bigint;
+  previous_last bigint;
+  new_count bigint;
+  new_bytes bigint;
+  results jsonb;
+begin
+  perform private.require_arg('vault_id', push_logs.vault_id);
+  if push_logs.logs is null or jsonb_typeof(push_logs.logs) <> 'array' then
+    raise exception using errcode = 'PT400', message = 'logs must be a JSON array', detail = 'logs';
+  end if;
+  entry_count := jsonb_array_length(push_logs.logs);
+  if entry_count < 1 then
+    raise exception using errcode = 'PT400',
+      message = format('logs must contain 1 to %s entries', lim.max_logs_per_push), detail = 'logs';
+  end if;
+  if entry_count > lim.max_logs_per_push then
+    raise exception using errcode = 'PT413',
+      message = format('logs must contain 1 to %s entries', lim.max_logs_per_push), detail = 'logs';
+  end if;
+
+  -- Validate every entry (before taking the lock, to keep the critical section short). One pass:
+  -- the first invalid entry sorts first, and the window sum gives the total size alongside.
+  select c.i, c.p, c.total
+  into bad_index, problem, total_data_chars
+  from (
+    select e.ord - 1 as i,
+           sum(case when jsonb_typeof(e.v -> 'encrypted_data') = 'string'
+                    then length(e.v ->> 'encrypted_data') else 0 end) over () as total,
+           case
+             when jsonb_typeof(e.v) <> 'object' then
+               array['', 'PT400', 'must be an object']
+             when coalesce(jsonb_typeof(e.v -> 'id'), 'null') <> 'null'
+                  and (jsonb_typeof(e.v -> 'id') <> 'string'
+                       or (e.v ->> 'id') !~ '^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$') then
+               array['.id', 'PT400', 'must be a uuid']
+             when coalesce(jsonb_typeof(e.v -> 'encrypted_data'), 'null') <> 'string' then
+               array['.encrypted_data', 'PT400', 'must be a base64 string']
+             when length(e.v ->> 'encrypted_data') > lim.max_log_data_chars then
+               array['.encrypted_data', 'PT413', format('must be at most %s characters', lim.max_log_data_chars)]
+             when not private.is_base64(e.v ->> 'encrypted_data') then
+               array['.encrypted_data', 'PT400', 'must be non-empty base64']
+             when coalesce(jsonb_typeof(e.v -> 'nonce'), 'null') <> 'string'
+                  or length(e.v ->> 'nonce') not between 1 and lim.max_log_nonce_chars then
+               array['.nonce', 'PT400', format('must be 1 to %s characters', lim.max_log_nonce_chars)]
+             when coalesce(jsonb_typeof(e.v -> 'haex_timestamp'), 'null') <> 'string'
+                  or length(e.v ->> 'haex_timestamp') not between 1 and lim.max_haex_timestamp_chars then
+               array['.haex_timestamp', 'PT400', format('must be 1 to %s characters', lim.max_haex_timestamp_chars)]
+             when coalesce(jsonb_typeof(e.v -> 'device_id'), 'null') not in ('null', 'string')
+                  or length(e.v ->> 'device_id') > lim.max_device_id_chars then
+               array['.device_id', 'PT400', format('must be a string of at most %s characters', lim.max_device_id_chars)]
+           end as p
+    from jsonb_array_elements(push_logs.logs) with ordinality as e(v, ord)
+  ) as c
+  order by c.p is null, c.i
+  limit 1;
+
+  if problem is not null then
+    raise exception using errcode = problem[2],
+      message = format('logs[%s]%s %s', bad_index, problem[1], problem[3]),
+      detail = format('logs[%s]%s', bad_index, problem[1]);
+  end if;
+  if total_data_chars > lim.max_push_data_chars then
+    raise exception using errcode = 'PT413',
+      message = format('logs: encrypted_data must total at most %s characters per push', lim.max_push_data_chars),
+      detail = 'logs';
+  end if;
+
+  -- The vault's push lock, held to commit (see the header). Absent and foreign vaults: same PT404.
+  select v.last_sequence into previous_last
+  from public.vaults v
+  where v.id = push_logs.vault_id and v.owner_id = uid
+  for update;
+  if not found then
+    raise exception using errcode = 'PT404', message = 'vault not found', detail = 'vault_id';
+  end if;
+
+  with input as materialized (
+    select e.ord, coalesce((e.v ->> 'id')::uuid, gen_random_uuid()) as id, e.v
+    from jsonb_array_elements(push_logs.logs) with ordinality as e(v, ord)
+  ),
+  classified as materialized (
+    select i.ord, i.id, i.v,
+           min(i.ord) over (partition by i.id) as first_ord,
+           old.sequence as existing_sequence
+    from input i
+    left join public.vault_logs old on old.vault_id = push_logs.vault_id and old.id = i.id
+  ),
+  fresh as materialized (
+    select c.ord, c.id, c.v, previous_last + row_number() over (order by c.ord) as sequence
+    from classified c
+    where c.existing_sequence is null and c.ord = c.first_ord
+  ),
+  inserted as (
+    insert into public.vault_logs (vault_id, sequence, id, author_id, device_id, encrypted_data, nonce, haex_timestamp)
+    select push_logs.vault_id, f.sequence, f.id, uid, f.v ->> 'device_id', f.v ->> 'encrypted_data', f.v ->> 'nonce',
+           f.v ->> 'haex_timestamp'
+    from fresh f
+    order by f.sequence
+    returning octet_length(encrypted_data) + octet_length(nonce) + octet_length(haex_timestamp) as bytes
+  )
+  select (select count(*) from inserted),
+         (select coalesce(sum(n.bytes), 0) from inserted n),
+         (select jsonb_agg(jsonb_build_object(
+                   'id', c.id,
+                   'sequence', coalesce(c.existing_sequence, f.sequence),
+                   'duplicate', c.existing_sequence is not null or c.ord <> c.first_ord)
+                 order by c.ord)
+          from classified c
+          left join fresh f on f.id = c.id)
+  into new_count, new_bytes, results;
+
+  if new_count > 0 then
+    update public.vaults v
+    set last_sequence = previous_last + new_count,
+        bytes = v.bytes + new_bytes,
+        updated_at = now()
+    where v.id = push_logs.vault_id;
+  end if;
+
+  return jsonb_build_object('last_sequence', previous_last + new_count, 'results', results);
+end
+$$;
+comment on function public.push_logs(uuid, jsonb) is
+  'API: appends encrypted logs to the caller''s vault, numbering them gap-free under the vault row lock; idempotent by log id. SECURITY DEFINER because vault_logs and vaults have no write grants; ownership checked against auth.uid().';
+revoke execute on function public.push_logs(uuid, jsonb) from public, anon;
+grant execute on function public.push_logs(uuid, jsonb) to authenticated;

@@ -1,0 +1,500 @@
+/**
+ * The SQL API (supabase/migrations): every function's happy path and every error, through the
+ * gateway as supabase-js calls it (`/rest/v1/rpc/<name>` with a user token), asserting the HTTP
+ * status PostgREST gives and the SQLSTATE / detail in the body; and the same functions in SQL as
+ * PostgREST runs them (role `authenticated` + JWT claims).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { signJwt } from '../stack/jwt.ts';
+import type { StackUser } from '../stack/users.ts';
+import { adminSql, api, asUser, newUser, rpc, stack } from './support/stack.ts';
+
+const b64 = (bytes: number) => randomBytes(bytes).toString('base64');
+/** A base64 string of exactly `chars` characters (chars must be a multiple of 4). */
+const b64chars = (chars: number) => 'A'.repeat(chars);
+
+function entry(overrides: Record<string, unknown> = {}) {
+  return {
+    id: randomUUID(),
+    encrypted_data: b64(96),
+    nonce: b64(12),
+    haex_timestamp: `${Date.now()}-0001-${randomUUID().slice(0, 8)}`,
+    device_id: 'device-1',
+    ...overrides,
+  };
+}
+
+const newKey = () => ({ encrypted_vault_key: b64(60), salt: b64(16), nonce: b64(12) });
+
+async function createVault(user: StackUser) {
+  const vault_id = randomUUID();
+  const res = await rpc('create_vault', { vault_id, ...newKey() }, user.access_token);
+  expect(res.status).toBe(200);
+  return { vault_id, key: res.body[0] as KeyRow };
+}
+
+interface KeyRow {
+  vault_id: string; encrypted_vault_key: string; salt: string; nonce: string; created_at: string; updated_at: string;
+}
+interface PushResult { last_sequence: number; results: { id: string; sequence: number; duplicate: boolean }[] }
+
+/** What the superuser sees of a vault: its row and its logs. */
+async function vaultState(vaultId: string) {
+  const sql = adminSql();
+  const [vault] = await sql`select last_sequence::int, bytes::int, updated_at from public.vaults where id = ${vaultId}`;
+  const logs = await sql`select sequence::int, id, author_id, device_id, encrypted_data, nonce, haex_timestamp
+                         from public.vault_logs where vault_id = ${vaultId} order by sequence`;
+  return { vault, logs };
+}
+
+function expectError(res: { status: number; body: any }, status: number, code: string, details?: string) {
+  expect({ status: res.status, code: res.body?.code, ...(details !== undefined ? { details: res.body?.details } : {}) })
+    .toEqual({ status, code, ...(details !== undefined ? { details } : {}) });
+}
+
+let alice: StackUser;
+let bob: StackUser;
+
+beforeAll(async () => {
+  [alice, bob] = await Promise.all([newUser('alice'), newUser('bob')]);
+});
+
+describe('create_vault', () => {
+  it('creates the caller\'s vault and key and returns the key row', async () => {
+    const vault_id = randomUUID();
+    const key = newKey();
+    const res = await rpc('create_vault', { vault_id, ...key }, alice.access_token);
+    expect(res.status).toBe(200);
+    expect(res.body).toHaveLength(1);
+    const row = res.body[0];
+    expect(row).toMatchObject({ vault_id, ...key });
+    expect(Object.keys(row).sort()).toEqual(['created_at', 'encrypted_vault_key', 'nonce', 'salt', 'updated_at', 'vault_id']);
+    expect(row.updated_at).toBe(row.created_at);
+    const [vault] = await adminSql()`select owner_id, last_sequence::int, bytes::int from public.vaults where id = ${vault_id}`;
+    expect(vault).toEqual({ owner_id: alice.id, last_sequence: 0, bytes: 0 });
+    const keys = await adminSql()`select user_id from public.vault_keys where vault_id = ${vault_id}`;
+    expect(keys.map((k) => k.user_id)).toEqual([alice.id]);
+  });
+
+  it('refuses an id that exists, whoever owns it (409 PT409), changing nothing', async () => {
+    const { vault_id, key } = await createVault(alice);
+    expectError(await rpc('create_vault', { vault_id, ...newKey() }, alice.access_token), 409, 'PT409', 'vault_id');
+    expectError(await rpc('create_vault', { vault_id, ...newKey() }, bob.access_token), 409, 'PT409', 'vault_id');
+    const [row] = await adminSql()`select owner_id, encrypted_vault_key from public.vaults v join public.vault_keys k on k.vault_id = v.id where v.id = ${vault_id}`;
+    expect(row).toEqual({ owner_id: alice.id, encrypted_vault_key: key.encrypted_vault_key });
+  });
+
+  it.each([
+    ['vault_id null', { vault_id: null }, 'vault_id'],
+    ['encrypted_vault_key null', { encrypted_vault_key: null }, 'encrypted_vault_key'],
+    ['encrypted_vault_key empty', { encrypted_vault_key: '' }, 'encrypted_vault_key'],
+    ['encrypted_vault_key not base64', { encrypted_vault_key: 'not base64!' }, 'encrypted_vault_key'],
+    ['encrypted_vault_key unpadded', { encrypted_vault_key: 'AAA' }, 'encrypted_vault_key'],
+    ['encrypted_vault_key too long', { encrypted_vault_key: b64chars(4100) }, 'encrypted_vault_key'],
+    ['salt empty', { salt: '' }, 'salt'],
+    ['salt too long', { salt: b64chars(260) }, 'salt'],
+    ['salt not base64', { salt: '%%%%' }, 'salt'],
+    ['nonce too long', { nonce: b64chars(68) }, 'nonce'],
+    ['nonce null', { nonce: null }, 'nonce'],
+  ])('rejects %s with 400 PT400 naming the field, creating nothing', async (_name, override, field) => {
+    const vault_id = randomUUID();
+    const res = await rpc('create_vault', { vault_id, ...newKey(), ...override }, alice.access_token);
+    expectError(res, 400, 'PT400', field);
+    expect(res.body.message).toContain(field);
+    const rows = await adminSql()`select 1 from public.vaults where id = ${vault_id}`;
+    expect(rows).toHaveLength(0);
+  });
+
+  it('accepts key fields exactly at their limits', async () => {
+    const res = await rpc('create_vault', {
+      vault_id: randomUUID(), encrypted_vault_key: b64chars(4096), salt: b64chars(256), nonce: b64chars(64),
+    }, alice.access_token);
+    expect(res.status).toBe(200);
+  });
+
+  it('needs a user: a token without `sub` gets 401 PT401', async () => {
+    const noSub = signJwt({ role: 'authenticated', aud: 'authenticated', exp: Math.floor(Date.now() / 1000) + 600 }, stack.JWT_SECRET);
+    expectError(await rpc('create_vault', { vault_id: randomUUID(), ...newKey() }, noSub), 401, 'PT401');
+  });
+});
+
+describe('get_vault_key', () => {
+  it('returns the caller\'s key row', async () => {
+    const { vault_id, key } = await createVault(alice);
+    const res = await rpc('get_vault_key', { vault_id }, alice.access_token);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual([key]);
+  });
+
+  it('answers an unknown vault and another user\'s vault identically (404 PT404)', async () => {
+    const { vault_id } = await createVault(alice);
+    const foreign = await rpc('get_vault_key', { vault_id }, bob.access_token);
+    const unknown = await rpc('get_vault_key', { vault_id: randomUUID() }, bob.access_token);
+    expectError(foreign, 404, 'PT404', 'vault_id');
+    expect(foreign.body).toEqual(unknown.body);
+  });
+
+  it('rejects a null vault_id (400 PT400)', async () => {
+    expectError(await rpc('get_vault_key', { vault_id: null }, alice.access_token), 400, 'PT400', 'vault_id');
+  });
+});
+
+describe('update_vault_key', () => {
+  it('replaces the key when if_updated_at is the stored version, and returns a newer version', async () => {
+    const { vault_id, key } = await createVault(alice);
+    const next = newKey();
+    const res = await rpc('update_vault_key', { vault_id, ...next, if_updated_at: key.updated_at }, alice.access_token);
+    expect(res.status).toBe(200);
+    const row = res.body[0] as KeyRow;
+    expect(row).toMatchObject({ vault_id, ...next, created_at: key.created_at });
+    expect(Date.parse(row.updated_at)).toBeGreaterThan(Date.parse(key.updated_at));
+    expect((await rpc('get_vault_key', { vault_id }, alice.access_token)).body).toEqual([row]);
+  });
+
+  it('accepts the version after a round trip through a JavaScript Date (millisecond precision)', async () => {
+    const { vault_id, key } = await createVault(alice);
+    const viaDate = new Date(key.updated_at).toISOString();
+    const res = await rpc('update_vault_key', { vault_id, ...newKey(), if_updated_at: viaDate }, alice.access_token);
+    expect(res.status).toBe(200);
+  });
+
+  it('refuses a stale if_updated_at (409 PT409) and keeps the stored key', async () => {
+    const { vault_id, key } = await createVault(alice);
+    const first = await rpc('update_vault_key', { vault_id, ...newKey(), if_updated_at: key.updated_at }, alice.access_token);
+    expect(first.status).toBe(200);
+    const stale = await rpc('update_vault_key', { vault_id, ...newKey(), if_updated_at: key.updated_at }, alice.access_token);
+    expectError(stale, 409, 'PT409', 'if_updated_at');
+    expect((await rpc('get_vault_key', { vault_id }, alice.access_token)).body).toEqual(first.body);
+  });
+
+  it('lets exactly one of two concurrent updates from the same version win', async () => {
+    const { vault_id, key } = await createVault(alice);
+    const results = await Promise.all([0, 1, 2, 3].map(() =>
+      rpc('update_vault_key', { vault_id, ...newKey(), if_updated_at: key.updated_at }, alice.access_token)));
+    expect(results.map((r) => r.status).sort()).toEqual([200, 409, 409, 409]);
+  });
+
+  it('answers an unknown vault and another user\'s vault identically (404 PT404), changing nothing', async () => {
+    const { vault_id, key } = await createVault(alice);
+    const foreign = await rpc('update_vault_key', { vault_id, ...newKey(), if_updated_at: key.updated_at }, bob.access_token);
+    const unknown = await rpc('update_vault_key', { vault_id: randomUUID(), ...newKey(), if_updated_at: key.updated_at }, bob.access_token);
+    expectError(foreign, 404, 'PT404', 'vault_id');
+    expect(foreign.body).toEqual(unknown.body);
+    expect((await rpc('get_vault_key', { vault_id }, alice.access_token)).body).toEqual([key]);
+  });
+
+  it.each([
+    ['if_updated_at null', { if_updated_at: null }, 'if_updated_at'],
+    ['salt not base64', { salt: 'a b' }, 'salt'],
+    ['encrypted_vault_key empty', { encrypted_vault_key: '' }, 'encrypted_vault_key'],
+  ])('rejects %s (400 PT400)', async (_name, override, field) => {
+    const { vault_id, key } = await createVault(alice);
+    const res = await rpc('update_vault_key', { vault_id, ...newKey(), if_updated_at: key.updated_at, ...override }, alice.access_token);
+    expectError(res, 400, 'PT400', field);
+  });
+});
+
+describe('list_vaults', () => {
+  it('lists only the caller\'s vaults with log_count and bytes', async () => {
+    const carol = await newUser('carol');
+    const one = await createVault(carol);
+    const two = await createVault(carol);
+    await createVault(bob);
+    const logs = [entry(), entry({ device_id: undefined }), entry({ haex_timestamp: 'ü-multibyte' })];
+    expect((await rpc('push_logs', { vault_id: two.vault_id, logs }, carol.access_token)).status).toBe(200);
+
+    const res = await rpc('list_vaults', {}, carol.access_token);
+    expect(res.status).toBe(200);
+    const bytes = logs.reduce((sum, l) => sum + Buffer.byteLength(l.encrypted_data) + Buffer.byteLength(l.nonce)
+      + Buffer.byteLength(l.haex_timestamp), 0);
+    expect(res.body.map((v: any) => [v.vault_id, v.last_sequence, v.log_count, v.bytes])).toEqual([
+      [one.vault_id, 0, 0, 0],
+      [two.vault_id, 3, 3, bytes],
+    ]);
+    expect(Object.keys(res.body[0]).sort()).toEqual(['bytes', 'created_at', 'last_sequence', 'log_count', 'updated_at', 'vault_id']);
+    // bytes is the documented sum, computed from the stored rows
+    const { sum } = (await adminSql()<{ sum: number }[]>`select sum(octet_length(encrypted_data) + octet_length(nonce) + octet_length(haex_timestamp))::int as sum
+                                       from public.vault_logs where vault_id = ${two.vault_id}`)[0]!;
+    expect(sum).toBe(bytes);
+  });
+
+  it('is empty for a user without vaults', async () => {
+    const dave = await newUser('dave');
+    const res = await rpc('list_vaults', {}, dave.access_token);
+    expect(res).toMatchObject({ status: 200, body: [] });
+  });
+});
+
+describe('delete_vault', () => {
+  it('deletes the vault with its keys and logs', async () => {
+    const { vault_id } = await createVault(alice);
+    expect((await rpc('push_logs', { vault_id, logs: [entry(), entry()] }, alice.access_token)).status).toBe(200);
+    const res = await rpc('delete_vault', { vault_id }, alice.access_token);
+    expect(res.status).toBe(204); // PostgREST 12 answers a void function with 204 No Content
+    const sql = adminSql();
+    const [counts] = await sql`select
+      (select count(*)::int from public.vaults where id = ${vault_id}) as vaults,
+      (select count(*)::int from public.vault_keys where vault_id = ${vault_id}) as keys,
+      (select count(*)::int from public.vault_logs where vault_id = ${vault_id}) as logs`;
+    expect(counts).toEqual({ vaults: 0, keys: 0, logs: 0 });
+    expectError(await rpc('get_vault_key', { vault_id }, alice.access_token), 404, 'PT404');
+    expectError(await rpc('delete_vault', { vault_id }, alice.access_token), 404, 'PT404', 'vault_id');
+  });
+
+  it('answers an unknown vault and another user\'s vault identically (404 PT404), deleting nothing', async () => {
+    const { vault_id } = await createVault(alice);
+    await rpc('push_logs', { vault_id, logs: [entry()] }, alice.access_token);
+    const before = await vaultState(vault_id);
+    const foreign = await rpc('delete_vault', { vault_id }, bob.access_token);
+    const unknown = await rpc('delete_vault', { vault_id: randomUUID() }, bob.access_token);
+    expectError(foreign, 404, 'PT404', 'vault_id');
+    expect(foreign.body).toEqual(unknown.body);
+    expect(await vaultState(vault_id)).toEqual(before);
+  });
+});
+
+describe('push_logs', () => {
+  it('numbers new logs 1, 2, 3, ... in input order and stores them as sent', async () => {
+    const { vault_id } = await createVault(alice);
+    const logs = [entry(), entry({ device_id: null }), entry()];
+    const res = await rpc<PushResult>('push_logs', { vault_id, logs }, alice.access_token);
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({
+      last_sequence: 3,
+      results: logs.map((l, i) => ({ id: l.id, sequence: i + 1, duplicate: false })),
+    });
+    const { vault, logs: stored } = await vaultState(vault_id);
+    expect(vault!.last_sequence).toBe(3);
+    expect(stored).toEqual(logs.map((l, i) => ({
+      sequence: i + 1, id: l.id, author_id: alice.id, device_id: l.device_id, encrypted_data: l.encrypted_data,
+      nonce: l.nonce, haex_timestamp: l.haex_timestamp,
+    })));
+
+    const more = await rpc<PushResult>('push_logs', { vault_id, logs: [entry()] }, alice.access_token);
+    expect(more.body.last_sequence).toBe(4);
+    expect(more.body.results[0]!.sequence).toBe(4);
+  });
+
+  it('generates an id when none (or null) is given; device_id is optional', async () => {
+    const { vault_id } = await createVault(alice);
+    const { id: _id, device_id: _d, ...noId } = entry();
+    const res = await rpc<PushResult>('push_logs', { vault_id, logs: [noId, { ...noId, id: null }] }, alice.access_token);
+    expect(res.status).toBe(200);
+    const ids = res.body.results.map((r) => r.id);
+    expect(ids[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(ids).size).toBe(2);
+    const { logs } = await vaultState(vault_id);
+    expect(logs.map((l) => [l.id, l.device_id])).toEqual([[ids[0], null], [ids[1], null]]);
+  });
+
+  it('is idempotent by id: a retry stores nothing and reports the original sequences', async () => {
+    const { vault_id } = await createVault(alice);
+    const logs = [entry(), entry()];
+    const first = await rpc<PushResult>('push_logs', { vault_id, logs }, alice.access_token);
+    const fresh = entry();
+    const retry = await rpc<PushResult>('push_logs', { vault_id, logs: [...logs, fresh] }, alice.access_token);
+    expect(retry.body).toEqual({
+      last_sequence: 3,
+      results: [
+        { id: logs[0]!.id, sequence: 1, duplicate: true },
+        { id: logs[1]!.id, sequence: 2, duplicate: true },
+        { id: fresh.id, sequence: 3, duplicate: false },
+      ],
+    });
+    expect(first.body.last_sequence).toBe(2);
+    const all = await rpc<PushResult>('push_logs', { vault_id, logs }, alice.access_token);
+    expect(all.body.last_sequence).toBe(3);
+    expect(all.body.results.every((r) => r.duplicate)).toBe(true);
+    expect((await vaultState(vault_id)).logs).toHaveLength(3);
+  });
+
+  it('treats an id repeated within one batch as a duplicate of its first occurrence', async () => {
+    const { vault_id } = await createVault(alice);
+    const a = entry();
+    const b = entry();
+    const res = await rpc<PushResult>('push_logs', { vault_id, logs: [a, b, { ...a, encrypted_data: b64(9) }, a] }, alice.access_token);
+    expect(res.body).toEqual({
+      last_sequence: 2,
+      results: [
+        { id: a.id, sequence: 1, duplicate: false },
+        { id: b.id, sequence: 2, duplicate: false },
+        { id: a.id, sequence: 1, duplicate: true },
+        { id: a.id, sequence: 1, duplicate: true },
+      ],
+    });
+    const { logs } = await vaultState(vault_id);
+    expect(logs.map((l) => l.encrypted_data)).toEqual([a.encrypted_data, b.encrypted_data]);
+  });
+
+  it('keeps last_sequence and bytes on the vault in step with the logs', async () => {
+    const { vault_id } = await createVault(alice);
+    await rpc('push_logs', { vault_id, logs: [entry(), entry()] }, alice.access_token);
+    await rpc('push_logs', { vault_id, logs: [entry()] }, alice.access_token);
+    const [row] = await adminSql()`select v.last_sequence::int, v.bytes::int,
+        (select count(*)::int from public.vault_logs l where l.vault_id = v.id) as count,
+        (select sum(octet_length(encrypted_data) + octet_length(nonce) + octet_length(haex_timestamp))::int
+           from public.vault_logs l where l.vault_id = v.id) as sum
+      from public.vaults v where v.id = ${vault_id}`;
+    expect(row).toEqual({ last_sequence: 3, count: 3, bytes: row!.sum, sum: row!.sum });
+  });
+
+  it('accepts values exactly at their limits', async () => {
+    const { vault_id } = await createVault(alice);
+    const res = await rpc<PushResult>('push_logs', {
+      vault_id,
+      logs: [entry({ encrypted_data: b64chars(524288), nonce: 'n'.repeat(64), haex_timestamp: 't'.repeat(128), device_id: 'd'.repeat(128) })],
+    }, alice.access_token);
+    expect(res.status).toBe(200);
+    const many = await rpc<PushResult>('push_logs', { vault_id, logs: Array.from({ length: 1000 }, () => entry()) }, alice.access_token);
+    expect(many.status).toBe(200);
+    expect(many.body.last_sequence).toBe(1001);
+  });
+
+  const invalid: [string, () => unknown, number, string, string][] = [
+    ['logs is an object', () => ({ encrypted_data: 'AAAA' }), 400, 'PT400', 'logs'],
+    ['logs is a string', () => JSON.stringify([entry()]), 400, 'PT400', 'logs'],
+    ['logs is null', () => null, 400, 'PT400', 'logs'],
+    ['logs is empty', () => [], 400, 'PT400', 'logs'],
+    ['logs has 1001 entries', () => Array.from({ length: 1001 }, () => entry()), 413, 'PT413', 'logs'],
+    ['an entry is not an object', () => [entry(), 'x'], 400, 'PT400', 'logs[1]'],
+    ['an entry is null', () => [entry(), null], 400, 'PT400', 'logs[1]'],
+    ['id is not a uuid', () => [entry(), entry({ id: 'abc' })], 400, 'PT400', 'logs[1].id'],
+    ['id is a number', () => [entry(), entry({ id: 7 })], 400, 'PT400', 'logs[1].id'],
+    ['encrypted_data is missing', () => [entry(), entry({ encrypted_data: undefined })], 400, 'PT400', 'logs[1].encrypted_data'],
+    ['encrypted_data is empty', () => [entry(), entry({ encrypted_data: '' })], 400, 'PT400', 'logs[1].encrypted_data'],
+    ['encrypted_data is not base64', () => [entry(), entry({ encrypted_data: 'ab$d' })], 400, 'PT400', 'logs[1].encrypted_data'],
+    ['encrypted_data lacks padding', () => [entry(), entry({ encrypted_data: 'AAAAA' })], 400, 'PT400', 'logs[1].encrypted_data'],
+    ['encrypted_data is a number', () => [entry(), entry({ encrypted_data: 1234 })], 400, 'PT400', 'logs[1].encrypted_data'],
+    ['encrypted_data is over 512 KiB', () => [entry(), entry({ encrypted_data: b64chars(524292) })], 413, 'PT413', 'logs[1].encrypted_data'],
+    ['nonce is empty', () => [entry(), entry({ nonce: '' })], 400, 'PT400', 'logs[1].nonce'],
+    ['nonce is missing', () => [entry(), entry({ nonce: undefined })], 400, 'PT400', 'logs[1].nonce'],
+    ['nonce is over 64 characters', () => [entry(), entry({ nonce: 'n'.repeat(65) })], 400, 'PT400', 'logs[1].nonce'],
+    ['haex_timestamp is missing', () => [entry(), entry({ haex_timestamp: undefined })], 400, 'PT400', 'logs[1].haex_timestamp'],
+    ['haex_timestamp is over 128 characters', () => [entry(), entry({ haex_timestamp: 't'.repeat(129) })], 400, 'PT400', 'logs[1].haex_timestamp'],
+    ['device_id is over 128 characters', () => [entry(), entry({ device_id: 'd'.repeat(129) })], 400, 'PT400', 'logs[1].device_id'],
+    ['device_id is a number', () => [entry(), entry({ device_id: 3 })], 400, 'PT400', 'logs[1].device_id'],
+    ['the first of several invalid entries is reported', () => [entry(), entry(), entry({ nonce: '' }), entry({ id: 'x' })], 400, 'PT400', 'logs[2].nonce'],
+    ['encrypted_data totals over 16 MiB', () => Array.from({ length: 33 }, () => entry({ encrypted_data: b64chars(524288) })), 413, 'PT413', 'logs'],
+  ];
+  it.each(invalid)('rejects a push where %s, storing nothing', async (_name, logs, status, code, details) => {
+    const { vault_id } = await createVault(alice);
+    await rpc('push_logs', { vault_id, logs: [entry()] }, alice.access_token);
+    const before = await vaultState(vault_id);
+    const res = await rpc('push_logs', { vault_id, logs: logs() }, alice.access_token);
+    expectError(res, status, code, details);
+    expect(res.body.message.startsWith(`${details} `) || res.body.message.startsWith(`${details}:`)).toBe(true);
+    expect(await vaultState(vault_id)).toEqual(before);
+  });
+
+  it('rejects a null vault_id (400 PT400)', async () => {
+    expectError(await rpc('push_logs', { vault_id: null, logs: [entry()] }, alice.access_token), 400, 'PT400', 'vault_id');
+  });
+
+  it('answers an unknown vault and another user\'s vault identically (404 PT404), storing nothing', async () => {
+    const { vault_id } = await createVault(alice);
+    const before = await vaultState(vault_id);
+    const foreign = await rpc('push_logs', { vault_id, logs: [entry()] }, bob.access_token);
+    const unknown = await rpc('push_logs', { vault_id: randomUUID(), logs: [entry()] }, bob.access_token);
+    expectError(foreign, 404, 'PT404', 'vault_id');
+    expect(foreign.body).toEqual(unknown.body);
+    expect(await vaultState(vault_id)).toEqual(before);
+  });
+});
+
+describe('pull_logs', () => {
+  let vaultId: string;
+  let pushed: ReturnType<typeof entry>[];
+
+  beforeAll(async () => {
+    ({ vault_id: vaultId } = await createVault(alice));
+    pushed = Array.from({ length: 250 }, () => entry());
+    const res = await rpc('push_logs', { vault_id: vaultId, logs: pushed }, alice.access_token);
+    expect(res.status).toBe(200);
+  });
+
+  it('returns the logs after the cursor in sequence order, at most max_count', async () => {
+    const res = await rpc('pull_logs', { vault_id: vaultId, after_sequence: 10, max_count: 5 }, alice.access_token);
+    expect(res.status).toBe(200);
+    expect(res.body.map((r: any) => r.sequence)).toEqual([11, 12, 13, 14, 15]);
+    const first = res.body[0];
+    expect(Object.keys(first).sort()).toEqual(['created_at', 'device_id', 'encrypted_data', 'haex_timestamp', 'id', 'nonce', 'sequence']);
+    const sent = pushed[10]!;
+    expect(first).toMatchObject({ id: sent.id, encrypted_data: sent.encrypted_data, nonce: sent.nonce,
+      haex_timestamp: sent.haex_timestamp, device_id: sent.device_id });
+  });
+
+  it('defaults to after_sequence 0 and max_count 100; GET works too', async () => {
+    const res = await rpc('pull_logs', { vault_id: vaultId }, alice.access_token);
+    expect(res.body.map((r: any) => r.sequence)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    const get = await api(`/rest/v1/rpc/pull_logs?vault_id=${vaultId}&after_sequence=240`, { token: alice.access_token });
+    expect(get.status).toBe(200);
+    expect(get.body.map((r: any) => r.sequence)).toEqual([241, 242, 243, 244, 245, 246, 247, 248, 249, 250]);
+  });
+
+  it('pages through everything with max_count 1000 and ends with an empty page', async () => {
+    const all = await rpc('pull_logs', { vault_id: vaultId, after_sequence: 0, max_count: 1000 }, alice.access_token);
+    expect(all.body).toHaveLength(250);
+    expect(all.body.map((r: any) => r.id)).toEqual(pushed.map((p) => p.id));
+    const end = await rpc('pull_logs', { vault_id: vaultId, after_sequence: 250, max_count: 1000 }, alice.access_token);
+    expect(end).toMatchObject({ status: 200, body: [] });
+  });
+
+  it.each([
+    ['max_count 0', { max_count: 0 }, 'max_count'],
+    ['max_count 1001', { max_count: 1001 }, 'max_count'],
+    ['max_count null', { max_count: null }, 'max_count'],
+    ['after_sequence -1', { after_sequence: -1 }, 'after_sequence'],
+    ['after_sequence null', { after_sequence: null }, 'after_sequence'],
+    ['vault_id null', { vault_id: null }, 'vault_id'],
+  ])('rejects %s (400 PT400)', async (_name, override, field) => {
+    const res = await rpc('pull_logs', { vault_id: vaultId, after_sequence: 0, max_count: 10, ...override }, alice.access_token);
+    expectError(res, 400, 'PT400', field);
+  });
+
+  it('gives another user\'s vault exactly what an unknown vault gives: an empty page', async () => {
+    const foreign = await rpc('pull_logs', { vault_id: vaultId, after_sequence: 0, max_count: 1000 }, bob.access_token);
+    const unknown = await rpc('pull_logs', { vault_id: randomUUID(), after_sequence: 0, max_count: 1000 }, bob.access_token);
+    expect(foreign).toMatchObject({ status: 200, body: [] });
+    expect(unknown).toMatchObject({ status: 200, body: [] });
+  });
+});
+
+describe('in SQL, as PostgREST runs the functions (role authenticated + claims)', () => {
+  it('create, push, pull, list, get, update and delete', async () => {
+    const vault_id = randomUUID();
+    const key = newKey();
+    await asUser(alice, async (sql) => {
+      const [created] = await sql`select * from public.create_vault(${vault_id}, ${key.encrypted_vault_key}, ${key.salt}, ${key.nonce})`;
+      expect(created).toMatchObject({ vault_id, ...key });
+      const logs = [entry(), entry()];
+      const { push_logs: pushed } = (await sql<{ push_logs: PushResult }[]>`select public.push_logs(${vault_id}, ${sql.json(logs)}) as push_logs`)[0]!;
+      expect(pushed.last_sequence).toBe(2);
+      const pulled = await sql`select id, sequence::int from public.pull_logs(${vault_id}, 0, 10)`;
+      expect(pulled.map((r) => [r.id, r.sequence])).toEqual([[logs[0]!.id, 1], [logs[1]!.id, 2]]);
+      const listed = await sql`select vault_id, log_count::int from public.list_vaults() where vault_id = ${vault_id}`;
+      expect(listed).toEqual([{ vault_id, log_count: 2 }]);
+      const [got] = await sql`select * from public.get_vault_key(${vault_id})`;
+      const [updated] = await sql`select * from public.update_vault_key(${vault_id}, ${key.encrypted_vault_key}, ${key.salt}, ${key.nonce}, ${got!.updated_at})`;
+      expect(updated!.updated_at.getTime()).toBeGreaterThan(got!.updated_at.getTime());
+      await sql`select public.delete_vault(${vault_id})`;
+      expect(await sql`select 1 from public.vaults where id = ${vault_id}`).toHaveLength(0);
+    });
+  });
+
+  it('raises the PT codes with the field path in detail', async () => {
+    const codeOf = (query: (sql: any) => Promise<unknown>) => asUser(bob, async (sql) => {
+      try {
+        await query(sql);
+        return 'no error';
+      } catch (error: any) {
+        return `${error.code} ${error.detail}`;
+      }
+    });
+    expect(await codeOf((sql) => sql`select public.push_logs(${randomUUID()}, ${sql.json([entry()])})`)).toBe('PT404 vault_id');
+    expect(await codeOf((sql) => sql`select public.push_logs(${randomUUID()}, ${sql.json([entry({ nonce: '' })])})`)).toBe('PT400 logs[0].nonce');
+    expect(await codeOf((sql) => sql`select * from public.pull_logs(${randomUUID()}, 0, 0)`)).toBe('PT400 max_count');
+    expect(await codeOf((sql) => sql`select * from public.get_vault_key(${randomUUID()})`)).toBe('PT404 vault_id');
+    expect(await codeOf((sql) => sql`select public.delete_vault(${randomUUID()})`)).toBe('PT404 vault_id');
+  });
+});
