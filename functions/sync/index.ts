@@ -1,9 +1,30 @@
-import pkg from '../../package.json' with { type: 'json' };
+/**
+ * Edge Function `sync`: the HTTP API of haex-sync (see protocol.ts and docs/http-api.md).
+ * Supabase (and the embedded gateway) route /functions/v1/sync/* here as /sync/*.
+ */
+import { config } from '../_shared/config.ts';
+import { corsHeaders, preflight, withCors } from '../_shared/cors.ts';
+import { toResponse } from '../_shared/errors.ts';
+import { match } from './routes.ts';
 
-Deno.serve((req) => {
-  const url = new URL(req.url);
-  if (req.method === 'GET' && (url.pathname === '/sync' || url.pathname === '/sync/')) {
-    return Response.json({ name: 'haex-sync-server', version: pkg.version, status: 'ok', env: Deno.env.get('SYNC_ENV') ?? 'development' });
+/** `/sync/push` -> `/push`; `/sync` -> `/`. */
+export function routePath(pathname: string): string {
+  const rest = pathname.replace(/^\/sync(?=\/|$)/, '');
+  return rest === '' ? '/' : rest;
+}
+
+export async function handler(request: Request): Promise<Response> {
+  const cors = corsHeaders(config.corsOrigins, request.headers.get('origin'));
+  if (request.method === 'OPTIONS') return preflight(cors);
+  let response: Response;
+  try {
+    const path = routePath(new URL(request.url).pathname);
+    const { handler, params } = match(request.method, path);
+    response = await handler({ request, params });
+  } catch (error) {
+    response = toResponse(error);
   }
-  return Response.json({ error: { code: 'not_found', message: 'not found' } }, { status: 404 });
-});
+  return withCors(response, cors);
+}
+
+if (import.meta.main) Deno.serve(handler);

@@ -1,0 +1,64 @@
+/**
+ * Every setting of the sync function, read once from the environment at start-up, with defaults.
+ * docs/http-api.md lists them. Invalid values fail the start (a misconfigured function should not
+ * serve with surprising limits).
+ */
+
+function env(name: string): string | undefined {
+  const value = Deno.env.get(name);
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+function intEnv(name: string, fallback: number, min: number, max: number): number {
+  const raw = env(name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+export interface SyncConfig {
+  /** Request bodies larger than this are refused with 413 before parsing. */
+  maxBodyBytes: number;
+  maxLogsPerPush: number;
+  /** Largest `limit` of POST /pull. */
+  maxPullLimit: number;
+  defaultPullLimit: number;
+  /** Largest `encryptedData` of one log (base64 characters). */
+  maxEncryptedDataChars: number;
+  /** Sum of `encryptedData` lengths of one push. */
+  maxPushDataChars: number;
+  /** PostgREST's db-max-rows (`max_rows`): decides how /pull reads (see protocol.ts). */
+  postgrestMaxRows: number;
+  /** `*` or a list of allowed origins. */
+  corsOrigins: '*' | string[];
+  /** Reported by the health route. */
+  env: string;
+  /** Base URL of PostgREST (no trailing slash). */
+  postgrestUrl: string;
+  /** Sent as `apikey` to PostgREST through the gateway (hosted Supabase needs it). */
+  anonKey: string;
+}
+
+export function loadConfig(): SyncConfig {
+  const supabaseUrl = (env('SUPABASE_URL') ?? 'http://127.0.0.1:54321').replace(/\/+$/, '');
+  const cors = env('CORS_ORIGIN') ?? '*';
+  const maxPullLimit = intEnv('SYNC_MAX_PULL_LIMIT', 1000, 1, 1000);
+  return {
+    maxBodyBytes: intEnv('SYNC_MAX_BODY_BYTES', 20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxLogsPerPush: intEnv('SYNC_MAX_LOGS_PER_PUSH', 1000, 1, 1000),
+    maxPullLimit,
+    defaultPullLimit: intEnv('SYNC_DEFAULT_PULL_LIMIT', Math.min(100, maxPullLimit), 1, maxPullLimit),
+    maxEncryptedDataChars: intEnv('SYNC_MAX_ENCRYPTED_DATA_CHARS', 524288, 4, 524288),
+    maxPushDataChars: intEnv('SYNC_MAX_PUSH_DATA_CHARS', 16 * 1024 * 1024, 4, 16 * 1024 * 1024),
+    postgrestMaxRows: intEnv('SYNC_POSTGREST_MAX_ROWS', 1000, 1, 1_000_000),
+    corsOrigins: cors === '*' ? '*' : cors.split(',').map((o) => o.trim()).filter((o) => o !== ''),
+    env: env('SYNC_ENV') ?? 'development',
+    postgrestUrl: (env('HAEX_POSTGREST_URL') ?? `${supabaseUrl}/rest/v1`).replace(/\/+$/, ''),
+    anonKey: env('SUPABASE_ANON_KEY') ?? '',
+  };
+}
+
+export const config: SyncConfig = loadConfig();
