@@ -1,0 +1,97 @@
+/**
+ * Typed errors of the haex-sync client. Every error the library throws on purpose is a
+ * `HaexSyncError`; test with `instanceof` (or `error.name`, which survives structured cloning).
+ *
+ * - WrongPasswordError: the vault key could not be unwrapped (GCM authentication failed): wrong
+ *   password, or a key record that is not this vault's.
+ * - LogDecryptionError: a log failed authentication (altered, moved to another vault, id or
+ *   timestamp rewritten, or a different key). Names the log id and sequence.
+ * - SequenceGapError: a pull page did not continue at cursor + 1 (the server skipped or reordered).
+ * - NotFoundError (404/PT404), ConflictError (409/PT409), ValidationError (400/413, PT400/PT413,
+ *   with the offending `field` when the server names it).
+ * - TransportError: anything else on the way (network, 5xx, 429, 401/403, unexpected answers);
+ *   `retryable` says whether repeating the same request may succeed.
+ */
+
+export class HaexSyncError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export class WrongPasswordError extends HaexSyncError {
+  constructor(readonly vaultId: string, options?: { cause?: unknown }) {
+    super(`wrong password for vault ${vaultId} (or its key record is not this vault's)`, options);
+  }
+}
+
+export class LogDecryptionError extends HaexSyncError {
+  constructor(readonly vaultId: string, readonly logId: string, readonly sequence: number | undefined,
+    reason: string, options?: { cause?: unknown }) {
+    super(`log ${logId}${sequence === undefined ? '' : ` (sequence ${sequence})`} of vault ${vaultId} `
+      + `cannot be decrypted: ${reason}`, options);
+  }
+}
+
+export class SequenceGapError extends HaexSyncError {
+  constructor(readonly vaultId: string, readonly expected: number, readonly received: number | undefined) {
+    super(received === undefined
+      ? `vault ${vaultId}: server reported more logs after ${expected - 1} but returned none`
+      : `vault ${vaultId}: expected sequence ${expected} but the server returned ${received}`);
+  }
+}
+
+/** Common shape of errors that come from the server. */
+export class ServerError extends HaexSyncError {
+  constructor(message: string, readonly status: number, readonly code: string, readonly details?: unknown,
+    options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export class NotFoundError extends ServerError {}
+export class ConflictError extends ServerError {}
+export class ValidationError extends ServerError {
+  /** The offending field as the server names it (`vault_id`, `logs[3].nonce`, `logs`), if any. */
+  readonly field: string | undefined;
+  constructor(message: string, status: number, code: string, field: string | undefined, details?: unknown) {
+    super(message, status, code, details);
+    this.field = field;
+  }
+}
+
+export class TransportError extends ServerError {
+  constructor(message: string, status: number, code: string, readonly retryable: boolean,
+    /** Milliseconds the server asked to wait (Retry-After), if it did. */
+    readonly retryAfterMs?: number, details?: unknown, options?: { cause?: unknown }) {
+    super(message, status, code, details, options);
+  }
+}
+
+/** A client-side usage error (bad argument), thrown before anything is sent. */
+export class UsageError extends HaexSyncError {}
+
+/** Is repeating the request that failed with `error` worthwhile? */
+export const isRetryable = (error: unknown): boolean => error instanceof TransportError && error.retryable;
+
+/** Maps an HTTP status + server code/message/field to a typed error. */
+export function errorFromStatus(status: number, code: string, message: string, field?: string,
+  details?: unknown, retryAfterMs?: number, cause?: unknown): ServerError {
+  if (status === 404) return new NotFoundError(message, status, code, details);
+  if (status === 409) return new ConflictError(message, status, code, details);
+  if (status === 400 || status === 413 || status === 422) {
+    return new ValidationError(message, status, code, field, details);
+  }
+  const retryable = status === 0 || status === 408 || status === 429 || status >= 500;
+  return new TransportError(message, status, code, retryable, retryAfterMs, details, { cause });
+}
+
+/** Retry-After (seconds or HTTP date) -> milliseconds, or undefined. */
+export function parseRetryAfter(value: string | null | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Math.round(Number(trimmed) * 1000);
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}

@@ -1,0 +1,29 @@
+/**
+ * haex-sync client: end-to-end encrypted sync of CRDT logs through a haex-sync server (Supabase).
+ * WebCrypto only; runs in browsers, Tauri webviews, Node 20+ and Deno. See docs/client.md.
+ */
+export { HaexSyncClient, Vault } from './sync.ts';
+export type { HaexSyncClientOptions, SyncOptions, SyncResult } from './sync.ts';
+export {
+  ConflictError, HaexSyncError, isRetryable, LogDecryptionError, NotFoundError, SequenceGapError, ServerError,
+  TransportError, UsageError, ValidationError, WrongPasswordError,
+} from './errors.ts';
+export {
+  decryptLog, encryptChange, logAad, LOG_AAD_PREFIX, MAX_PLAINTEXT_BYTES,
+} from './log-crypto.ts';
+export type { Change, DecryptedLog, EncryptedLog, StoredLog } from './log-crypto.ts';
+export {
+  createVaultKey, PBKDF2_ITERATIONS, rewrapVaultKey, unwrapVaultKey, VAULT_KEY_AAD_PREFIX, vaultKeyAad, wrapVaultKey,
+} from './vault-key.ts';
+export type { WrappedVaultKey } from './vault-key.ts';
+export { DEFAULT_PUSH_BYTES, encryptChanges, MAX_LOGS_PER_PUSH, MAX_PUSH_BYTES, planBatches, pushChanges, pushEncrypted } from './push.ts';
+export type { BatchOptions, PushOptions } from './push.ts';
+export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, pullPages } from './pull.ts';
+export type { PullOptions, PullPage } from './pull.ts';
+export { backoffDelay, DEFAULT_RETRY, withRetry } from './retry.ts';
+export type { RetryPolicy } from './retry.ts';
+export { rpcTransport } from './transport/rpc.ts';
+export { edgeFunctionTransport } from './transport/edge-function.ts';
+export type { EdgeFunctionEndpoint } from './transport/edge-function.ts';
+export type { PullResult, PushResult, SyncTransport, VaultKeyRecord, VaultSummary } from './transport/types.ts';
+export type { Database } from './database.types.ts';

@@ -1,0 +1,202 @@
+/**
+ * The high-level API: HaexSyncClient (vault lifecycle) and Vault (an unlocked vault: push, pull,
+ * sync, changePassword).
+ *
+ *   const client = HaexSyncClient.create({ supabase });            // rpc transport by default
+ *   const vault = await client.createVault(password);              // or client.unlockVault(id, password)
+ *   await vault.push([{ data: change, haexTimestamp: hlc }]);
+ *   const cursor = await vault.sync({ cursor: saved, pending, apply: (logs) => db.apply(logs) });
+ *
+ * sync() = one push of the app's pending changes, then a pull of everything after `cursor`, page by
+ * page: `apply` is awaited for each page before the next is requested, and `onCursor` (if given) after
+ * it, so the app can persist the cursor per page. It returns the new cursor (last sequence applied).
+ * Logs this very round pushed are skipped in `apply` by default (the app has them already); the
+ * cursor still moves past them.
+ */
+import type { SupabaseClient } from '@supabase/supabase-js';
+import { ConflictError } from './errors.ts';
+import { canonicalUuid } from './encoding.ts';
+import type { Change, DecryptedLog, EncryptedLog } from './log-crypto.ts';
+import { type PullOptions, type PullPage, pullPages } from './pull.ts';
+import { type BatchOptions, encryptChanges, type PushOptions, pushEncrypted } from './push.ts';
+import { type RetryPolicy, withRetry } from './retry.ts';
+import { rpcTransport } from './transport/rpc.ts';
+import type { PushResult, SyncTransport, VaultKeyRecord, VaultSummary } from './transport/types.ts';
+import { createVaultKey, rewrapVaultKey, unwrapVaultKey, type WrappedVaultKey } from './vault-key.ts';
+
+export interface HaexSyncClientOptions {
+  /** A supabase-js client authorised as the user; used with the rpc transport unless `transport` is given. */
+  supabase?: SupabaseClient<any, any, any>;
+  transport?: SyncTransport;
+  /** Stored (in clear, authenticated) with every log this client pushes. */
+  deviceId?: string;
+  retry?: RetryPolicy;
+  push?: BatchOptions;
+  /** Default page size of pulls (1..1000, default 500). */
+  pageSize?: number;
+}
+
+interface Settings {
+  transport: SyncTransport;
+  deviceId: string | null;
+  retry: RetryPolicy;
+  push: BatchOptions;
+  pageSize: number | undefined;
+}
+
+export interface SyncOptions {
+  /** Last sequence this device applied (0 at first). */
+  cursor: number;
+  /** Changes made locally since the last sync (or already encrypted logs from `vault.encrypt`). */
+  pending?: readonly Change[] | readonly EncryptedLog[];
+  /** Applies one page of remote changes; awaited before the next page is fetched. */
+  apply: (logs: DecryptedLog[], page: PullPage) => void | Promise<void>;
+  /** Called with the new cursor after each applied page (persist it here). */
+  onCursor?: (cursor: number) => void | Promise<void>;
+  /** Hand this round's own pushed logs to `apply` too (default false). */
+  includePushed?: boolean;
+  pageSize?: number;
+  signal?: AbortSignal;
+}
+
+export interface SyncResult {
+  cursor: number;
+  pushed: PushResult | undefined;
+  applied: number;
+}
+
+const isEncrypted = (value: Change | EncryptedLog): value is EncryptedLog =>
+  typeof (value as EncryptedLog).encryptedData === 'string' && typeof (value as EncryptedLog).id === 'string';
+
+/** Runs a write whose retry may meet its own first attempt's success as a 409: then `verify` decides. */
+async function writeOnce(retry: RetryPolicy, write: () => Promise<VaultKeyRecord>,
+  verify: () => Promise<VaultKeyRecord | undefined>): Promise<VaultKeyRecord> {
+  let attempts = 0;
+  try {
+    return await withRetry(() => { attempts++; return write(); }, retry);
+  } catch (error) {
+    if (error instanceof ConflictError && attempts > 1) {
+      const mine = await verify();
+      if (mine) return mine;
+    }
+    throw error;
+  }
+}
+const sameKey = (a: WrappedVaultKey, b: WrappedVaultKey) =>
+  a.encryptedVaultKey === b.encryptedVaultKey && a.salt === b.salt && a.nonce === b.nonce;
+
+export class Vault {
+  #key: CryptoKey;
+  #record: VaultKeyRecord;
+  readonly #s: Settings;
+
+  /** @internal use HaexSyncClient.createVault / unlockVault */
+  constructor(key: CryptoKey, record: VaultKeyRecord, settings: Settings) {
+    this.#key = key;
+    this.#record = record;
+    this.#s = settings;
+  }
+
+  get vaultId(): string { return this.#record.vaultId; }
+  /** The key record as last read or written (its updatedAt is the version changePassword sends). */
+  get keyRecord(): Readonly<VaultKeyRecord> { return this.#record; }
+
+  /** Encrypts changes and fixes their ids, e.g. to persist them with the app's pending queue. */
+  encrypt(changes: readonly Change[]): Promise<EncryptedLog[]> {
+    return encryptChanges(this.#key, this.vaultId, changes, { deviceId: this.#s.deviceId });
+  }
+
+  /** Encrypts (ids fixed before the first attempt), batches and pushes with retries. */
+  async push(changes: readonly Change[] | readonly EncryptedLog[], options: Omit<PushOptions, 'retry'> = {}):
+    Promise<PushResult> {
+    const logs = changes.every((c) => isEncrypted(c as Change | EncryptedLog))
+      ? changes as readonly EncryptedLog[] : await this.encrypt(changes as readonly Change[]);
+    return pushEncrypted(this.#s.transport, this.vaultId, logs, { ...this.#s.push, ...options, retry: this.#s.retry });
+  }
+
+  /** Decrypted pages after `afterSequence`, one at a time. */
+  pull(afterSequence = 0, options: Omit<PullOptions, 'afterSequence' | 'retry'> = {}): AsyncGenerator<PullPage, void, undefined> {
+    return pullPages(this.#s.transport, this.#key, this.vaultId,
+      { pageSize: this.#s.pageSize, ...options, afterSequence, retry: this.#s.retry });
+  }
+
+  /** Push `pending`, then pull and apply everything after `cursor`. Returns the new cursor. */
+  async sync(options: SyncOptions): Promise<SyncResult> {
+    let pushed: PushResult | undefined;
+    const pending = options.pending ?? [];
+    if (pending.length > 0) pushed = await this.push(pending, { signal: options.signal });
+    const own = new Set(options.includePushed ? [] : pushed?.logs.map((l) => l.id) ?? []);
+    let cursor = options.cursor;
+    let applied = 0;
+    for await (const page of this.pull(cursor, { pageSize: options.pageSize, signal: options.signal })) {
+      const logs = own.size === 0 ? page.logs : page.logs.filter((l) => !own.has(l.id));
+      await options.apply(logs, page);
+      applied += logs.length;
+      cursor = page.nextSequence;
+      await options.onCursor?.(cursor);
+    }
+    return { cursor, pushed, applied };
+  }
+
+  /**
+   * Re-wraps the vault key under `newPassword` (fresh salt and nonce) and stores it only if the
+   * server's record is still the one this Vault last read (else ConflictError: another device changed
+   * it; unlock again). WrongPasswordError if `oldPassword` is wrong. The vault key itself (and so
+   * every log) is unchanged.
+   */
+  async changePassword(oldPassword: string, newPassword: string): Promise<void> {
+    const wrapped = await rewrapVaultKey(this.vaultId, this.#record, oldPassword, newPassword);
+    const transport = this.#s.transport;
+    this.#record = await writeOnce(this.#s.retry,
+      () => transport.updateVaultKey(this.vaultId, wrapped, this.#record.updatedAt),
+      async () => {
+        const now = await transport.getVaultKey(this.vaultId);
+        return sameKey(now, wrapped) ? now : undefined;
+      });
+  }
+}
+
+export class HaexSyncClient {
+  readonly #s: Settings;
+  private constructor(settings: Settings) { this.#s = settings; }
+
+  static create(options: HaexSyncClientOptions): HaexSyncClient {
+    const transport = options.transport ?? (options.supabase ? rpcTransport(options.supabase) : undefined);
+    if (!transport) throw new TypeError('HaexSyncClient.create needs `supabase` or `transport`');
+    return new HaexSyncClient({
+      transport, deviceId: options.deviceId ?? null, retry: options.retry ?? {}, push: options.push ?? {},
+      pageSize: options.pageSize,
+    });
+  }
+
+  get transport(): SyncTransport { return this.#s.transport; }
+
+  /** Creates a vault with a new random key wrapped by `password` (PBKDF2, ~0.5 s). */
+  async createVault(password: string, options: { vaultId?: string } = {}): Promise<Vault> {
+    const vaultId = canonicalUuid(options.vaultId ?? globalThis.crypto.randomUUID(), 'vaultId');
+    const { key, wrapped } = await createVaultKey(vaultId, password);
+    const transport = this.#s.transport;
+    const record = await writeOnce(this.#s.retry, () => transport.createVault(vaultId, wrapped), async () => {
+      const now = await transport.getVaultKey(vaultId).catch(() => undefined);
+      return now && sameKey(now, wrapped) ? now : undefined;
+    });
+    return new Vault(key, record, this.#s);
+  }
+
+  /** Opens an existing vault with its password. WrongPasswordError / NotFoundError. */
+  async unlockVault(vaultId: string, password: string): Promise<Vault> {
+    const id = canonicalUuid(vaultId, 'vaultId');
+    const record = await withRetry(() => this.#s.transport.getVaultKey(id), this.#s.retry);
+    const key = await unwrapVaultKey(id, record, password);
+    return new Vault(key, record, this.#s);
+  }
+
+  listVaults(): Promise<VaultSummary[]> {
+    return withRetry(() => this.#s.transport.listVaults(), this.#s.retry);
+  }
+
+  /** Deletes the vault with its key and every log, for every device. */
+  deleteVault(vaultId: string): Promise<void> {
+    return this.#s.transport.deleteVault(canonicalUuid(vaultId, 'vaultId'));
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * rpcTransport: the SQL API (supabase/migrations, docs/sql-api.md) through supabase-js `.rpc()`.
+ * Typed by the generated client/src/database.types.ts (`SupabaseClient<Database>`).
+ *
+ * Error mapping (PostgREST): PT404 -> NotFoundError, PT409 -> ConflictError, PT400/PT413 ->
+ * ValidationError (field = the error's `details`, which the SQL functions set to the argument path),
+ * network failure (status 0), 408, 429 and 5xx -> TransportError{retryable: true}, others (401, 403,
+ * unexpected shapes) -> TransportError{retryable: false}. supabase-js does not expose response headers,
+ * so Retry-After is not seen through this transport.
+ * pull_logs does not say whether more logs follow: `hasMore` is left undefined and pull.ts asks again
+ * until a page comes back shorter than requested.
+ */
+import type { PostgrestError, SupabaseClient } from '@supabase/supabase-js';
+import type { Database, Json } from '../database.types.ts';
+import { errorFromStatus, TransportError } from '../errors.ts';
+import type { PullResult, PushResult, SyncTransport, VaultKeyRecord, VaultSummary } from './types.ts';
+
+type Client = SupabaseClient<Database>;
+type KeyRow = Database['public']['Functions']['get_vault_key']['Returns'][number];
+
+interface RpcAnswer<T> { data: T | null; error: PostgrestError | null; status: number }
+
+function fail(fn: string, error: PostgrestError, status: number): never {
+  const code = error.code ?? '';
+  const httpStatus = code === 'PT404' ? 404 : code === 'PT409' ? 409 : code === 'PT400' ? 400
+    : code === 'PT413' ? 413 : status;
+  const field = typeof error.details === 'string' && error.details !== '' ? error.details : undefined;
+  throw errorFromStatus(httpStatus, code || (status === 0 ? 'network' : `http_${status}`),
+    `${fn}: ${error.message}`, field, error.details, undefined, error);
+}
+
+async function call<T>(fn: string, run: () => PromiseLike<RpcAnswer<T>>): Promise<T> {
+  let answer: RpcAnswer<T>;
+  try {
+    answer = await run();
+  } catch (cause) {
+    throw new TransportError(`${fn}: ${(cause as Error)?.message ?? String(cause)}`, 0, 'network', true, undefined,
+      undefined, { cause });
+  }
+  if (answer.error) fail(fn, answer.error, answer.status);
+  return answer.data as T;
+}
+
+function single(fn: string, rows: KeyRow[] | null): VaultKeyRecord {
+  const row = Array.isArray(rows) && rows.length === 1 ? rows[0]! : undefined;
+  if (!row) throw new TransportError(`${fn}: unexpected answer`, 502, 'unexpected_answer', false);
+  return {
+    vaultId: row.vault_id, encryptedVaultKey: row.encrypted_vault_key, salt: row.salt, nonce: row.nonce,
+    createdAt: row.created_at, updatedAt: row.updated_at,
+  };
+}
+
+export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTransport {
+  const db = supabase as unknown as Client;
+  return {
+    name: 'rpc',
+    async createVault(vaultId, key) {
+      return single('create_vault', await call('create_vault', () => db.rpc('create_vault', {
+        vault_id: vaultId, encrypted_vault_key: key.encryptedVaultKey, salt: key.salt, nonce: key.nonce,
+      })));
+    },
+    async getVaultKey(vaultId) {
+      return single('get_vault_key', await call('get_vault_key', () => db.rpc('get_vault_key', { vault_id: vaultId })));
+    },
+    async updateVaultKey(vaultId, key, ifUpdatedAt) {
+      return single('update_vault_key', await call('update_vault_key', () => db.rpc('update_vault_key', {
+        vault_id: vaultId, encrypted_vault_key: key.encryptedVaultKey, salt: key.salt, nonce: key.nonce,
+        if_updated_at: ifUpdatedAt,
+      })));
+    },
+    async listVaults(): Promise<VaultSummary[]> {
+      const rows = await call('list_vaults', () => db.rpc('list_vaults'));
+      return (rows ?? []).map((r) => ({
+        vaultId: r.vault_id, createdAt: r.created_at, updatedAt: r.updated_at, lastSequence: Number(r.last_sequence),
+        logCount: Number(r.log_count), bytes: Number(r.bytes),
+      }));
+    },
+    async deleteVault(vaultId) {
+      await call('delete_vault', () => db.rpc('delete_vault', { vault_id: vaultId }));
+    },
+    async push(vaultId, logs): Promise<PushResult> {
+      const body = logs.map((l) => ({
+        id: l.id, encrypted_data: l.encryptedData, nonce: l.nonce, haex_timestamp: l.haexTimestamp,
+        device_id: l.deviceId ?? null,
+      })) satisfies Json;
+      const answer = await call('push_logs', () => db.rpc('push_logs', { vault_id: vaultId, logs: body })) as
+        { last_sequence?: unknown; results?: unknown } | null;
+      if (!answer || typeof answer.last_sequence !== 'number' || !Array.isArray(answer.results)) {
+        throw new TransportError('push_logs: unexpected answer', 502, 'unexpected_answer', false);
+      }
+      return {
+        lastSequence: answer.last_sequence,
+        logs: (answer.results as Array<{ id: string; sequence: number; duplicate: boolean }>)
+          .map((r) => ({ id: r.id, sequence: Number(r.sequence), duplicate: r.duplicate === true })),
+      };
+    },
+    async pull(vaultId, afterSequence, limit): Promise<PullResult> {
+      const rows = await call('pull_logs', () => db.rpc('pull_logs', {
+        vault_id: vaultId, after_sequence: afterSequence, max_count: limit,
+      }));
+      return {
+        logs: (rows ?? []).map((r) => ({
+          id: r.id, sequence: Number(r.sequence), encryptedData: r.encrypted_data, nonce: r.nonce,
+          haexTimestamp: r.haex_timestamp, deviceId: r.device_id ?? null, createdAt: r.created_at,
+        })),
+      };
+    },
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * The transport interface: how the client reaches the server. Two implementations:
+ *   rpcTransport(supabase)            SQL functions through supabase-js `.rpc()` (PostgREST), default
+ *   edgeFunctionTransport(...)        the `sync` Edge Function over fetch
+ * Both speak camelCase to the library and map every failure to the typed errors of ../errors.ts
+ * (NotFoundError, ConflictError, ValidationError with field, TransportError with `retryable`).
+ * A transport does not retry; push.ts and pull.ts do.
+ */
+import type { EncryptedLog, StoredLog } from '../log-crypto.ts';
+import type { WrappedVaultKey } from '../vault-key.ts';
+
+export interface VaultKeyRecord extends WrappedVaultKey {
+  vaultId: string;
+  createdAt: string;
+  /** The version of the record; pass it as `ifUpdatedAt` to updateVaultKey. */
+  updatedAt: string;
+}
+
+export interface VaultSummary {
+  vaultId: string;
+  createdAt: string;
+  updatedAt: string;
+  lastSequence: number;
+  logCount: number;
+  bytes: number;
+}
+
+export interface PushResult {
+  lastSequence: number;
+  /** Same order as sent; `duplicate` when the server already had the id (a retried push). */
+  logs: Array<{ id: string; sequence: number; duplicate: boolean }>;
+}
+
+export interface PullResult {
+  /** Ascending by sequence. */
+  logs: StoredLog[];
+  /** Whether the server has logs after the last one returned; undefined when the transport cannot tell. */
+  hasMore?: boolean;
+}
+
+export interface SyncTransport {
+  readonly name: string;
+  createVault(vaultId: string, key: WrappedVaultKey): Promise<VaultKeyRecord>;
+  getVaultKey(vaultId: string): Promise<VaultKeyRecord>;
+  updateVaultKey(vaultId: string, key: WrappedVaultKey, ifUpdatedAt: string): Promise<VaultKeyRecord>;
+  listVaults(): Promise<VaultSummary[]>;
+  deleteVault(vaultId: string): Promise<void>;
+  push(vaultId: string, logs: EncryptedLog[]): Promise<PushResult>;
+  pull(vaultId: string, afterSequence: number, limit: number): Promise<PullResult>;
+}
