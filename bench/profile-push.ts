@@ -1,0 +1,94 @@
+/**
+ * `tsx bench/profile-push.ts`: where push_logs spends its time, without HTTP and without
+ * concurrency. On a throwaway stack, one connection pushes the same batches (100 logs) through
+ * (a) the floor statement and (b) public.push_logs as `authenticated` with the JWT claims set, as
+ * PostgREST does; then lists pg_stat_statements with track = all (the statements inside plpgsql).
+ * PROFILE_CANDIDATE=1 also times bench/sql/push_logs_candidate.sql (a faster shape) the same way.
+ * PROFILE_CALLS (200), PROFILE_BATCH (100), PROFILE_PREFILL (logs already in the vaults, 0), PROFILE_EXPLAIN=1 (auto_explain).
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
+import { startThrowawayStack } from '../tests/support/throwaway-stack.ts';
+import { sqlFloor } from './targets.ts';
+import { fillVaultSql, LogGenerator, newSession } from './workloads.ts';
+
+const N = Number(process.env.PROFILE_CALLS ?? 200);
+const BATCH = Number(process.env.PROFILE_BATCH ?? 100);
+const stack = await startThrowawayStack({ quiet: true });
+try {
+  const sql = postgres(stack.info.DB_URL, { max: 1, onnotice: () => {}, connection: { 'pg_stat_statements.track': 'all' } });
+  const users = { dbUrl: stack.info.DB_URL, jwtSecret: stack.info.JWT_SECRET, apiUrl: stack.info.API_URL };
+  await sql`create extension if not exists pg_stat_statements schema extensions`;
+  const a = await newSession(sql, users, 'prof-a');
+  const b = await newSession(sql, users, 'prof-b');
+  const prefill = Number(process.env.PROFILE_PREFILL ?? 0); // logs already in both vaults
+  if (prefill) {
+    await fillVaultSql(sql, a, prefill);
+    await fillVaultSql(sql, b, prefill);
+  }
+  const floor = sqlFloor(stack.info.DB_URL, 1); // its own connection: top-level statements only
+  const gen = new LogGenerator();
+  await floor.push(a, gen.batch(BATCH));
+  await sql`select extensions.pg_stat_statements_reset()`;
+  let t = performance.now();
+  for (let i = 0; i < N; i++) await floor.push(a, gen.batch(BATCH));
+  console.log(`floor statement:  ${((performance.now() - t) / N).toFixed(2)} ms per batch of ${BATCH} (incl. client)`);
+  const claims = JSON.stringify({ sub: b.userId, role: 'authenticated' });
+  const asUser = (logs: object) => sql.begin(async (tx) => {
+    await tx`select set_config('request.jwt.claims', ${claims}, true), set_config('role', 'authenticated', true)`;
+    return tx`select public.push_logs(${b.vaultId}::uuid, ${tx.json(logs as never)}::jsonb) as r`;
+  });
+  const rpcBatch = () => gen.batch(BATCH).map((l) => ({ id: l.id, encrypted_data: l.encryptedData, nonce: l.nonce, haex_timestamp: l.haexTimestamp, device_id: l.deviceId }));
+  await asUser(rpcBatch());
+  t = performance.now();
+  for (let i = 0; i < N; i++) await asUser(rpcBatch());
+  console.log(`push_logs (jsonb): ${((performance.now() - t) / N).toFixed(2)} ms per batch of ${BATCH} (incl. client, BEGIN/set_config/COMMIT)`);
+  const top = await sql`
+    select calls, round(mean_exec_time::numeric, 3) as mean_ms, round(total_exec_time::numeric) as total_ms,
+           left(regexp_replace(query, '\\s+', ' ', 'g'), 110) as query
+    from extensions.pg_stat_statements where calls >= ${N} order by total_exec_time desc limit 8`;
+  console.table(top.map((r) => ({ ...r })));
+  if (process.env.PROFILE_CANDIDATE) {
+    // The candidate shape of bench/sql/push_logs_candidate.sql, same batches, on a vault of its own.
+    await sql.unsafe(readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'sql', 'push_logs_candidate.sql'), 'utf8'));
+    const c = await newSession(sql, users, 'prof-c');
+    if (prefill) await fillVaultSql(sql, c, prefill);
+    const claimsC = JSON.stringify({ sub: c.userId, role: 'authenticated' });
+    const candidate = (logs: object) => sql.begin(async (tx) => {
+      await tx`select set_config('request.jwt.claims', ${claimsC}, true), set_config('role', 'authenticated', true)`;
+      return tx`select bench.push_logs_candidate(${c.vaultId}::uuid, ${tx.json(logs as never)}::jsonb) as r`;
+    });
+    const first = (await candidate(rpcBatch()))[0]?.r;
+    if ((first as { results: unknown[] }).results.length !== BATCH) throw new Error(`candidate answered ${JSON.stringify(first).slice(0, 200)}`);
+    await sql`select extensions.pg_stat_statements_reset()`;
+    t = performance.now();
+    for (let i = 0; i < N; i++) await candidate(rpcBatch());
+    console.log(`candidate push_logs: ${((performance.now() - t) / N).toFixed(2)} ms per batch of ${BATCH} (incl. client, BEGIN/set_config/COMMIT)`);
+    const [row] = await sql`select round(mean_exec_time::numeric, 3) as mean_ms from extensions.pg_stat_statements
+                             where query like 'select bench.push_logs_candidate%'`;
+    console.log(`candidate push_logs: ${row?.mean_ms} ms per call inside Postgres`);
+  }
+  if (process.env.PROFILE_EXPLAIN) {
+    // auto_explain of the statements inside push_logs, as notices, for one more call (plans are generic by now).
+    const plans: string[] = [];
+    const ex = postgres(stack.info.DB_URL, { max: 1, onnotice: (n) => plans.push(String(n.message)) });
+    await ex`load 'auto_explain'`;
+    await ex`select set_config('auto_explain.log_min_duration', '0', false), set_config('auto_explain.log_analyze', 'on', false),
+                    set_config('auto_explain.log_nested_statements', 'on', false), set_config('auto_explain.log_level', 'notice', false)`;
+    for (let i = 0; i < 7; i++) {
+      plans.length = 0;
+      await ex.begin(async (tx) => {
+        await tx`select set_config('request.jwt.claims', ${claims}, true), set_config('role', 'authenticated', true)`;
+        return tx`select public.push_logs(${b.vaultId}::uuid, ${tx.json(rpcBatch() as never)}::jsonb) as r`;
+      });
+    }
+    console.log(plans.filter((p) => Number(/duration: ([\d.]+)/.exec(p)?.[1]) > 0.5).map((p) => p.replace(/Query Parameters:.*\n/, '')).join('\n\n'));
+    await ex.end();
+  }
+  await floor.close();
+  await sql.end();
+} finally {
+  await stack.dispose();
+}

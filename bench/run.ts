@@ -1,0 +1,196 @@
+/**
+ * `npm run bench`: starts a throwaway stack and runs the same workloads on every target
+ * (bench/targets.ts), prints one table with every figure, its ratio to the SQL floor and PASS/MISS
+ * against the goals of issue 6, and writes it as JSON to bench/results/latest.json.
+ *
+ * Knobs (env): BENCH_SECONDS (15), BENCH_WARMUP_SECONDS (3), BENCH_CLIENTS (8), BENCH_BATCH (100),
+ * BENCH_W2_LOGS (100000), BENCH_W2_RUNS (3), BENCH_W3_COUNT (1000), BENCH_W4_LOGS (200000),
+ * BENCH_WORKLOADS (w1,w2,w3,w4), BENCH_TARGETS (sql-floor,postgrest-direct,postgrest-gateway,edge-sync).
+ * The stack runs in a child process (bench/stack-process.ts) so that the in-process API gateway does
+ * not share the generator's event loop. Everything started here is stopped in `finally`, also on
+ * SIGINT/SIGTERM (the stack process also stops itself when this process dies: its stdin closes).
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
+import { startStackProcess, type StackProcess } from './stack-process.ts';
+import { formatTable, latencyRow, throughputRow, type ResultRow } from './stats.ts';
+import { edgeSync, postgrestDirect, postgrestGateway, sqlFloor, type Session, type StackEndpoints, type Target } from './targets.ts';
+import { fillVaultSql, newSession, resetLogs, runLatency, runPull, runPush } from './workloads.ts';
+import { runCatchUp } from './w4.ts';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
+const knobs = {
+  seconds: num('BENCH_SECONDS', 15),
+  warmupSeconds: num('BENCH_WARMUP_SECONDS', 3),
+  clients: num('BENCH_CLIENTS', 8),
+  batch: num('BENCH_BATCH', 100),
+  w2Logs: num('BENCH_W2_LOGS', 100_000),
+  w2Runs: num('BENCH_W2_RUNS', 3),
+  w3Count: num('BENCH_W3_COUNT', 1000),
+  w4Logs: num('BENCH_W4_LOGS', 200_000),
+  workloads: (process.env.BENCH_WORKLOADS ?? 'w1,w2,w3,w4').split(','),
+  targets: process.env.BENCH_TARGETS?.split(','),
+};
+
+/** Goals of issue 6, per workload and target. */
+const PUSH_GOAL: Record<string, number> = { 'postgrest-direct': 0.75, 'postgrest-gateway': 0.75, 'edge-sync': 0.5 };
+const PULL_GOAL: Record<string, number> = { 'postgrest-direct': 0.5, 'postgrest-gateway': 0.5, 'edge-sync': 0.4 };
+const LATENCY_GOAL: Record<string, number> = { 'postgrest-direct': 1, 'postgrest-gateway': 1, 'edge-sync': 2 };
+
+const t0 = performance.now();
+const loadavgAtStart = os.loadavg();
+const progress = (line: string) => console.error(`[bench ${((performance.now() - t0) / 1000).toFixed(1).padStart(6)}s] ${line}`);
+const r = (value: number, digits = 2) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+async function main() {
+  let stack: StackProcess | undefined;
+  let sql: postgres.Sql | undefined;
+  const targets: Target[] = [];
+  let stopping = false;
+  let cleaning: Promise<void> | undefined;
+  // Idempotent: the signal handler and main's finally share one cleanup.
+  const cleanup = () => (cleaning ??= (async () => {
+    for (const target of targets) await target.close().catch(() => {});
+    await sql?.end({ timeout: 2 }).catch(() => {});
+    await stack?.dispose().catch((error) => progress(`dispose failed: ${String(error)}`));
+  })());
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    progress(`${signal}: stopping the stack`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  const checkStop = () => {
+    if (stopping) throw new Error('interrupted');
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const rows: ResultRow[] = [];
+  const profile: Record<string, unknown> = {};
+  let w4: unknown;
+  try {
+    progress('starting a throwaway stack (in a child process: the gateway gets its own event loop)');
+    stack = await startStackProcess();
+    const { info } = stack;
+    progress(`stack up: API ${info.API_URL}, PostgREST :${stack.postgrestPort}`);
+    sql = postgres(info.DB_URL, { max: 4, onnotice: () => {} });
+    await sql`create extension if not exists pg_stat_statements schema extensions`;
+    const endpoints: StackEndpoints = { apiUrl: info.API_URL, postgrestPort: stack.postgrestPort, dbUrl: info.DB_URL, anonKey: info.ANON_KEY };
+    const all = [sqlFloor(info.DB_URL, knobs.clients), postgrestDirect(endpoints), postgrestGateway(endpoints), edgeSync(endpoints)];
+    targets.push(...all.filter((t) => t.name === 'sql-floor' || !knobs.targets || knobs.targets.includes(t.name)));
+    const users = { dbUrl: info.DB_URL, jwtSecret: info.JWT_SECRET, apiUrl: info.API_URL };
+    const floorOf = (workload: string) => rows.find((row) => row.workload === workload && row.target === 'sql-floor')?.value ?? null;
+    const topStatements = async (label: string) => {
+      profile[label] = await sql!`
+        select calls, round(total_exec_time::numeric, 1) as total_ms, round(mean_exec_time::numeric, 3) as mean_ms,
+               rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 160) as query
+        from extensions.pg_stat_statements order by total_exec_time desc limit 4`;
+      await sql!`select extensions.pg_stat_statements_reset()`;
+    };
+
+    if (knobs.workloads.includes('w1')) {
+      const sessions: Session[] = [];
+      for (let i = 0; i < knobs.clients; i++) sessions.push(await newSession(sql, users, `w1-${i}`));
+      for (const target of targets) {
+        checkStop();
+        await resetLogs(sql, sessions);
+        await sql`select extensions.pg_stat_statements_reset()`;
+        progress(`W1 push on ${target.name}: ${knobs.clients} clients x batches of ${knobs.batch}, ${knobs.warmupSeconds}s warm-up + ${knobs.seconds}s`);
+        try {
+          const res = await runPush(target, sessions, knobs);
+          await topStatements(`w1:${target.name}`);
+          progress(`  ${Math.round(res.logsPerSecond)} logs/s, p50 ${r(res.p50)} ms, p99 ${r(res.p99)} ms, generator CPU ${r(res.generatorCpu * 100, 0)}%`);
+          rows.push(throughputRow('W1 push', target.name, Math.round(res.logsPerSecond), floorOf('W1 push'), PUSH_GOAL[target.name], {
+            'p50 ms': r(res.p50), 'p99 ms': r(res.p99), 'gen cpu': r(res.generatorCpu), errors: res.errors,
+          }, res.firstError ? `first error: ${res.firstError.slice(0, 120)}` : undefined));
+        } catch (error) {
+          progress(`  failed: ${(error as Error).message}`);
+          rows.push(throughputRow('W1 push', target.name, null, null, PUSH_GOAL[target.name], undefined, `failed: ${(error as Error).message.slice(0, 160)}`));
+        }
+      }
+      await resetLogs(sql, sessions);
+    }
+
+    if (knobs.workloads.includes('w2')) {
+      const session = await newSession(sql, users, 'w2');
+      progress(`W2: filling a vault with ${knobs.w2Logs} logs`);
+      const fillStart = performance.now();
+      await fillVaultSql(sql, session, knobs.w2Logs);
+      progress(`  filled in ${r((performance.now() - fillStart) / 1000, 1)} s`);
+      for (const target of targets) {
+        checkStop();
+        progress(`W2 pull on ${target.name}: ${knobs.w2Logs} logs in pages of 1000, median of ${knobs.w2Runs}`);
+        await sql`select extensions.pg_stat_statements_reset()`;
+        try {
+          const res = await runPull(target, session, { expected: knobs.w2Logs, page: 1000, runs: knobs.w2Runs });
+          await topStatements(`w2:${target.name}`);
+          progress(`  ${Math.round(res.logsPerSecond)} logs/s (runs ${res.runs.map((v) => Math.round(v)).join(', ')})`);
+          rows.push(throughputRow('W2 pull', target.name, Math.round(res.logsPerSecond), floorOf('W2 pull'), PULL_GOAL[target.name], {
+            runs: res.runs.map((v) => Math.round(v)).join('/'), 'gen cpu': r(res.generatorCpu),
+          }));
+        } catch (error) {
+          progress(`  failed: ${(error as Error).message}`);
+          rows.push(throughputRow('W2 pull', target.name, null, null, PULL_GOAL[target.name], undefined, `failed: ${(error as Error).message.slice(0, 160)}`));
+        }
+      }
+    }
+
+    if (knobs.workloads.includes('w3')) {
+      for (const target of targets) {
+        checkStop();
+        const session = await newSession(sql, users, `w3-${target.name}`);
+        progress(`W3 latency on ${target.name}: ${knobs.w3Count} sequential pushes of 1 log`);
+        try {
+          const res = await runLatency(target, session, { count: knobs.w3Count, warmup: 50 });
+          progress(`  p50 ${r(res.p50, 3)} ms, p99 ${r(res.p99, 3)} ms`);
+          rows.push(latencyRow('W3 latency', target.name, r(res.p50, 3), floorOf('W3 latency'), LATENCY_GOAL[target.name], {
+            'p99 ms': r(res.p99, 3), 'mean ms': r(res.mean, 3),
+          }));
+        } catch (error) {
+          progress(`  failed: ${(error as Error).message}`);
+          rows.push(latencyRow('W3 latency', target.name, null, null, LATENCY_GOAL[target.name], undefined, `failed: ${(error as Error).message.slice(0, 160)}`));
+        }
+      }
+    }
+
+    if (knobs.workloads.includes('w4')) {
+      checkStop();
+      try {
+        const res = await runCatchUp({ sql, users, endpoints, logs: knobs.w4Logs, progress });
+        w4 = res;
+        rows.push(...res.rows);
+      } catch (error) {
+        progress(`W4 failed: ${(error as Error).stack}`);
+        rows.push({ workload: 'W4 catch-up', target: 'client', metric: 'logs/s', value: null, unit: 'logs/s', goal: '>= 50000 logs/s', verdict: 'n/a', note: `failed: ${(error as Error).message.slice(0, 160)}` });
+      }
+    }
+  } finally {
+    if (!stopping) progress('stopping the stack');
+    await cleanup();
+    if (stopping) await new Promise(() => {}); // the signal handler exits once cleanup is done
+  }
+
+  const totalSeconds = (performance.now() - t0) / 1000;
+  const table = formatTable(rows);
+  console.log(`\n${table}\n`);
+  console.log(`total runtime ${totalSeconds.toFixed(1)} s`);
+  const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model;
+  const out = {
+    date: new Date().toISOString(), totalSeconds: r(totalSeconds, 1), knobs,
+    machine: { cpus: os.cpus().length, cpuModel, memoryGiB: r(os.totalmem() / 2 ** 30, 1), node: process.version, loadavgAtStart, loadavgAtEnd: os.loadavg() },
+    rows, w4, profile, table,
+  };
+  mkdirSync(path.join(here, 'results'), { recursive: true });
+  writeFileSync(path.join(here, 'results', 'latest.json'), `${JSON.stringify(out, null, 2)}\n`);
+  progress('wrote bench/results/latest.json');
+}
+
+main().then(() => process.exit(0), (error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,116 @@
+/**
+ * Child process of W4: a new device catching up on a vault from sequence 0, decrypting every log.
+ * Reads its input from BENCH_W4_INPUT, samples its own memory every 20 ms and prints one JSON line
+ * (logs, seconds, logs/s, peak RSS/heap, max RSS, heap retained after forced GCs) on stdout.
+ *
+ * Modes:
+ *   library-rpc    client/src pullPages (pages of 1,000, WebCrypto decryption) over rpcTransport
+ *                  (supabase-js, /rest/v1/rpc/pull_logs through the gateway): what an app does;
+ *   library-edge   the same over edgeFunctionTransport (/functions/v1/sync/pull);
+ *   stand-in-node  pages of 1,000 from /rest/v1/rpc/pull_logs, the next page fetched while the current
+ *                  one is decrypted with node:crypto's synchronous AES-GCM (same bytes, same AAD):
+ *                  how fast the same catch-up is without WebCrypto's per-call cost.
+ */
+import { createDecipheriv, webcrypto } from 'node:crypto';
+import { createClient } from '@supabase/supabase-js';
+import WebSocket from 'ws';
+import { pullPages } from '../client/src/pull.ts';
+import { edgeFunctionTransport } from '../client/src/transport/edge-function.ts';
+import { rpcTransport } from '../client/src/transport/rpc.ts';
+import { postJson } from './targets.ts';
+import { aadFor } from './w4-crypto.ts';
+
+interface Input {
+  apiUrl: string; anonKey: string; token: string; vaultId: string; key: string; expected: number;
+  mode: 'library-rpc' | 'library-edge' | 'stand-in-node';
+}
+interface Row { id: string; sequence: number; encrypted_data: string; nonce: string; haex_timestamp: string; device_id: string | null }
+
+const input = JSON.parse(process.env.BENCH_W4_INPUT!) as Input;
+const MiB = 2 ** 20;
+let peakRss = 0;
+let peakHeap = 0;
+const sample = () => {
+  const m = process.memoryUsage();
+  peakRss = Math.max(peakRss, m.rss);
+  peakHeap = Math.max(peakHeap, m.heapUsed);
+};
+const sampler = setInterval(sample, 20);
+// Heap still in use after a forced full GC, every 10 pages (the child runs with --expose-gc): what the
+// client retains, independent of when V8 happens to collect. Peak heap/RSS include garbage.
+let retainedHeap = 0;
+let pages = 0;
+const pageDone = () => {
+  if (++pages % 10 !== 0) return;
+  (globalThis as { gc?: () => void }).gc?.();
+  retainedHeap = Math.max(retainedHeap, process.memoryUsage().heapUsed);
+};
+
+async function libraryCatchUp(onLog: (data: unknown) => void): Promise<number> {
+  const key = await webcrypto.subtle.importKey('raw', Buffer.from(input.key, 'base64'), 'AES-GCM', false, ['decrypt']);
+  const transport = input.mode === 'library-edge'
+    ? edgeFunctionTransport({ url: `${input.apiUrl}/functions/v1/sync`, accessToken: () => input.token, apikey: input.anonKey })
+    : rpcTransport(createClient(input.apiUrl, input.anonKey, {
+      auth: { persistSession: false, autoRefreshToken: false },
+      global: { headers: { Authorization: `Bearer ${input.token}` } },
+      realtime: { transport: WebSocket as never },
+    }));
+  let count = 0;
+  for await (const page of pullPages(transport, key as CryptoKey, input.vaultId, { pageSize: 1000 })) {
+    for (const log of page.logs) onLog(log.data);
+    count += page.logs.length;
+    pageDone();
+  }
+  return count;
+}
+
+async function standInCatchUp(onLog: (data: unknown) => void): Promise<number> {
+  const rawKey = Buffer.from(input.key, 'base64');
+  const url = new URL(`${input.apiUrl}/rest/v1/rpc/pull_logs`);
+  const headers = { authorization: `Bearer ${input.token}`, apikey: input.anonKey };
+  const page = (after: number) => postJson<Row[]>(url, headers, JSON.stringify({ vault_id: input.vaultId, after_sequence: after, max_count: 1000 }));
+  let count = 0;
+  let next: Promise<Row[]> | undefined = page(0);
+  while (next) {
+    const rows: Row[] = await next;
+    next = rows.length === 1000 ? page(Number(rows.at(-1)!.sequence)) : undefined;
+    for (const row of rows) {
+      const data = Buffer.from(row.encrypted_data, 'base64');
+      const decipher = createDecipheriv('aes-256-gcm', rawKey, Buffer.from(row.nonce, 'base64'));
+      decipher.setAAD(aadFor(input.vaultId, row.id, row.haex_timestamp, row.device_id));
+      decipher.setAuthTag(data.subarray(data.length - 16));
+      onLog(JSON.parse(Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString('utf8')));
+    }
+    count += rows.length;
+    pageDone();
+  }
+  return count;
+}
+
+const LABELS: Record<Input['mode'], string> = {
+  'library-rpc': 'client library, rpc transport',
+  'library-edge': 'client library, Edge Function transport',
+  'stand-in-node': 'stand-in: rest rpc + node:crypto',
+};
+
+async function main() {
+  sample();
+  const started = performance.now();
+  let seen = 0;
+  const deliver = () => { seen++; };
+  const count = input.mode === 'stand-in-node' ? await standInCatchUp(deliver) : await libraryCatchUp(deliver);
+  const seconds = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  sample();
+  if (count !== input.expected || seen !== count) throw new Error(`caught up ${count} logs (${seen} delivered), expected ${input.expected}`);
+  console.log(JSON.stringify({
+    logs: count, seconds, logsPerSecond: count / seconds, client: LABELS[input.mode],
+    peakRssMiB: Math.round(peakRss / MiB), peakHeapUsedMiB: Math.round(peakHeap / MiB), retainedHeapMiB: Math.round(retainedHeap / MiB),
+    maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+  }));
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
