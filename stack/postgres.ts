@@ -59,12 +59,21 @@ function ensureTraversable(dir: string, user: OsUser, log: (line: string) => voi
   }
 }
 
+/** After a reboot the pid in postmaster.pid may belong to any process: only a postgres counts. */
+function isPostgres(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!.endsWith('postgres');
+  } catch {
+    return true; // cannot tell: assume the lock is live rather than start a second postmaster
+  }
+}
+
 /** A postmaster.pid whose process is gone (a crash, a kill -9) would stop Postgres from starting. */
 function clearStaleLock(pgdata: string, log: (line: string) => void) {
   const lockFile = path.join(pgdata, 'postmaster.pid');
   if (!existsSync(lockFile)) return;
   const pid = Number(readFileSync(lockFile, 'utf8').split('\n')[0]);
-  if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
+  if (Number.isInteger(pid) && pid > 0 && isAlive(pid) && isPostgres(pid)) {
     throw new Error(`PostgreSQL (pid ${pid}) is already running on ${pgdata}; stop it first`);
   }
   log(`removing the stale lock of a PostgreSQL that is no longer running (pid ${pid})`);

@@ -84,3 +84,29 @@ export function isAlive(pid: number): boolean {
     return true;
   }
 }
+
+/**
+ * A process as recorded in a state file: its pid plus its start time (field 22 of /proc/PID/stat),
+ * so that a pid the kernel has since given to an unrelated process is never taken for ours.
+ */
+export interface ProcessIdentity {
+  pid: number;
+  startTime: string | null;
+}
+
+function startTimeOf(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export const identify = (pid: number): ProcessIdentity => ({ pid, startTime: startTimeOf(pid) });
+
+/** True if that very process (same pid, same start time) still runs. */
+export function isSameProcessAlive(identity: ProcessIdentity): boolean {
+  if (!isAlive(identity.pid)) return false;
+  return identity.startTime === null || startTimeOf(identity.pid) === identity.startTime;
+}

@@ -17,7 +17,7 @@ import { functionEnv, serveFunction, stopFunction, type ServedFunction } from '.
 import { createGateway, listen } from './gateway.ts';
 import { startPostgres, type RunningPostgres } from './postgres.ts';
 import { startPostgrest } from './postgrest.ts';
-import { isAlive, sleep } from './process.ts';
+import { identify, isSameProcessAlive, sleep, type ProcessIdentity } from './process.ts';
 
 /** Keys as `supabase status -o json` names them, plus what our tools need. */
 export interface StackInfo {
@@ -32,9 +32,11 @@ export interface StackInfo {
 }
 
 interface StackState {
-  pid: number;
-  children: number[];
-  info: StackInfo;
+  owner: ProcessIdentity;
+  /** Every child started so far: written as each one starts, so an interrupted start can be cleaned up. */
+  children: ProcessIdentity[];
+  /** Present once the stack is ready. */
+  info?: StackInfo;
 }
 
 export interface RunningStack {
@@ -59,7 +61,11 @@ export function readState(dataDir: string): StackState | undefined {
 /** The state of a live stack on this data dir, or undefined. */
 export function runningStackInfo(dataDir: string): StackInfo | undefined {
   const state = readState(dataDir);
-  return state && isAlive(state.pid) ? state.info : undefined;
+  return state && isSameProcessAlive(state.owner) ? state.info : undefined;
+}
+
+function writeState(dataDir: string, state: StackState) {
+  writeFileSync(stateFile(dataDir), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
 }
 
 export async function freePort(): Promise<number> {
@@ -76,16 +82,17 @@ export async function freePort(): Promise<number> {
 async function claimDataDir(dataDir: string, log: (line: string) => void) {
   const state = readState(dataDir);
   if (!state) return;
-  if (state.pid !== process.pid && isAlive(state.pid)) {
-    throw new Error(`haex-sync is already running on ${dataDir} (pid ${state.pid}, API ${state.info.API_URL}); `
+  if (state.owner.pid !== process.pid && isSameProcessAlive(state.owner)) {
+    throw new Error(`haex-sync is already running on ${dataDir} (pid ${state.owner.pid}`
+      + `${state.info ? `, API ${state.info.API_URL}` : ', still starting'}); `
       + 'stop it first, or set HAEX_DATA_DIR, HAEX_API_PORT and HAEX_DB_PORT for a second stack');
   }
-  const orphans = state.children.filter(isAlive);
+  const orphans = state.children.filter(isSameProcessAlive);
   if (orphans.length > 0) {
     log(`stopping ${orphans.length} process(es) left by a stack that did not stop cleanly`);
-    for (const pid of orphans) process.kill(pid, 'SIGTERM');
-    for (let i = 0; i < 100 && orphans.some(isAlive); i++) await sleep(50);
-    for (const pid of orphans.filter(isAlive)) process.kill(pid, 'SIGKILL');
+    for (const { pid } of orphans) process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 100 && orphans.some(isSameProcessAlive); i++) await sleep(50);
+    for (const { pid } of orphans.filter(isSameProcessAlive)) process.kill(pid, 'SIGKILL');
   }
   rmSync(stateFile(dataDir), { force: true });
 }
@@ -94,6 +101,8 @@ export interface StartOptions {
   /** Throwaway clusters for tests and benchmarks trade durability for speed. */
   ephemeral?: boolean;
   log?: (line: string) => void;
+  /** Aborting (Ctrl-C during start) stops what has started so far and rejects. */
+  signal?: AbortSignal;
 }
 
 export async function startStack(config: StackConfig, options: StartOptions = {}): Promise<RunningStack> {
@@ -105,7 +114,12 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
   const apiUrl = `http://${config.host}:${config.apiPort}`;
   const keys = apiKeysFor(config.jwtSecret);
   const stops: Array<() => Promise<void>> = [];
-  const children: number[] = [];
+  const state: StackState = { owner: identify(process.pid), children: [] };
+  const started = (pid: number | undefined) => {
+    if (pid !== undefined) state.children.push(identify(pid));
+    writeState(config.dataDir, state);
+    options.signal?.throwIfAborted();
+  };
   let gateway: http.Server | undefined;
 
   const stopAll = async () => {
@@ -118,6 +132,7 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
 
   try {
     // Bind the gateway first: a taken API port should fail before anything else starts.
+    started(undefined); // claims the data dir before the first child starts
     const functionPorts: Record<string, number> = {};
     const routes = new Map<string, { port: number; verifyJwt: boolean }>();
     const postgrestPort = await freePort();
@@ -136,10 +151,11 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
         ? `${error.message}\n(port ${config.dbPort}, HAEX_DB_PORT, may be taken)` : error.message);
     });
     stops.push(pg.stop);
-    children.push(pg.service.child.pid!);
+    started(pg.service.child.pid);
 
     await bootstrapPlatform(pg.superuserUrl, config.projectRoot, config.dbPassword);
     await applyMigrations(pg.superuserUrl, config.projectRoot);
+    options.signal?.throwIfAborted();
 
     const authenticatorUrl = `postgresql://authenticator:${encodeURIComponent(config.dbPassword)}@127.0.0.1:${config.dbPort}/postgres`;
     const postgrest = await startPostgrest({
@@ -148,7 +164,7 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
       logFile: path.join(logs, 'postgrest.log'),
     });
     stops.push(postgrest.stop);
-    children.push(postgrest.service.child.pid!);
+    started(postgrest.service.child.pid);
 
     const env = functionEnv({
       SUPABASE_URL: apiUrl,
@@ -163,7 +179,7 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
     const served = await Promise.all(config.functions.map(async (fn): Promise<ServedFunction> => {
       const result = await serveFunction(fn, await freePort(), env, path.join(logs, `function-${fn.name}.log`));
       stops.push(() => stopFunction(result));
-      children.push(result.service.child.pid!);
+      started(result.service.child.pid);
       return result;
     }));
     for (const fn of served) {
@@ -181,8 +197,9 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
       SERVICE_ROLE_KEY: keys.serviceRoleKey,
       JWT_EXPIRY: config.jwtExpirySeconds,
     };
-    const state: StackState = { pid: process.pid, children, info };
-    writeFileSync(stateFile(config.dataDir), `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+    state.info = info;
+    writeState(config.dataDir, state);
+    options.signal?.throwIfAborted();
     return { info, config, postgrestPort, functionPorts, stop: stopAll };
   } catch (error) {
     await stopAll();

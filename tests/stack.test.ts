@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { verifyJwt } from '../stack/jwt.ts';
-import { isAlive } from '../stack/process.ts';
+import { identify, isSameProcessAlive, type ProcessIdentity } from '../stack/process.ts';
 import { freePort, readState } from '../stack/stack.ts';
 import { adminSql, api, expiredTokenFor, forgedServiceKey, forgedTokenFor, newUser, rpc, stack } from './support/stack.ts';
 
@@ -191,10 +191,10 @@ const exitOf = (child: ChildProcess) => new Promise<number | null>((resolve) => 
   else child.once('exit', (code) => resolve(code));
 });
 
-async function waitForDeath(pids: number[], ms = 5000) {
+async function waitForDeath(processes: ProcessIdentity[], ms = 5000) {
   const deadline = Date.now() + ms;
-  while (Date.now() < deadline && pids.some(isAlive)) await new Promise((r) => setTimeout(r, 50));
-  return pids.filter(isAlive);
+  while (Date.now() < deadline && processes.some(isSameProcessAlive)) await new Promise((r) => setTimeout(r, 50));
+  return processes.filter(isSameProcessAlive).map((p) => p.pid);
 }
 
 describe('npm start lifecycle', () => {
@@ -205,7 +205,7 @@ describe('npm start lifecycle', () => {
       expect(first.output()).toMatch(/haex-sync ready in \d+ ms: API http:\/\/127\.0\.0\.1:\d+/);
       const state = readState(dataDir)!;
       expect(state.children.length).toBeGreaterThanOrEqual(3); // postgres, postgrest, one per function
-      const dbUrl = state.info.DB_URL;
+      const dbUrl = state.info!.DB_URL;
       const email = `keep-${crypto.randomUUID()}@test.haex.local`;
       const { stdout } = await run(tsx, ['stack/cli/user.ts', email], { cwd: root, env: { ...process.env, HAEX_DATA_DIR: dataDir } });
       const user = JSON.parse(stdout) as { id: string };
@@ -218,14 +218,14 @@ describe('npm start lifecycle', () => {
       const second = await startCli(dataDir);
       const secondState = readState(dataDir)!;
       const postgres = (await import('postgres')).default;
-      const sql = postgres(secondState.info.DB_URL, { max: 1 });
+      const sql = postgres(secondState.info!.DB_URL, { max: 1 });
       try {
         const rows = await sql`select id from auth.users where email = ${email}`;
         expect(rows.map((r) => r.id)).toEqual([user.id]);
       } finally {
         await sql.end();
       }
-      expect(secondState.info.DB_URL.replace(/:\d+\//, '/')).toBe(dbUrl.replace(/:\d+\//, '/'));
+      expect(secondState.info!.DB_URL.replace(/:\d+\//, '/')).toBe(dbUrl.replace(/:\d+\//, '/'));
       second.child.kill('SIGINT');
       expect(await exitOf(second.child)).toBe(0);
       expect(await waitForDeath(secondState.children)).toEqual([]);
@@ -234,17 +234,48 @@ describe('npm start lifecycle', () => {
     }
   });
 
+  it('stops what it started when SIGTERM arrives in the middle of starting', async () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'haex-sync-early-'));
+    try {
+      const child = spawn(tsx, ['stack/cli/start.ts'], {
+        cwd: root,
+        env: { ...process.env, HAEX_DATA_DIR: dataDir, HAEX_API_PORT: String(await freePort()), HAEX_DB_PORT: String(await freePort()) },
+        stdio: 'ignore',
+      });
+      let children: ProcessIdentity[] = [];
+      for (let i = 0; i < 600 && children.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        const state = readState(dataDir);
+        if (state?.info) throw new Error('was ready before the test could interrupt it');
+        children = state?.children ?? [];
+      }
+      expect(children.length).toBeGreaterThan(0); // Postgres runs, the rest is still starting
+      child.kill('SIGTERM');
+      expect(await exitOf(child)).toBe(0);
+      expect(await waitForDeath(children)).toEqual([]);
+      expect(readState(dataDir)).toBeUndefined();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('never takes a reused pid for one of its processes', () => {
+    const self = identify(process.pid);
+    expect(isSameProcessAlive(self)).toBe(true);
+    expect(isSameProcessAlive({ ...self, startTime: '1' })).toBe(false);
+  });
+
   it('recovers after the launcher was killed with SIGKILL', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'haex-sync-kill9-'));
     try {
       const first = await startCli(dataDir);
       const orphans = readState(dataDir)!.children;
       // tsx runs the script in a child node process: kill that one, the stack's owner, without warning.
-      process.kill(readState(dataDir)!.pid, 'SIGKILL');
+      process.kill(readState(dataDir)!.owner.pid, 'SIGKILL');
       await exitOf(first.child);
       const second = await startCli(dataDir);
       expect(second.output()).toContain('did not stop cleanly');
-      expect(orphans.filter(isAlive)).toEqual([]);
+      expect(orphans.filter(isSameProcessAlive)).toEqual([]);
       const health = await fetch(`${second.apiUrl}/functions/v1/sync`, { headers: { authorization: `Bearer ${stack.ANON_KEY}` } });
       expect(health.status).toBe(200);
       const children = readState(dataDir)!.children;
