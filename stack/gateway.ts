@@ -102,6 +102,12 @@ function authorizeApiRequest(req: IncomingMessage, res: ServerResponse, url: URL
       sendError(res, 401, 'invalid_api_key', 'Invalid API key: the apikey is not a valid key of this project');
       return undefined;
     }
+    // Stricter than Kong, same answer as PostgREST would give: a bad bearer next to a good apikey
+    // is refused here, so junk tokens never reach PostgREST's JWT cache.
+    if (bearer !== undefined && !isValidToken(bearer)) {
+      sendError(res, 401, 'invalid_jwt', 'Invalid JWT: bad signature, malformed or expired');
+      return undefined;
+    }
     return req.headers.authorization ?? `Bearer ${apikey}`;
   }
   if (bearer && isValidToken(bearer)) return req.headers.authorization!;

@@ -2,10 +2,10 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadConfig } from '../../stack/config.ts';
+import { loadConfig, type StackConfig } from '../../stack/config.ts';
 import { freePort, startStack, type RunningStack } from '../../stack/stack.ts';
 
-export async function startThrowawayStack(options: { dataDir?: string; quiet?: boolean } = {}):
+export async function startThrowawayStack(options: { dataDir?: string; quiet?: boolean; config?: Partial<StackConfig> } = {}):
   Promise<RunningStack & { dataDir: string; dispose(): Promise<void> }> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'haex-sync-'));
   chmodSync(dataDir, 0o755); // the postgres OS user must reach its data below
@@ -15,6 +15,7 @@ export async function startThrowawayStack(options: { dataDir?: string; quiet?: b
     HAEX_API_PORT: String(await freePort()),
     HAEX_DB_PORT: String(await freePort()),
   });
+  Object.assign(config, options.config);
   const stack = await startStack(config, { ephemeral: true, log: options.quiet ? () => {} : undefined });
   return {
     ...stack,
