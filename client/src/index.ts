@@ -9,7 +9,7 @@ export {
   TransportError, UsageError, ValidationError, WrongPasswordError,
 } from './errors.ts';
 export {
-  decryptLog, encryptChange, logAad, LOG_AAD_PREFIX, MAX_PLAINTEXT_BYTES,
+  decryptLog, encryptChange, logAad, LOG_AAD_PREFIX, logDecryptor, MAX_PLAINTEXT_BYTES,
 } from './log-crypto.ts';
 export type { Change, DecryptedLog, EncryptedLog, StoredLog } from './log-crypto.ts';
 export {

@@ -5,29 +5,32 @@
  *     apply(page.logs); persist(page.nextSequence);
  *   }
  *
- * - One page in memory at a time: the next page is requested only when the consumer asks for it,
- *   so memory does not grow with the vault's size.
+ * - At most two pages in memory: as soon as a page has arrived (before it is decrypted), the next one
+ *   (after its last sequence) is requested, and decrypted as soon as it arrives, so the server's page
+ *   time, the decryption of consecutive pages and the consumer's work overlap; nothing further is
+ *   requested until the consumer asks for the next page. Memory does not grow with the vault's size.
+ *   (A consumer that stops early leaves one page fetched and decrypted for nothing.)
  * - Sequences of a vault are gap-free from 1 (server invariant). Every log must be exactly
  *   cursor + 1; anything else (a skipped, repeated or reordered log, or "hasMore" with an empty page)
  *   throws SequenceGapError instead of silently skipping. The cursor never advances past a log that
  *   was not decrypted and handed over.
  * - Every log is authenticated (log-crypto.ts); one that fails throws LogDecryptionError naming it,
  *   and iteration stops there (the page with it is not yielded, so the cursor stays before it).
- * - Page size 1..1000 (default 500). Requests retry per retry.ts.
+ * - Page size 1..1000 (default 1000). Requests retry per retry.ts.
  * - Only non-empty pages are yielded; an up-to-date vault yields nothing.
  */
 import { SequenceGapError, UsageError } from './errors.ts';
-import { decryptLog, type DecryptedLog } from './log-crypto.ts';
+import { type DecryptedLog, logDecryptor } from './log-crypto.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import type { SyncTransport } from './transport/types.ts';
 
 export const MAX_PAGE_SIZE = 1000;
-export const DEFAULT_PAGE_SIZE = 500;
+export const DEFAULT_PAGE_SIZE = 1000;
 
 export interface PullOptions {
   /** Cursor: the last sequence already applied (default 0 = from the start). */
   afterSequence?: number;
-  /** Logs per request, 1..1000 (default 500). */
+  /** Logs per request, 1..1000 (default 1000). */
   pageSize?: number;
   retry?: RetryPolicy;
   signal?: AbortSignal;
@@ -48,8 +51,14 @@ export async function* pullPages(transport: SyncTransport, key: CryptoKey, vault
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
     throw new UsageError(`pageSize must be 1 to ${MAX_PAGE_SIZE}`);
   }
-  for (;;) {
-    const from = cursor;
+  const decrypt = logDecryptor(key, vaultId);
+  interface Fetched { decrypted: Promise<DecryptedLog[]>; nextSequence: number; hasMore: boolean }
+  /**
+   * Fetches the page after `from`, checks its sequences and, as soon as it arrives, starts decrypting
+   * it (its decryption then fills the gaps of the previous page's). Resolves once fetched (undefined
+   * when the vault has nothing after `from`); `decrypted` rejects with the first failing log in order.
+   */
+  const fetchAfter = async (from: number): Promise<Fetched | undefined> => {
     const answer = await withRetry(() => transport.pull(vaultId, from, pageSize), options.retry, options.signal);
     if (answer.logs.length > pageSize) throw new SequenceGapError(vaultId, from + pageSize + 1, answer.logs[pageSize]!.sequence);
     let expected = from + 1;
@@ -57,18 +66,35 @@ export async function* pullPages(transport: SyncTransport, key: CryptoKey, vault
       if (log.sequence !== expected) throw new SequenceGapError(vaultId, expected, log.sequence);
       expected++;
     }
-    const hasMore = answer.hasMore ?? answer.logs.length === pageSize;
     if (answer.logs.length === 0) {
       if (answer.hasMore) throw new SequenceGapError(vaultId, from + 1, undefined);
-      return;
+      return undefined;
     }
+    const hasMore = answer.hasMore ?? answer.logs.length === pageSize;
     // Decrypt the page concurrently; report the FIRST failing log in sequence order.
-    const settled = await Promise.allSettled(answer.logs.map((log) => decryptLog(key, vaultId, log)));
-    const failed = settled.find((s) => s.status === 'rejected');
-    if (failed) throw failed.reason;
-    const logs = settled.map((s) => (s as PromiseFulfilledResult<DecryptedLog>).value);
-    cursor = expected - 1;
-    yield { logs, nextSequence: cursor, hasMore };
-    if (!hasMore) return;
+    const pending = decrypt.page(answer.logs);
+    const decrypted = Promise.all(pending).catch(async () => {
+      const settled = await Promise.allSettled(pending);
+      throw (settled.find((s) => s.status === 'rejected') as PromiseRejectedResult).reason;
+    });
+    decrypted.catch(() => {}); // a prefetched page nobody awaits (the consumer stopped early) must not go unhandled
+    return { decrypted, nextSequence: expected - 1, hasMore };
+  };
+  const start = (from: number) => {
+    const fetched = fetchAfter(from);
+    fetched.catch(() => {}); // likewise
+    return fetched;
+  };
+  let next = start(cursor);
+  for (;;) {
+    const page = await next;
+    if (!page) return;
+    // Prefetch the page after this one before waiting for this one's decryption (its start is known:
+    // sequences were checked). Nothing beyond it is requested until the consumer asks for more.
+    if (page.hasMore) next = start(page.nextSequence);
+    const logs = await page.decrypted;
+    cursor = page.nextSequence;
+    yield { logs, nextSequence: cursor, hasMore: page.hasMore };
+    if (!page.hasMore) return;
   }
 }

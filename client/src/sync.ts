@@ -32,7 +32,7 @@ export interface HaexSyncClientOptions {
   deviceId?: string;
   retry?: RetryPolicy;
   push?: BatchOptions;
-  /** Default page size of pulls (1..1000, default 500). */
+  /** Default page size of pulls (1..1000, default 1000). */
   pageSize?: number;
 }
 

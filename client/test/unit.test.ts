@@ -29,6 +29,15 @@ describe('encoding', () => {
     expect(toBase64(new Uint8Array())).toBe('');
     expect(() => fromBase64('AQ')).toThrow(UsageError); // unpadded
     expect(() => fromBase64('A-_=')).toThrow(UsageError); // url alphabet
+    for (const bad of ['====', 'A===', 'AA=A', '=AAA', 'AAA\u00e9', 'AA\u0100=', 'AAAA AAA', 'AAAA\n', 'QQ==QQ==']) {
+      expect(() => fromBase64(bad), JSON.stringify(bad)).toThrow(UsageError);
+    }
+    // the table decoder agrees with atob on every length and on non-zero trailing bits (as before)
+    for (let n = 0; n < 40; n++) {
+      const bytes = crypto.getRandomValues(new Uint8Array(n));
+      expect(fromBase64(toBase64(bytes))).toEqual(bytes);
+    }
+    for (const lax of ['AB==', 'AAB=']) expect(Array.from(fromBase64(lax))).toEqual(Array.from(atob(lax), (c) => c.charCodeAt(0)));
   });
   it('uuids are canonical lower case', () => {
     expect(canonicalUuid(VAULT.toUpperCase())).toBe(VAULT);
@@ -121,6 +130,27 @@ describe('log encryption', () => {
       expect((error as Error).message).toContain(variant.id);
     }
     await expect(decryptLog(await testKey(), VAULT, log)).rejects.toBeInstanceOf(LogDecryptionError);
+  });
+  it('a page decryptor (shared AAD prefix and buffer) matches decryptLog log by log', async () => {
+    const key = await testKey();
+    const logs = await Promise.all(Array.from({ length: 6 }, (_, i) =>
+      encryptChange(key, VAULT, { data: { i, s: 'é'.repeat(i) }, haexTimestamp: `t${i}\u00e9`, deviceId: i % 2 ? `d${i}` : null })));
+    const page = logs.map((l, i) => stored(l, i + 1));
+    page[1] = { ...page[1]!, id: page[1]!.id.toUpperCase() }; // canonicalised like decryptLog would: still authentic
+    page[2] = { ...page[2]!, haexTimestamp: 'rewritten' };
+    page[3] = { ...page[3]!, nonce: 'AAAAAAAAAAAAAAAAAAAA' }; // 15 bytes
+    page[4] = { ...page[4]!, encryptedData: 'not base64!' };
+    const { logDecryptor } = await import('../src/log-crypto.ts');
+    const results = await Promise.allSettled(logDecryptor(key, VAULT).page(page));
+    const single = await Promise.allSettled(page.map((l) => decryptLog(key, VAULT, l)));
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected', 'rejected', 'fulfilled']);
+    expect(single.map((r) => r.status)).toEqual(results.map((r) => r.status));
+    expect((results[5] as PromiseFulfilledResult<{ data: unknown }>).value.data).toEqual({ i: 5, s: 'ééééé' });
+    for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(LogDecryptionError);
+    expect(((results[3] as PromiseRejectedResult).reason as Error).message).toContain('nonce has 15 bytes');
+    // an invalid vault id fails each log (as LogDecryptionError), not the call
+    const bad = await Promise.allSettled(logDecryptor(key, 'not-a-vault').page(page.slice(0, 1)));
+    expect((bad[0] as PromiseRejectedResult).reason).toBeInstanceOf(LogDecryptionError);
   });
   it('refuses changes too large for one log and non-JSON data before sending', async () => {
     const key = await testKey();
@@ -267,13 +297,15 @@ describe('push and pull logic (in-memory server)', () => {
     expect(result.logs.map((l) => l.sequence)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(result.logs.slice(0, 10).every((l) => l.duplicate)).toBe(true);
   });
-  it('pulls lazily, one page per request, and detects gaps and lies', async () => {
+  it('pulls lazily (one page prefetched, no more), one page per request, and detects gaps and lies', async () => {
     const key = await testKey();
     const server = memoryTransport();
     await pushChanges(server, key, VAULT, Array.from({ length: 25 }, (_, i) => ({ data: i, haexTimestamp: `t${i}` })));
     const pages = pullPages(server, key, VAULT, { pageSize: 10 });
     const first = await pages.next();
-    expect(server.pulls).toBe(1);
+    // the page after the one handed over is already requested (prefetch), nothing beyond it
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(server.pulls).toBe(2);
     expect(first.value).toMatchObject({ nextSequence: 10, hasMore: true });
     const rest = [];
     for await (const page of pages) rest.push(page);
