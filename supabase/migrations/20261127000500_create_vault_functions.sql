@@ -12,6 +12,23 @@
 -- detail 'vault_id'), so vault ids of other users cannot be probed — except by create_vault, whose
 -- contract is PT409 for an id that exists, whoever owns it (ids are random UUIDs chosen by clients).
 
+-- check_vault_key: the fields of a wrapped vault key, as create_vault and update_vault_key take them.
+create function private.check_vault_key(encrypted_vault_key text, salt text, nonce text) returns void
+language plpgsql stable
+set search_path = ''
+as $$
+declare
+  lim private.limit_set := private.limits();
+begin
+  perform private.check_key_field('encrypted_vault_key', check_vault_key.encrypted_vault_key, lim.max_encrypted_vault_key_chars);
+  perform private.check_key_field('salt', check_vault_key.salt, lim.max_salt_chars);
+  perform private.check_key_field('nonce', check_vault_key.nonce, lim.max_key_nonce_chars);
+end
+$$;
+comment on function private.check_vault_key(text, text, text) is
+  'Validates the three fields of a wrapped vault key or raises PT400 naming the first bad one.';
+revoke execute on function private.check_vault_key(text, text, text) from public, anon, authenticated;
+
 -- create_vault -------------------------------------------------------------------------------------
 
 create function private.create_vault(p_vault_id uuid, p_encrypted_vault_key text, p_salt text, p_nonce text)
@@ -21,13 +38,10 @@ set search_path = ''
 as $$
 declare
   uid uuid := private.require_uid();
-  lim private.limit_set := private.limits();
   result public.vault_keys;
 begin
   perform private.require_arg('vault_id', p_vault_id);
-  perform private.check_key_field('encrypted_vault_key', p_encrypted_vault_key, lim.max_encrypted_vault_key_chars);
-  perform private.check_key_field('salt', p_salt, lim.max_salt_chars);
-  perform private.check_key_field('nonce', p_nonce, lim.max_key_nonce_chars);
+  perform private.check_vault_key(p_encrypted_vault_key, p_salt, p_nonce);
 
   -- A concurrent create of the same id waits for the first to commit, then does nothing.
   insert into public.vaults (id, owner_id) values (p_vault_id, uid) on conflict do nothing;
@@ -107,13 +121,10 @@ set search_path = ''
 as $$
 declare
   uid uuid := private.require_uid();
-  lim private.limit_set := private.limits();
   result public.vault_keys;
 begin
   perform private.require_arg('vault_id', p_vault_id);
-  perform private.check_key_field('encrypted_vault_key', p_encrypted_vault_key, lim.max_encrypted_vault_key_chars);
-  perform private.check_key_field('salt', p_salt, lim.max_salt_chars);
-  perform private.check_key_field('nonce', p_nonce, lim.max_key_nonce_chars);
+  perform private.check_vault_key(p_encrypted_vault_key, p_salt, p_nonce);
   perform private.require_arg('if_updated_at', p_if_updated_at);
 
   -- Optimistic concurrency: only the version the caller last read may be replaced. A concurrent
