@@ -123,8 +123,12 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
   let gateway: http.Server | undefined;
 
   const stopAll = async () => {
-    if (gateway) await new Promise<void>((resolve) => gateway!.close(() => resolve()));
-    gateway?.closeAllConnections();
+    if (gateway) {
+      // close() alone would wait for idle keep-alive connections to time out (65 s).
+      const closed = new Promise<void>((resolve) => gateway!.close(() => resolve()));
+      gateway.closeAllConnections();
+      await closed;
+    }
     for (const stop of stops.reverse()) await stop().catch(() => {});
     stops.length = 0;
     rmSync(stateFile(config.dataDir), { force: true });

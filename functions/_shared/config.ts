@@ -40,12 +40,28 @@ export interface SyncConfig {
   postgrestUrl: string;
   /** Sent as `apikey` to PostgREST through the gateway (hosted Supabase needs it). */
   anonKey: string;
+  /** How the function reaches Postgres: `rest` (PostgREST, the caller's token) or `direct` (db-direct.ts). */
+  dbTransport: 'rest' | 'direct';
+  /** `direct` only: SUPABASE_DB_URL and SUPABASE_JWT_SECRET (both required then), pool size. */
+  dbUrl: string;
+  jwtSecret: string;
+  dbPoolSize: number;
 }
 
 export function loadConfig(): SyncConfig {
   const supabaseUrl = (env('SUPABASE_URL') ?? 'http://127.0.0.1:54321').replace(/\/+$/, '');
   const cors = env('CORS_ORIGIN') ?? '*';
   const maxPullLimit = intEnv('SYNC_MAX_PULL_LIMIT', 1000, 1, 1000);
+  const dbTransport = env('SYNC_DB_TRANSPORT') ?? 'rest';
+  if (dbTransport !== 'rest' && dbTransport !== 'direct') {
+    throw new Error(`SYNC_DB_TRANSPORT must be "rest" or "direct", got "${dbTransport}"`);
+  }
+  const dbUrl = env('SUPABASE_DB_URL') ?? '';
+  const jwtSecret = env('SUPABASE_JWT_SECRET') ?? '';
+  if (dbTransport === 'direct' && (dbUrl === '' || jwtSecret === '')) {
+    throw new Error('SYNC_DB_TRANSPORT=direct needs SUPABASE_DB_URL and SUPABASE_JWT_SECRET'
+      + ` (missing: ${[dbUrl === '' && 'SUPABASE_DB_URL', jwtSecret === '' && 'SUPABASE_JWT_SECRET'].filter(Boolean).join(', ')})`);
+  }
   return {
     maxBodyBytes: intEnv('SYNC_MAX_BODY_BYTES', 20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     maxLogsPerPush: intEnv('SYNC_MAX_LOGS_PER_PUSH', 1000, 1, 1000),
@@ -58,6 +74,10 @@ export function loadConfig(): SyncConfig {
     env: env('SYNC_ENV') ?? 'development',
     postgrestUrl: (env('HAEX_POSTGREST_URL') ?? `${supabaseUrl}/rest/v1`).replace(/\/+$/, ''),
     anonKey: env('SUPABASE_ANON_KEY') ?? '',
+    dbTransport,
+    dbUrl,
+    jwtSecret,
+    dbPoolSize: intEnv('SYNC_DB_POOL_SIZE', 10, 1, 100),
   };
 }
 

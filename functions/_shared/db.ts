@@ -10,8 +10,33 @@
  * PTxyz codes (status xyz) with `details` = the field path in snake_case (`logs[3].encrypted_data`),
  * which we translate to the API's camelCase names.
  */
+import { pullPath, tablePullOut, pullOut, usesTableRead } from '../sync/protocol.ts';
+import { type Caller, requireUser } from './auth.ts';
 import type { SyncConfig } from './config.ts';
 import { HttpError } from './errors.ts';
+
+/**
+ * What the routes need from the database; `RestDb` (below, PostgREST) and `DirectDb` (db-direct.ts,
+ * a pooled postgres.js connection) implement it, routes.ts picks one at start (SYNC_DB_TRANSPORT).
+ * Both run the same SQL functions as role `authenticated` with the caller's claims, so RLS and the
+ * functions' `auth.uid()` checks decide in either case, and both answer the same JSON.
+ */
+export interface SyncDb {
+  /** The signed-in caller of a request, or 401 before any database work. */
+  authenticate(authorization: string | null): Promise<Caller>;
+  /** Calls a set-returning SQL function `public.<fn>` with named arguments: its rows. */
+  rows<T>(caller: Caller, fn: string, args: Record<string, unknown>): Promise<T[]>;
+  /** Calls a scalar SQL function: its (JSON) value, null for void. */
+  value<T>(caller: Caller, fn: string, args: Record<string, unknown>): Promise<T>;
+  /** POST /pull: the API page `{ logs, hasMore, nextSequence }` as JSON text. */
+  pull(caller: Caller, input: PullRequest): Promise<string>;
+}
+
+export interface PullRequest {
+  vaultId: string;
+  afterSequence: number;
+  limit: number;
+}
 
 interface PostgrestError {
   code?: string;
@@ -38,8 +63,19 @@ const STATUS_CODES: Record<number, HttpError['code']> = {
   400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 413: 'payload_too_large',
 };
 
-/** Maps a PostgREST error answer to the API's error. Unknown failures: 502 `internal`, no internals leaked. */
-export function mapPostgrestError(status: number, body: PostgrestError | undefined): HttpError {
+/** A database error as both transports see it: PostgREST's JSON body, or postgres.js' PostgresError
+ *  (whose `detail` is PostgREST's `details`). */
+export interface SqlError {
+  code?: string;
+  message?: string;
+  details?: string | null;
+}
+
+/**
+ * Maps a database error to the API's error; shared by both transports (db-direct.ts passes
+ * status 0). Unknown failures: 502 `internal`, no internals leaked.
+ */
+export function mapSqlError(status: number, body: SqlError | undefined, source = 'PostgREST'): HttpError {
   const code = body?.code ?? '';
   const message = apiNames(body?.message ?? 'request failed');
   const details = typeof body?.details === 'string' && body.details !== '' ? apiNames(body.details) : undefined;
@@ -55,9 +91,13 @@ export function mapPostgrestError(status: number, body: PostgrestError | undefin
   // slipped past validation. Still the client's fault, never a 500.
   if (/^22/.test(code)) return new HttpError(400, 'bad_request', message, details);
   if (code === '23505') return new HttpError(409, 'conflict', message, details);
-  console.error('sync: unexpected PostgREST answer', status, JSON.stringify(body));
+  console.error(`sync: unexpected ${source} answer`, status, JSON.stringify(body));
   return new HttpError(502, 'internal', 'the database request failed');
 }
+
+/** Maps a PostgREST error answer to the API's error. */
+export const mapPostgrestError = (status: number, body: PostgrestError | undefined): HttpError =>
+  mapSqlError(status, body);
 
 export class Postgrest {
   constructor(private readonly config: Pick<SyncConfig, 'postgrestUrl' | 'anonKey'>) {}
@@ -99,5 +139,31 @@ export class Postgrest {
   async rpc<T>(authorization: string, name: string, args: Record<string, unknown>): Promise<T> {
     const text = await this.request(authorization, `/rpc/${name}`, { method: 'POST', body: JSON.stringify(args) });
     return (text === '' ? null : JSON.parse(text)) as T;
+  }
+}
+
+/** SYNC_DB_TRANSPORT=rest: PostgREST with the caller's token (it verifies the JWT itself). */
+export class RestDb implements SyncDb {
+  private readonly postgrest: Postgrest;
+  constructor(private readonly config: Pick<SyncConfig, 'postgrestUrl' | 'anonKey' | 'postgrestMaxRows'>) {
+    this.postgrest = new Postgrest(config);
+  }
+
+  authenticate(authorization: string | null): Promise<Caller> {
+    return Promise.resolve(requireUser(authorization));
+  }
+
+  rows<T>(caller: Caller, fn: string, args: Record<string, unknown>): Promise<T[]> {
+    return this.postgrest.rpc<T[]>(caller.authorization, fn, args);
+  }
+
+  value<T>(caller: Caller, fn: string, args: Record<string, unknown>): Promise<T> {
+    return this.postgrest.rpc<T>(caller.authorization, fn, args);
+  }
+
+  async pull(caller: Caller, input: PullRequest): Promise<string> {
+    const maxRows = this.config.postgrestMaxRows;
+    const text = await this.postgrest.request(caller.authorization, pullPath(input, maxRows));
+    return usesTableRead(input, maxRows) ? tablePullOut(text, input) : pullOut(text, input.afterSequence);
   }
 }

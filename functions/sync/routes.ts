@@ -3,15 +3,16 @@
  * function (index.ts strips the leading `/sync`). A path that matches a pattern with another method
  * is a 405 with `Allow`; no pattern at all is a 404.
  */
-import { type Caller, requireUser } from '../_shared/auth.ts';
+import type { Caller } from '../_shared/auth.ts';
 import { config, type SyncConfig } from '../_shared/config.ts';
-import { Postgrest } from '../_shared/db.ts';
+import { RestDb, type SyncDb } from '../_shared/db.ts';
+import { DirectDb } from '../_shared/db-direct.ts';
 import { HttpError, jsonResponse, notFound } from '../_shared/errors.ts';
 import { readJson } from '../_shared/http.ts';
 import pkg from '../../package.json' with { type: 'json' };
 import {
-  parse, pullOut, pullPath, tablePullOut, usesTableRead, pushLogsArgs, type PushAnswer, pushOut, schemas, vaultIdParam, type VaultKeyRow,
-  vaultKeyOut, vaultOut, type VaultRow,
+  parse, pushLogsArgs, type PushAnswer, pushOut, schemas, vaultIdParam, type VaultKeyRow, vaultKeyOut, vaultOut,
+  type VaultRow,
 } from './protocol.ts';
 
 export interface Context {
@@ -27,11 +28,12 @@ interface Route {
   handler: Handler;
 }
 
-const db = new Postgrest(config);
+/** The database transport, chosen once at start (SYNC_DB_TRANSPORT; docs/http-api.md). */
+const db: SyncDb = config.dbTransport === 'direct' ? new DirectDb(config) : new RestDb(config);
 const S = schemas(config);
 
 const body = (ctx: Context, cfg: SyncConfig = config) => readJson(ctx.request, cfg.maxBodyBytes);
-const user = (ctx: Context): Caller => requireUser(ctx.request.headers.get('authorization'));
+const user = (ctx: Context): Promise<Caller> => db.authenticate(ctx.request.headers.get('authorization'));
 const one = <T>(rows: T[]): T => {
   if (!Array.isArray(rows) || rows.length !== 1) throw new HttpError(502, 'internal', 'unexpected database answer');
   return rows[0]!;
@@ -46,26 +48,26 @@ route('GET', '/', () =>
   jsonResponse({ name: 'haex-sync-server', version: pkg.version, status: 'ok', env: config.env }));
 
 route('POST', '/vault-key', async (ctx) => {
-  const caller = user(ctx);
+  const caller = await user(ctx);
   const input = parse(S.createVaultKey, await body(ctx));
-  const rows = await db.rpc<VaultKeyRow[]>(caller.authorization, 'create_vault', {
+  const rows = await db.rows<VaultKeyRow>(caller, 'create_vault', {
     vault_id: input.vaultId, encrypted_vault_key: input.encryptedVaultKey, salt: input.salt, nonce: input.nonce,
   });
   return jsonResponse({ vaultKey: vaultKeyOut(one(rows)) }, 201);
 });
 
 route('GET', '/vault-key/:vaultId', async (ctx) => {
-  const caller = user(ctx);
+  const caller = await user(ctx);
   const vaultId = vaultIdParam(ctx.params.vaultId!);
-  const rows = await db.rpc<VaultKeyRow[]>(caller.authorization, 'get_vault_key', { vault_id: vaultId });
+  const rows = await db.rows<VaultKeyRow>(caller, 'get_vault_key', { vault_id: vaultId });
   return jsonResponse({ vaultKey: vaultKeyOut(one(rows)) });
 });
 
 route('PUT', '/vault-key/:vaultId', async (ctx) => {
-  const caller = user(ctx);
+  const caller = await user(ctx);
   const vaultId = vaultIdParam(ctx.params.vaultId!);
   const input = parse(S.updateVaultKey, await body(ctx));
-  const rows = await db.rpc<VaultKeyRow[]>(caller.authorization, 'update_vault_key', {
+  const rows = await db.rows<VaultKeyRow>(caller, 'update_vault_key', {
     vault_id: vaultId, encrypted_vault_key: input.encryptedVaultKey, salt: input.salt, nonce: input.nonce,
     if_updated_at: input.ifUpdatedAt,
   });
@@ -73,30 +75,29 @@ route('PUT', '/vault-key/:vaultId', async (ctx) => {
 });
 
 route('GET', '/vaults', async (ctx) => {
-  const caller = user(ctx);
-  const rows = await db.rpc<VaultRow[]>(caller.authorization, 'list_vaults', {});
+  const caller = await user(ctx);
+  const rows = await db.rows<VaultRow>(caller, 'list_vaults', {});
   return jsonResponse({ vaults: rows.map(vaultOut) });
 });
 
 route('DELETE', '/vaults/:vaultId', async (ctx) => {
-  const caller = user(ctx);
+  const caller = await user(ctx);
   const vaultId = vaultIdParam(ctx.params.vaultId!);
-  await db.rpc(caller.authorization, 'delete_vault', { vault_id: vaultId });
+  await db.value<null>(caller, 'delete_vault', { vault_id: vaultId });
   return new Response(null, { status: 204 });
 });
 
 route('POST', '/push', async (ctx) => {
-  const caller = user(ctx);
+  const caller = await user(ctx);
   const input = parse(S.push, await body(ctx));
-  const answer = await db.rpc<PushAnswer>(caller.authorization, 'push_logs', pushLogsArgs(input));
+  const answer = await db.value<PushAnswer>(caller, 'push_logs', pushLogsArgs(input));
   return jsonResponse(pushOut(answer));
 });
 
 route('POST', '/pull', async (ctx) => {
-  const caller = user(ctx);
+  const caller = await user(ctx);
   const input = parse(S.pull, await body(ctx));
-  const text = await db.request(caller.authorization, pullPath(input, config.postgrestMaxRows));
-  const page = usesTableRead(input, config.postgrestMaxRows) ? tablePullOut(text, input) : pullOut(text, input.afterSequence);
+  const page = await db.pull(caller, input);
   return new Response(page, { headers: { 'content-type': 'application/json; charset=utf-8' } });
 });
 
