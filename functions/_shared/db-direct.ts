@@ -52,7 +52,12 @@ const PULL_SQL = `select coalesce(json_agg(t order by t.sequence), '[]')::text a
         where vault_id = $1 and sequence > $2 order by sequence limit $3) r
 ) t`;
 
-const SET_CALLER = `select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true)`;
+/** What PostgREST does per request: the role, the claims, and the role's statement_timeout (8 s on
+ *  Supabase), which `set role` alone would not apply. */
+const SET_CALLER = `select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true),
+  set_config('statement_timeout', coalesce((select split_part(c, '=', 2) from pg_catalog.pg_db_role_setting s,
+    unnest(s.setconfig) c where s.setrole = 'authenticated'::regrole and s.setdatabase = 0
+    and c like 'statement_timeout=%'), '8s'), true)`;
 
 /** Bind parameters of named arguments. Objects and arrays stay as they are: postgres.js learns the
  *  parameter types from the prepared statement and serializes a jsonb argument itself. */
@@ -99,10 +104,12 @@ export class DirectDb implements SyncDb {
   /** One transaction: caller's role and claims (transaction-local), then `query`; its one text cell. */
   private async run(caller: Caller, query: string, values: Param[]): Promise<string | null> {
     try {
-      const [, rows] = await this.sql.begin((tx) => [
-        tx.unsafe(SET_CALLER, [JSON.stringify(caller.claims)], { prepare: true }),
-        tx.unsafe(query, values as postgres.ParameterOrJSON<never>[], { prepare: true }),
-      ]) as unknown as [unknown, Array<Record<string, string | null>>];
+      // Two awaited statements, not a pipelined array: with the array form, a failing second
+      // statement now and then left its connection reserved, and a pool of them hung later requests.
+      const rows = await this.sql.begin(async (tx) => {
+        await tx.unsafe(SET_CALLER, [JSON.stringify(caller.claims)], { prepare: true });
+        return tx.unsafe(query, values as postgres.ParameterOrJSON<never>[], { prepare: true });
+      }) as unknown as Array<Record<string, string | null>>;
       const row = rows[0];
       return row ? Object.values(row)[0] ?? null : null;
     } catch (error) {
