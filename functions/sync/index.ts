@@ -24,6 +24,9 @@ export async function handler(request: Request): Promise<Response> {
   } catch (error) {
     response = toResponse(error);
   }
+  // An error answered before the body was read (401, 413, 415, ...): release the body now rather
+  // than leave the connection holding unread bytes.
+  if (request.body && !request.bodyUsed) await request.body.cancel().catch(() => {});
   return withCors(response, cors);
 }
 
