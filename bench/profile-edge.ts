@@ -49,7 +49,7 @@ try {
   const until = Date.now() + SECONDS * 1000;
   await Promise.all(sessions.map(async (s, i) => { while (Date.now() < until) { await target.push(s, gens[i]!.batch(100)); pushes++; } }));
   const pullSession = sessions[0]!;
-  await sql`delete from public.vault_logs where vault_id = ${pullSession.vaultId}`;
+  await sql`delete from public.sync_logs where vault_id = ${pullSession.vaultId}`;
   await fillVaultSql(sql, pullSession, 100_000);
   let pages = 0;
   const pullUntil = Date.now() + SECONDS * 1000;

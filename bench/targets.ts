@@ -96,7 +96,7 @@ export function sqlFloor(dbUrl: string, connections: number): Target {
           where id = ${session.vaultId}
           returning last_sequence - ${n}::bigint as base, owner_id
         ), ins as (
-          insert into public.vault_logs (vault_id, sequence, id, author_id, device_id, encrypted_data, nonce, haex_timestamp)
+          insert into public.sync_logs (vault_id, sequence, id, author_id, device_id, encrypted_data, nonce, haex_timestamp)
           select ${session.vaultId}::uuid, v.base + t.ord, t.id, v.owner_id, t.device_id, t.data, t.nonce, t.ts
           from v, unnest(${logs.map((l) => l.id)}::uuid[], ${logs.map((l) => l.encryptedData)}::text[],
                          ${logs.map((l) => l.nonce)}::text[], ${logs.map((l) => l.haexTimestamp)}::text[],
@@ -109,7 +109,7 @@ export function sqlFloor(dbUrl: string, connections: number): Target {
     async pull(session, afterSequence, limit) {
       const rows = await sql<{ sequence: string }[]>`
         select id, sequence, encrypted_data, nonce, haex_timestamp, device_id, created_at
-        from public.vault_logs
+        from public.sync_logs
         where vault_id = ${session.vaultId} and sequence > ${afterSequence}
         order by sequence limit ${limit}`;
       return { count: rows.length, lastSequence: rows.length ? Number(rows.at(-1)!.sequence) : afterSequence, hasMore: rows.length === limit };

@@ -35,7 +35,7 @@ export async function insertEncryptedLogs(sql: postgres.Sql, session: Session, k
   const started = performance.now();
   const payloads = plaintexts(256);
   let encryptMs = 0;
-  const copy = await sql`copy public.vault_logs (vault_id, sequence, id, author_id, device_id, encrypted_data, nonce, haex_timestamp) from stdin`.writable();
+  const copy = await sql`copy public.sync_logs (vault_id, sequence, id, author_id, device_id, encrypted_data, nonce, haex_timestamp) from stdin`.writable();
   const CHUNK = 2000;
   const base = Date.parse('2026-11-27T10:00:00.000Z');
   for (let start = 1; start <= count; start += CHUNK) {
@@ -55,7 +55,7 @@ export async function insertEncryptedLogs(sql: postgres.Sql, session: Session, k
   }
   await new Promise<void>((resolve, reject) => copy.end((error?: Error | null) => (error ? reject(error) : resolve())));
   await sql`update public.vaults set last_sequence = ${count} where id = ${session.vaultId}`;
-  await sql`analyze public.vault_logs`;
+  await sql`analyze public.sync_logs`;
   return { encryptMs, totalMs: performance.now() - started };
 }
 

@@ -66,21 +66,21 @@ export async function newSession(sql: postgres.Sql, users: UserFactory, label: s
 /** Fills a vault with `count` synthetic logs (base64-alphabet data of 256-byte size) in one statement. */
 export async function fillVaultSql(sql: postgres.Sql, session: Session, count: number): Promise<void> {
   await sql`
-    insert into public.vault_logs (vault_id, sequence, id, author_id, device_id, encrypted_data, nonce, haex_timestamp)
+    insert into public.sync_logs (vault_id, sequence, id, author_id, device_id, encrypted_data, nonce, haex_timestamp)
     select ${session.vaultId}::uuid, g, gen_random_uuid(), ${session.userId}::uuid, 'bench-fill',
            left(repeat(md5(g::text), 11), 342) || '==', left(md5(g::text || 'n'), 14) || '==',
            to_char(timestamptz '2026-11-27 10:00' + g * interval '1 ms', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
              || '-0001-bench-fill'
     from generate_series(1, ${count}::bigint) g`;
   await sql`update public.vaults set last_sequence = ${count} where id = ${session.vaultId}`;
-  await sql`analyze public.vault_logs`;
+  await sql`analyze public.sync_logs`;
 }
 
-/** Empties vault_logs between push measurements so that every target starts from the same table size. */
+/** Empties sync_logs between push measurements so that every target starts from the same table size. */
 export async function resetLogs(sql: postgres.Sql, sessions: Session[]): Promise<void> {
-  await sql`delete from public.vault_logs where vault_id = any(${sessions.map((s) => s.vaultId)}::uuid[])`;
+  await sql`delete from public.sync_logs where vault_id = any(${sessions.map((s) => s.vaultId)}::uuid[])`;
   await sql`update public.vaults set last_sequence = 0, bytes = 0 where id = any(${sessions.map((s) => s.vaultId)}::uuid[])`;
-  await sql`vacuum analyze public.vault_logs`;
+  await sql`vacuum analyze public.sync_logs`;
   await sql`checkpoint`;
 }
 

@@ -7,11 +7,16 @@ import postgres from 'postgres';
 
 const run = promisify(execFile);
 
-/** The platform bootstrap (sql/bootstrap/platform.sql), idempotent, plus the login passwords. */
+/** The platform bootstrap files, in the order they run: roles and schemas first, then what uses them. */
+export const BOOTSTRAP_FILES = ['platform.sql', 'auth.sql'];
+
+/** The platform bootstrap (sql/bootstrap/*.sql, see BOOTSTRAP_FILES), idempotent, plus the login passwords. */
 export async function bootstrapPlatform(superuserUrl: string, projectRoot: string, password: string) {
   const sql = postgres(superuserUrl, { max: 1, onnotice: () => {} });
   try {
-    await sql.unsafe(readFileSync(path.join(projectRoot, 'sql', 'bootstrap', 'platform.sql'), 'utf8'));
+    for (const file of BOOTSTRAP_FILES) {
+      await sql.unsafe(readFileSync(path.join(projectRoot, 'sql', 'bootstrap', file), 'utf8'));
+    }
     // Local Supabase gives every login role the database password; so do we.
     for (const role of ['authenticator', 'supabase_admin', 'supabase_auth_admin']) {
       await sql.unsafe(`alter role ${role} with password ${quoteLiteral(password)}`);

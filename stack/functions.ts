@@ -20,12 +20,17 @@ export interface ServedFunction {
   service: Service;
 }
 
-/** Environment that Supabase gives every function, plus the settings our functions document. */
+/**
+ * Environment that Supabase gives every function, plus the settings our functions document, plus
+ * what Deno needs to download the functions' npm packages on a first start (the machine's CA
+ * bundle and proxy: behind a TLS-intercepting proxy Deno otherwise fails with UnknownIssuer).
+ */
 export function functionEnv(base: Record<string, string>): Record<string, string> {
   const passThrough = Object.entries(process.env)
-    .filter(([key]) => /^(SYNC_|CORS_ORIGIN$|DENO_DIR$|HOME$|PATH$|NPM_CONFIG_REGISTRY$)/.test(key))
+    .filter(([key]) => /^(SYNC_|CORS_ORIGIN$|DENO_DIR$|DENO_CERT$|DENO_TLS_CA_STORE$|SSL_CERT_(FILE|DIR)$|(HTTPS?|NO)_PROXY$|HOME$|PATH$|NPM_CONFIG_REGISTRY$)/i.test(key))
     .map(([key, value]) => [key, value ?? '']);
-  return { ...Object.fromEntries(passThrough), ...base };
+  // Deno trusts only its bundled roots unless told; the machine's store holds a proxy's CA.
+  return { DENO_TLS_CA_STORE: 'mozilla,system', ...Object.fromEntries(passThrough), ...base };
 }
 
 export async function serveFunction(fn: FunctionConfig, port: number, env: Record<string, string>,

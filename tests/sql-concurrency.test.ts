@@ -43,13 +43,13 @@ async function integrity(vaultId: string) {
       coalesce(min(l.sequence), 0)::int as min, coalesce(max(l.sequence), 0)::int as max,
       count(distinct l.id)::int as ids,
       coalesce(bool_and(l.author_id = v.owner_id), true) as authored
-    from public.vaults v left join public.vault_logs l on l.vault_id = v.id
+    from public.vaults v left join public.sync_logs l on l.vault_id = v.id
     where v.id = ${vaultId} group by v.id`;
   return row!;
 }
 
 const storedIds = async (vaultId: string) =>
-  new Set((await adminSql()`select id from public.vault_logs where vault_id = ${vaultId}`).map((r) => r.id as string));
+  new Set((await adminSql()`select id from public.sync_logs where vault_id = ${vaultId}`).map((r) => r.id as string));
 
 describe('8 pushers + 4 pullers on one vault, 8 pushers on their own vaults', () => {
   it(`keeps every vault gap-free and every puller contiguous for ${LOAD_MS / 1000} s`, async () => {

@@ -1,6 +1,6 @@
 /**
  * The pull hot path plans as an ordered index range scan: pull_logs is inlined into the query
- * PostgREST 12 issues (no Function Scan of pull_logs) and reads vault_logs through an index on
+ * PostgREST 12 issues (no Function Scan of pull_logs) and reads sync_logs through an index on
  * (…, vault_id, sequence) — the primary key, or the RLS index (author_id, vault_id, sequence) — with
  * no Sort and never a Seq Scan; on a vault of 60,000 logs, as role authenticated with the owner's
  * claims, for custom and generic (prepared) plans. A control shows that the checks do catch a
@@ -38,14 +38,14 @@ function shape(plan: PlanNode) {
     seqScans: all.filter((n) => n['Node Type'] === 'Seq Scan').map((n) => n['Relation Name']),
     sorts: all.filter((n) => n['Node Type'] === 'Sort').length,
     functionScans: all.filter((n) => n['Node Type'] === 'Function Scan').map((n) => n['Function Name']),
-    vaultLogsScans: all.filter((n) => n['Relation Name'] === 'vault_logs')
+    syncLogsScans: all.filter((n) => n['Relation Name'] === 'sync_logs')
       .map((n) => `${n['Node Type']} using ${n['Index Name']
         ?? nodes(n).filter((c) => c['Node Type'] === 'Bitmap Index Scan').map((c) => c['Index Name']).join(' + ')}`),
   };
 }
-const inlined = { seqScans: [], sorts: 0, functionScans: ['json_to_recordset'], vaultLogsScans: ['Index Scan using vault_logs_pkey'] };
+const inlined = { seqScans: [], sorts: 0, functionScans: ['json_to_recordset'], syncLogsScans: ['Index Scan using sync_logs_pkey'] };
 /** The two indexes that give an ordered (vault_id, sequence) range: the primary key, or the RLS index (author_id, vault_id, sequence). */
-const RANGE_SCAN = /^Index (Only )?Scan using (vault_logs_pkey|vault_logs_author_id_vault_id_sequence_idx)$/;
+const RANGE_SCAN = /^Index (Only )?Scan using (sync_logs_pkey|sync_logs_author_id_vault_id_sequence_idx)$/;
 
 let owner: StackUser;
 let vaultId: string;
@@ -57,11 +57,11 @@ beforeAll(async () => {
   expect((await rpc('create_vault', { vault_id: vaultId, encrypted_vault_key: key, salt: key, nonce: key }, owner.access_token)).status).toBe(200);
   // Fast bulk load as superuser (bypasses push_logs on purpose), keeping the vault row consistent.
   const sql = adminSql();
-  await sql`insert into public.vault_logs (vault_id, sequence, id, author_id, device_id, encrypted_data, nonce, haex_timestamp)
+  await sql`insert into public.sync_logs (vault_id, sequence, id, author_id, device_id, encrypted_data, nonce, haex_timestamp)
             select ${vaultId}, g, gen_random_uuid(), ${owner.id}, 'bulk', repeat('QUJD', 40), 'bm9uY2U=', g::text
             from generate_series(1, ${ROWS}) g`;
   await sql`update public.vaults set last_sequence = ${ROWS} where id = ${vaultId}`;
-  await sql`analyze public.vault_logs`;
+  await sql`analyze public.sync_logs`;
 }, 120_000);
 
 async function explainAsOwner(query: string, params: unknown[], generic = false) {
@@ -81,26 +81,26 @@ describe(`pull_logs on a vault of ${ROWS} logs`, () => {
     ['near the end', 59_990, 100],
   ])('PostgREST\'s query shape, %s: inlined, index scan on the primary key, no seq scan', async (_name, after, max) => {
     const plan = shape(await explainAsOwner(postgrestPull(), [body(after, max), 1000, 0]));
-    expect({ ...plan, vaultLogsScans: [] }).toEqual({ ...inlined, vaultLogsScans: [] });
-    expect(plan.vaultLogsScans).toHaveLength(1);
-    expect(plan.vaultLogsScans[0]).toMatch(RANGE_SCAN);
+    expect({ ...plan, syncLogsScans: [] }).toEqual({ ...inlined, syncLogsScans: [] });
+    expect(plan.syncLogsScans).toHaveLength(1);
+    expect(plan.syncLogsScans[0]).toMatch(RANGE_SCAN);
   });
 
   it('as a prepared statement with a generic plan (PostgREST prepares its statements)', async () => {
     const plan = shape(await explainAsOwner(postgrestPull(), [body(30_000, 1000), 1000, 0], true));
-    expect({ ...plan, vaultLogsScans: [] }).toEqual({ ...inlined, vaultLogsScans: [] });
-    expect(plan.vaultLogsScans).toHaveLength(1);
-    expect(plan.vaultLogsScans[0]).toMatch(RANGE_SCAN);
+    expect({ ...plan, syncLogsScans: [] }).toEqual({ ...inlined, syncLogsScans: [] });
+    expect(plan.syncLogsScans).toHaveLength(1);
+    expect(plan.syncLogsScans[0]).toMatch(RANGE_SCAN);
   });
 
   it.each([0, 30_000, 59_500])('a direct call with literal arguments (after %i): inlined, a range scan', async (after) => {
     const plan = shape(await explainAsOwner(`select * from public.pull_logs('${vaultId}', ${after}, 1000)`, []));
     expect({ seqScans: plan.seqScans, functionScans: plan.functionScans }).toEqual({ seqScans: [], functionScans: [] });
-    expect(plan.vaultLogsScans).toHaveLength(1);
+    expect(plan.syncLogsScans).toHaveLength(1);
     // With constants the planner knows how few rows remain near the end and may choose a bitmap scan
     // of the same (vault_id, sequence) range plus a top-N sort of at most a page: still only the range.
-    expect(plan.vaultLogsScans[0]).toMatch(
-      /^(Index Scan|Index Only Scan|Bitmap Heap Scan) using (vault_logs_pkey|vault_logs_author_id_vault_id_sequence_idx)$/);
+    expect(plan.syncLogsScans[0]).toMatch(
+      /^(Index Scan|Index Only Scan|Bitmap Heap Scan) using (sync_logs_pkey|sync_logs_author_id_vault_id_sequence_idx)$/);
   });
 
   it('reads exactly the page (EXPLAIN ANALYZE: rows from the index = max_count)', async () => {
@@ -108,7 +108,7 @@ describe(`pull_logs on a vault of ${ROWS} logs`, () => {
       const [row] = await sql.unsafe(`explain (analyze, format json) ${postgrestPull()}`, [body(12_345, 500), 1000, 0]);
       return (row!['QUERY PLAN'] as { Plan: PlanNode }[])[0]!.Plan;
     });
-    const scan = nodes(plan).find((n) => n['Relation Name'] === 'vault_logs') as PlanNode & { 'Actual Rows': number; 'Actual Loops': number };
+    const scan = nodes(plan).find((n) => n['Relation Name'] === 'sync_logs') as PlanNode & { 'Actual Rows': number; 'Actual Loops': number };
     expect([scan['Actual Rows'], scan['Actual Loops']]).toEqual([500, 1]);
   });
 
@@ -117,8 +117,8 @@ describe(`pull_logs on a vault of ${ROWS} logs`, () => {
     const plan = await asUser(owner, async (sql) => {
       await sql`reset role`;
       await sql.unsafe(`create function public.pull_logs_not_inlined(vault_id uuid, after_sequence bigint default 0, max_count int default 100)
-        returns setof public.vault_logs language sql stable set search_path = '' as $$
-          select l.* from public.vault_logs l where l.vault_id = pull_logs_not_inlined.vault_id
+        returns setof public.sync_logs language sql stable set search_path = '' as $$
+          select l.* from public.sync_logs l where l.vault_id = pull_logs_not_inlined.vault_id
             and l.sequence > pull_logs_not_inlined.after_sequence order by l.sequence limit pull_logs_not_inlined.max_count $$`);
       await sql`select set_config('role', 'authenticated', true)`;
       const [row] = await sql.unsafe(`explain (format json) ${postgrestPull('pull_logs_not_inlined')}`, [body(0, 1000), 1000, 0]);

@@ -95,9 +95,9 @@ describe('push_logs', () => {
     await rpc('push_logs', { vault_id, logs: [entry(), entry()] }, alice.access_token);
     await rpc('push_logs', { vault_id, logs: [entry()] }, alice.access_token);
     const [row] = await adminSql()`select v.last_sequence::int, v.bytes::int,
-        (select count(*)::int from public.vault_logs l where l.vault_id = v.id) as count,
+        (select count(*)::int from public.sync_logs l where l.vault_id = v.id) as count,
         (select sum(octet_length(encrypted_data) + octet_length(nonce) + octet_length(haex_timestamp))::int
-           from public.vault_logs l where l.vault_id = v.id) as sum
+           from public.sync_logs l where l.vault_id = v.id) as sum
       from public.vaults v where v.id = ${vault_id}`;
     expect(row).toEqual({ last_sequence: 3, count: 3, bytes: row!.sum, sum: row!.sum });
   });

@@ -14,7 +14,7 @@ import {
 const b64 = (bytes: number) => randomBytes(bytes).toString('base64');
 const entry = () => ({ id: randomUUID(), encrypted_data: b64(64), nonce: b64(12), haex_timestamp: `${Date.now()}`, device_id: 'd1' });
 
-const TABLES = ['vaults', 'vault_keys', 'vault_logs'] as const;
+const TABLES = ['vaults', 'vault_keys', 'sync_logs'] as const;
 const PUBLIC_FUNCTIONS = ['create_vault', 'delete_vault', 'get_vault_key', 'list_vaults', 'pull_logs', 'push_logs', 'update_vault_key'];
 const SECURITY_DEFINER = ['public.create_vault', 'public.delete_vault', 'public.get_vault_key', 'public.push_logs', 'public.update_vault_key'];
 /** Functions allowed without `set search_path = ''`: the inlinable hot path. */
@@ -33,8 +33,8 @@ async function snapshot() {
   const [state] = await sql`select
     (select to_jsonb(v) from public.vaults v where v.id = ${vaultId}) as vault,
     (select jsonb_agg(k order by k.user_id) from public.vault_keys k where k.vault_id = ${vaultId}) as keys,
-    (select md5(string_agg(l::text, ',' order by l.sequence)) from public.vault_logs l where l.vault_id = ${vaultId}) as logs,
-    (select count(*)::int from public.vault_logs l where l.vault_id = ${vaultId}) as log_count,
+    (select md5(string_agg(l::text, ',' order by l.sequence)) from public.sync_logs l where l.vault_id = ${vaultId}) as logs,
+    (select count(*)::int from public.sync_logs l where l.vault_id = ${vaultId}) as log_count,
     (select count(*)::int from public.vaults where owner_id in (${alice.id}, ${bob.id})) as their_vaults`;
   return state!;
 }
@@ -75,17 +75,17 @@ function attempts(a: Attacker) {
   return {
     'select vaults': () => call(`/rest/v1/vaults?id=eq.${vaultId}`),
     'select vault_keys': () => call(`/rest/v1/vault_keys?vault_id=eq.${vaultId}`),
-    'select vault_logs': () => call(`/rest/v1/vault_logs?vault_id=eq.${vaultId}`),
-    'select all vault_logs': () => call('/rest/v1/vault_logs'),
+    'select sync_logs': () => call(`/rest/v1/sync_logs?vault_id=eq.${vaultId}`),
+    'select all sync_logs': () => call('/rest/v1/sync_logs'),
     'insert vaults': () => call('/rest/v1/vaults', { method: 'POST', body: { id: randomUUID(), owner_id: alice.id } }),
     'insert vault_keys': () => call('/rest/v1/vault_keys', { method: 'POST', body: { vault_id: vaultId, user_id: bob.id, encrypted_vault_key: 'AAAA', salt: 'AAAA', nonce: 'AAAA' } }),
-    'insert vault_logs': () => call('/rest/v1/vault_logs', { method: 'POST', body: logRow() }),
+    'insert sync_logs': () => call('/rest/v1/sync_logs', { method: 'POST', body: logRow() }),
     'update vaults': () => call(`/rest/v1/vaults?id=eq.${vaultId}`, { method: 'PATCH', body: { last_sequence: 0, owner_id: bob.id } }),
     'update vault_keys': () => call(`/rest/v1/vault_keys?vault_id=eq.${vaultId}`, { method: 'PATCH', body: { encrypted_vault_key: 'BBBB' } }),
-    'update vault_logs': () => call(`/rest/v1/vault_logs?vault_id=eq.${vaultId}`, { method: 'PATCH', body: { sequence: 99 } }),
+    'update sync_logs': () => call(`/rest/v1/sync_logs?vault_id=eq.${vaultId}`, { method: 'PATCH', body: { sequence: 99 } }),
     'delete vaults': () => call(`/rest/v1/vaults?id=eq.${vaultId}`, { method: 'DELETE' }),
     'delete vault_keys': () => call(`/rest/v1/vault_keys?vault_id=eq.${vaultId}`, { method: 'DELETE' }),
-    'delete vault_logs': () => call(`/rest/v1/vault_logs?vault_id=eq.${vaultId}`, { method: 'DELETE' }),
+    'delete sync_logs': () => call(`/rest/v1/sync_logs?vault_id=eq.${vaultId}`, { method: 'DELETE' }),
     'rpc push_logs': () => call('/rest/v1/rpc/push_logs', { body: { vault_id: vaultId, logs: [entry()] } }),
     'rpc pull_logs': () => call('/rest/v1/rpc/pull_logs', { body: { vault_id: vaultId, after_sequence: 0, max_count: 1000 } }),
     'rpc get_vault_key': () => call('/rest/v1/rpc/get_vault_key', { body: { vault_id: vaultId } }),
@@ -102,19 +102,19 @@ const outcome = (res: { status: number; body: any }) =>
   Array.isArray(res.body) ? `${res.status} ${res.body.length === 0 ? '[]' : `${res.body.length} rows`}`
     : `${res.status} ${res.body?.code ?? res.body?.error?.code ?? ''}`.trim();
 
-const ATTEMPTS = ['select vaults', 'select vault_keys', 'select vault_logs', 'select all vault_logs', 'insert vaults',
-  'insert vault_keys', 'insert vault_logs', 'update vaults', 'update vault_keys', 'update vault_logs', 'delete vaults',
-  'delete vault_keys', 'delete vault_logs', 'rpc push_logs', 'rpc pull_logs', 'rpc get_vault_key', 'rpc update_vault_key',
+const ATTEMPTS = ['select vaults', 'select vault_keys', 'select sync_logs', 'select all sync_logs', 'insert vaults',
+  'insert vault_keys', 'insert sync_logs', 'update vaults', 'update vault_keys', 'update sync_logs', 'delete vaults',
+  'delete vault_keys', 'delete sync_logs', 'rpc push_logs', 'rpc pull_logs', 'rpc get_vault_key', 'rpc update_vault_key',
   'rpc delete_vault', 'rpc create_vault', 'rpc list_vaults'] as const satisfies readonly Attempt[];
 const everyAttempt = (value: string) => Object.fromEntries(ATTEMPTS.map((k) => [k, value])) as Record<Attempt, string>;
 
 describe('attack matrix against user A\'s vault (nothing read, nothing changed)', () => {
   const cases: [string, () => Attacker, Record<Attempt, string>][] = [
     ['a second user', () => ({ name: 'bob', token: bob.access_token }), {
-      'select vaults': '200 []', 'select vault_keys': '200 []', 'select vault_logs': '200 []', 'select all vault_logs': '200 []',
-      'insert vaults': '403 42501', 'insert vault_keys': '403 42501', 'insert vault_logs': '403 42501',
-      'update vaults': '403 42501', 'update vault_keys': '403 42501', 'update vault_logs': '403 42501',
-      'delete vaults': '403 42501', 'delete vault_keys': '403 42501', 'delete vault_logs': '403 42501',
+      'select vaults': '200 []', 'select vault_keys': '200 []', 'select sync_logs': '200 []', 'select all sync_logs': '200 []',
+      'insert vaults': '403 42501', 'insert vault_keys': '403 42501', 'insert sync_logs': '403 42501',
+      'update vaults': '403 42501', 'update vault_keys': '403 42501', 'update sync_logs': '403 42501',
+      'delete vaults': '403 42501', 'delete vault_keys': '403 42501', 'delete sync_logs': '403 42501',
       'rpc push_logs': '404 PT404', 'rpc pull_logs': '200 []', 'rpc get_vault_key': '404 PT404',
       'rpc update_vault_key': '404 PT404', 'rpc delete_vault': '404 PT404',
       'rpc create_vault': '409 PT409', // the contract: an existing id is a conflict, whoever owns it
@@ -150,7 +150,7 @@ describe('attack matrix against user A\'s vault (nothing read, nothing changed)'
     expect(seen).toEqual(Object.fromEntries(writes.map((k) => [k, '403 42501'])));
     expect(await snapshot()).toEqual(before);
     // ...while reading her own rows works
-    expect(outcome(await tries['select vault_logs']())).toBe('200 3 rows');
+    expect(outcome(await tries['select sync_logs']())).toBe('200 3 rows');
   });
 
   it('anon\'s OpenAPI document exposes none of our tables or functions', async () => {
@@ -167,13 +167,13 @@ describe('in SQL, by role', () => {
       const rows = await sql`select
         (select count(*)::int from public.vaults where id = ${vaultId}) as vaults,
         (select count(*)::int from public.vault_keys where vault_id = ${vaultId}) as keys,
-        (select count(*)::int from public.vault_logs where vault_id = ${vaultId}) as logs,
+        (select count(*)::int from public.sync_logs where vault_id = ${vaultId}) as logs,
         (select count(*)::int from public.pull_logs(${vaultId}, 0, 1000)) as pulled`;
       const codes: string[] = [];
       for (const statement of [
         `update public.vaults set last_sequence = 0 where id = '${vaultId}'`,
-        `delete from public.vault_logs where vault_id = '${vaultId}'`,
-        `insert into public.vault_logs (vault_id, sequence, id, author_id, encrypted_data, nonce, haex_timestamp)
+        `delete from public.sync_logs where vault_id = '${vaultId}'`,
+        `insert into public.sync_logs (vault_id, sequence, id, author_id, encrypted_data, nonce, haex_timestamp)
            values ('${vaultId}', 4, gen_random_uuid(), '${bob.id}', 'AAAA', 'n', 't')`,
         `select private.create_vault('${randomUUID()}', 'AAAA', 'AAAA', 'AAAA')`,
         `select private.require_uid()`,
@@ -200,7 +200,7 @@ describe('in SQL, by role', () => {
     const codes = await asRole('anon', {}, async (sql) => {
       const out: string[] = [];
       for (const statement of [
-        'select 1 from public.vaults', 'select 1 from public.vault_keys', 'select 1 from public.vault_logs',
+        'select 1 from public.vaults', 'select 1 from public.vault_keys', 'select 1 from public.sync_logs',
         `select public.push_logs('${vaultId}', '[]')`, `select * from public.pull_logs('${vaultId}')`,
         'select * from public.list_vaults()', `select private.limits()`,
       ]) {
@@ -290,7 +290,7 @@ describe('catalog audit', () => {
       order by 1, 2`;
     expect(rows.map((r) => [r.relname, r.rolname, r.privileges])).toEqual([
       ['vault_keys', 'anon', []], ['vault_keys', 'authenticated', ['SELECT']],
-      ['vault_logs', 'anon', []], ['vault_logs', 'authenticated', ['SELECT']],
+      ['sync_logs', 'anon', []], ['sync_logs', 'authenticated', ['SELECT']],
       ['vaults', 'anon', []], ['vaults', 'authenticated', ['SELECT']],
     ]);
   });
@@ -300,7 +300,7 @@ describe('catalog audit', () => {
       where schemaname in ('public', 'private') order by 1`;
     expect(rows.map((r) => [r.tablename, r.cmd, r.roles])).toEqual([
       ['vault_keys', 'SELECT', ['authenticated']],
-      ['vault_logs', 'SELECT', ['authenticated']],
+      ['sync_logs', 'SELECT', ['authenticated']],
       ['vaults', 'SELECT', ['authenticated']],
     ]);
     for (const r of rows) {
@@ -319,7 +319,7 @@ describe('catalog audit', () => {
       where d.classid = 'pg_policy'::regclass and d.refclassid = 'pg_class'::regclass and d.refobjsubid > 0
       order by 1, 2`;
     expect(rows.map((r) => [r.relname, r.attname])).toEqual([
-      ['vault_keys', 'user_id'], ['vault_logs', 'author_id'], ['vaults', 'owner_id'],
+      ['vault_keys', 'user_id'], ['sync_logs', 'author_id'], ['vaults', 'owner_id'],
     ]);
     expect(rows.filter((r) => !r.indexed)).toEqual([]);
   });

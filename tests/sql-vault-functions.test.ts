@@ -173,7 +173,7 @@ describe('list_vaults', () => {
     expect(Object.keys(res.body[0]).sort()).toEqual(['bytes', 'created_at', 'last_sequence', 'log_count', 'updated_at', 'vault_id']);
     // bytes is the documented sum, computed from the stored rows
     const { sum } = (await adminSql()<{ sum: number }[]>`select sum(octet_length(encrypted_data) + octet_length(nonce) + octet_length(haex_timestamp))::int as sum
-                                       from public.vault_logs where vault_id = ${two.vault_id}`)[0]!;
+                                       from public.sync_logs where vault_id = ${two.vault_id}`)[0]!;
     expect(sum).toBe(bytes);
   });
 
@@ -194,7 +194,7 @@ describe('delete_vault', () => {
     const [counts] = await sql`select
       (select count(*)::int from public.vaults where id = ${vault_id}) as vaults,
       (select count(*)::int from public.vault_keys where vault_id = ${vault_id}) as keys,
-      (select count(*)::int from public.vault_logs where vault_id = ${vault_id}) as logs`;
+      (select count(*)::int from public.sync_logs where vault_id = ${vault_id}) as logs`;
     expect(counts).toEqual({ vaults: 0, keys: 0, logs: 0 });
     expectError(await rpc('get_vault_key', { vault_id }, alice.access_token), 404, 'PT404');
     expectError(await rpc('delete_vault', { vault_id }, alice.access_token), 404, 'PT404', 'vault_id');

@@ -223,7 +223,7 @@ describe('isolation between users', () => {
     const snapshot = async () => ({
       vault: await sql`select * from public.vaults where id = ${vaultId}`,
       keys: await sql`select * from public.vault_keys where vault_id = ${vaultId}`,
-      logs: await sql`select * from public.vault_logs where vault_id = ${vaultId} order by sequence`,
+      logs: await sql`select * from public.sync_logs where vault_id = ${vaultId} order by sequence`,
     });
     const before = await snapshot();
     const b = bob.access_token;

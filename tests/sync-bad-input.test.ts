@@ -21,7 +21,7 @@ const snapshot = async () => {
   return {
     vaults: await sql`select * from public.vaults where owner_id = ${user.id} order by id`,
     keys: await sql`select * from public.vault_keys where user_id = ${user.id} order by vault_id`,
-    logs: await sql`select * from public.vault_logs where author_id = ${user.id} order by vault_id, sequence`,
+    logs: await sql`select * from public.sync_logs where author_id = ${user.id} order by vault_id, sequence`,
   };
 };
 

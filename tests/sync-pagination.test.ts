@@ -82,7 +82,7 @@ describe('pagination over 2,500 logs', () => {
   });
 
   it('PostgREST answers the embedded read in the shape the fast path expects', async () => {
-    const url = `${stack.POSTGREST_URL}/vaults?select=lastSequence:last_sequence,logs:vault_logs(id,sequence)&id=eq.${vaultId}`
+    const url = `${stack.POSTGREST_URL}/vaults?select=lastSequence:last_sequence,logs:sync_logs(id,sequence)&id=eq.${vaultId}`
       + '&logs.sequence=gt.2497&logs.order=sequence.asc&logs.limit=2';
     const text = await (await fetch(url, { headers: { authorization: `Bearer ${user.access_token}` } })).text();
     expect(text).toMatch(/^\[\{"lastSequence":2500,"logs":\[/);

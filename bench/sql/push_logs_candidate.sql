@@ -57,7 +57,7 @@ begin
     select i.*, min(i.ord) over (partition by i.id) as first_ord,
            -- a scalar subquery stays a per-row index probe (a plain or LATERAL join gets flattened
            -- and may be planned as a hash join that reads every log of the vault)
-           (select o.sequence from public.vault_logs o
+           (select o.sequence from public.sync_logs o
             where o.vault_id = push_logs_candidate.vault_id and o.id = i.id) as existing_sequence
     from input i
   ),
@@ -66,7 +66,7 @@ begin
     from classified c where c.existing_sequence is null and c.ord = c.first_ord
   ),
   inserted as (
-    insert into public.vault_logs (vault_id, sequence, id, author_id, device_id, encrypted_data, nonce, haex_timestamp)
+    insert into public.sync_logs (vault_id, sequence, id, author_id, device_id, encrypted_data, nonce, haex_timestamp)
     select push_logs_candidate.vault_id, f.sequence, f.id, uid, f.device_id, f.encrypted_data, f.nonce, f.haex_timestamp
     from fresh f order by f.sequence
     returning octet_length(encrypted_data) + octet_length(nonce) + octet_length(haex_timestamp) as bytes

@@ -11,44 +11,7 @@ export type Json =
 export type Database = {
   public: {
     Tables: {
-      vault_keys: {
-        Row: {
-          created_at: string
-          encrypted_vault_key: string
-          nonce: string
-          salt: string
-          updated_at: string
-          user_id: string
-          vault_id: string
-        }
-        Insert: {
-          created_at?: string
-          encrypted_vault_key: string
-          nonce: string
-          salt: string
-          updated_at?: string
-          user_id: string
-          vault_id: string
-        }
-        Update: {
-          created_at?: string
-          encrypted_vault_key?: string
-          nonce?: string
-          salt?: string
-          updated_at?: string
-          user_id?: string
-          vault_id?: string
-        }
-        Relationships: [
-          {
-            foreignKeyName: "vault_keys_vault_id_fkey"
-            columns: ["vault_id"]
-            referencedRelation: "vaults"
-            referencedColumns: ["id"]
-          },
-        ]
-      }
-      vault_logs: {
+      sync_logs: {
         Row: {
           author_id: string
           created_at: string
@@ -84,7 +47,44 @@ export type Database = {
         }
         Relationships: [
           {
-            foreignKeyName: "vault_logs_vault_id_fkey"
+            foreignKeyName: "sync_logs_vault_id_fkey"
+            columns: ["vault_id"]
+            referencedRelation: "vaults"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      vault_keys: {
+        Row: {
+          created_at: string
+          encrypted_vault_key: string
+          nonce: string
+          salt: string
+          updated_at: string
+          user_id: string
+          vault_id: string
+        }
+        Insert: {
+          created_at?: string
+          encrypted_vault_key: string
+          nonce: string
+          salt: string
+          updated_at?: string
+          user_id: string
+          vault_id: string
+        }
+        Update: {
+          created_at?: string
+          encrypted_vault_key?: string
+          nonce?: string
+          salt?: string
+          updated_at?: string
+          user_id?: string
+          vault_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "vault_keys_vault_id_fkey"
             columns: ["vault_id"]
             referencedRelation: "vaults"
             referencedColumns: ["id"]

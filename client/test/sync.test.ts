@@ -157,10 +157,10 @@ describe('security properties (rpc transport, superuser tampering)', () => {
     const sql = adminSql();
     const victim = pushed.logs[1]!;
     // Flip one bit of the ciphertext, keeping it valid base64.
-    const [row] = await sql`select encrypted_data from public.vault_logs where vault_id = ${vault1.vaultId} and id = ${victim.id}`;
+    const [row] = await sql`select encrypted_data from public.sync_logs where vault_id = ${vault1.vaultId} and id = ${victim.id}`;
     const bytes = Buffer.from(row!.encrypted_data as string, 'base64');
     bytes[3]! ^= 0x10;
-    await sql`update public.vault_logs set encrypted_data = ${bytes.toString('base64')} where vault_id = ${vault1.vaultId} and id = ${victim.id}`;
+    await sql`update public.sync_logs set encrypted_data = ${bytes.toString('base64')} where vault_id = ${vault1.vaultId} and id = ${victim.id}`;
 
     const applied: number[] = [];
     const error = await (async () => {
@@ -174,9 +174,9 @@ describe('security properties (rpc transport, superuser tampering)', () => {
     // Replay vault1's first log (untouched, valid) into vault2 as its next sequence.
     const original = pushed.logs[0]!;
     await sql.begin(async (tx) => {
-      await tx`insert into public.vault_logs (vault_id, sequence, id, author_id, device_id, encrypted_data, nonce, haex_timestamp)
+      await tx`insert into public.sync_logs (vault_id, sequence, id, author_id, device_id, encrypted_data, nonce, haex_timestamp)
                select ${vault2.vaultId}, 2, id, author_id, device_id, encrypted_data, nonce, haex_timestamp
-               from public.vault_logs where vault_id = ${vault1.vaultId} and id = ${original.id}`;
+               from public.sync_logs where vault_id = ${vault1.vaultId} and id = ${original.id}`;
       await tx`update public.vaults set last_sequence = 2 where id = ${vault2.vaultId}`;
     });
     const replay = await (async () => { for await (const _ of vault2.pull(1)) { /* */ } })().catch((e: unknown) => e);
@@ -204,7 +204,7 @@ describe('security properties (rpc transport, superuser tampering)', () => {
     expect(retries).toEqual([1, 2]);
     expect(result.lastSequence).toBe(50);
     expect(result.logs.every((l) => l.duplicate)).toBe(true); // the successful attempt found every id stored
-    const [stored] = await adminSql()`select count(*)::int as count from public.vault_logs where vault_id = ${vault.vaultId}`;
+    const [stored] = await adminSql()`select count(*)::int as count from public.sync_logs where vault_id = ${vault.vaultId}`;
     expect(stored!.count).toBe(50);
     const seen = [];
     for await (const page of vault.pull(0)) seen.push(...page.logs.map((l) => l.sequence));
@@ -225,7 +225,7 @@ afterAll(async () => {
     where c.relkind in ('r', 'p', 'm')
       and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'
       and t.typname in ('text', 'varchar', 'bpchar', 'name', 'json', 'jsonb', 'bytea', '_text', '_varchar')`;
-  expect(columns.some((c) => c.schema === 'public' && c.table === 'vault_logs' && c.column === 'encrypted_data')).toBe(true);
+  expect(columns.some((c) => c.schema === 'public' && c.table === 'sync_logs' && c.column === 'encrypted_data')).toBe(true);
   expect(columns.some((c) => c.schema === 'auth')).toBe(true);
   const scan = async (pattern: string) => {
     const hits: string[] = [];

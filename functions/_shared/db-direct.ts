@@ -48,7 +48,7 @@ const NAME = /^[a-z_]+$/;
 const PULL_SQL = `select coalesce(json_agg(t order by t.sequence), '[]')::text as page from (
   select id, encrypted_data as "encryptedData", nonce, haex_timestamp as "haexTimestamp",
     device_id as "deviceId", created_at as "createdAt", sequence
-  from (select id, sequence, encrypted_data, nonce, haex_timestamp, device_id, created_at from public.vault_logs
+  from (select id, sequence, encrypted_data, nonce, haex_timestamp, device_id, created_at from public.sync_logs
         where vault_id = $1 and sequence > $2 order by sequence limit $3) r
 ) t`;
 

@@ -198,17 +198,17 @@ export const pushOut = (answer: PushAnswer) => ({ lastSequence: answer.last_sequ
 
 /**
  * The PostgREST reads behind POST /pull. Both are ONE request and ONE SQL statement, both are index
- * range scans on vault_logs' primary key (vault_id, sequence) with RLS, and both know `hasMore`
+ * range scans on sync_logs' primary key (vault_id, sequence) with RLS, and both know `hasMore`
  * exactly without an extra query:
  *
  * 1. limit + 1 <= PostgREST's max_rows (SYNC_POSTGREST_MAX_ROWS, 1000 like supabase/config.toml and
  *    hosted Supabase): the plain table read of limit + 1 rows (the fastest shape, measured ~0.55x of
  *    the SQL floor); the extra row only says "there is more" and is dropped.
- *      GET /vault_logs?select=...&vault_id=eq.V&sequence=gt.N&order=sequence.asc&limit=L+1
+ *      GET /sync_logs?select=...&vault_id=eq.V&sequence=gt.N&order=sequence.asc&limit=L+1
  * 2. Otherwise (limit = 1000 with max_rows = 1000): PostgREST would silently cap the read at 1000 rows
  *    and hasMore would be wrong, and the pull_logs rpc has the same cap. So we read the vault row with
  *    the page embedded, and its last_sequence in the same snapshot:
- *      GET /vaults?select=lastSequence:last_sequence,logs:vault_logs(...)&id=eq.V
+ *      GET /vaults?select=lastSequence:last_sequence,logs:sync_logs(...)&id=eq.V
  *          &logs.sequence=gt.N&logs.order=sequence.asc&logs.limit=L
  *    Sequences are gap-free and committed together with last_sequence (push_logs updates both under
  *    the vault's row lock), so hasMore = lastReturned < lastSequence is exact. PostgREST 12 casts the
@@ -228,10 +228,10 @@ export const usesTableRead = (body: PullBody, postgrestMaxRows: number) => body.
 
 export function pullPath(body: PullBody, postgrestMaxRows: number): string {
   if (usesTableRead(body, postgrestMaxRows)) {
-    return `/vault_logs?select=${PULL_COLUMNS}&vault_id=eq.${body.vaultId}&sequence=gt.${body.afterSequence}`
+    return `/sync_logs?select=${PULL_COLUMNS}&vault_id=eq.${body.vaultId}&sequence=gt.${body.afterSequence}`
       + `&order=sequence.asc&limit=${body.limit + 1}`;
   }
-  return `/vaults?select=lastSequence:last_sequence,logs:vault_logs(${PULL_COLUMNS})&id=eq.${body.vaultId}`
+  return `/vaults?select=lastSequence:last_sequence,logs:sync_logs(${PULL_COLUMNS})&id=eq.${body.vaultId}`
     + `&logs.sequence=gt.${body.afterSequence}&logs.order=sequence.asc&logs.limit=${body.limit}`;
 }
 

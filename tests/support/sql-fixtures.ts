@@ -38,7 +38,7 @@ export async function vaultState(vaultId: string) {
   const sql = adminSql();
   const [vault] = await sql`select last_sequence::int, bytes::int, updated_at from public.vaults where id = ${vaultId}`;
   const logs = await sql`select sequence::int, id, author_id, device_id, encrypted_data, nonce, haex_timestamp
-                         from public.vault_logs where vault_id = ${vaultId} order by sequence`;
+                         from public.sync_logs where vault_id = ${vaultId} order by sequence`;
   return { vault, logs };
 }
 
