@@ -27,7 +27,6 @@ export interface StackConfig {
   dbPort: number;
   dbPassword: string;
   jwtSecret: string;
-  jwtExpirySeconds: number;
   exposedSchemas: string[];
   extraSearchPath: string[];
   maxRows: number;
@@ -95,7 +94,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = P
     dbPort: portFrom(env, 'HAEX_DB_PORT', DEFAULT_DB_PORT),
     dbPassword: env.HAEX_DB_PASSWORD || DEFAULT_DB_PASSWORD,
     jwtSecret,
-    jwtExpirySeconds,
     exposedSchemas: toml.api?.schemas ?? ['public', 'graphql_public'],
     extraSearchPath: toml.api?.extra_search_path ?? ['public', 'extensions'],
     maxRows: toml.api?.max_rows ?? 1000,

@@ -208,7 +208,7 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
       JWT_SECRET: config.jwtSecret,
       ANON_KEY: keys.anonKey,
       SERVICE_ROLE_KEY: keys.serviceRoleKey,
-      JWT_EXPIRY: config.jwtExpirySeconds,
+      JWT_EXPIRY: config.auth.jwtExpirySeconds,
     };
     state.info = info;
     writeState(config.dataDir, state);

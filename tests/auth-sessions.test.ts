@@ -52,7 +52,7 @@ describe('refresh tokens', () => {
     const { email, password } = await newAccount();
     const real = (await authHttp('/token?grant_type=password', { body: { email, password } })).body.refresh_token as string;
     const bytes = Buffer.from(real, 'base64url');
-    bytes[bytes.length - 6] ^= 1; // inside the signature
+    bytes[bytes.length - 6]! ^= 1; // inside the signature
     const { createHash } = await import('node:crypto');
     const body = bytes.subarray(0, bytes.length - 4);
     const forged = Buffer.concat([body, createHash('sha256').update(body).digest().subarray(0, 4)]).toString('base64url');
