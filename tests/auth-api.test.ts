@@ -4,7 +4,10 @@
  * both shapes, claims), GoTrue's rows in auth.*, and the admin API with the service-role key.
  */
 import bcrypt from 'bcryptjs';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { verifyJwt } from '../stack/jwt.ts';
 import { adminClient, authClient, authHttp, newEmail, newPassword, SUPABASE_JS_VERSIONS } from './support/auth.ts';
@@ -248,5 +251,29 @@ describe('admin API (service-role key only)', () => {
     expect(`${create.status} ${create.body.code}`).toBe('403 not_admin');
     const malformed = await authHttp('/admin/users/not-a-uuid', { token: stack.SERVICE_ROLE_KEY, apikey: stack.SERVICE_ROLE_KEY });
     expect(`${malformed.status} ${malformed.body.code}`).toBe('404 validation_failed');
+  });
+});
+
+describe('npm run user', () => {
+  const root = path.resolve(import.meta.dirname, '..');
+  const user = (...args: string[]) => promisify(execFile)(path.join(root, 'node_modules', '.bin', 'tsx'),
+    ['stack/cli/user.ts', ...args], { cwd: root, env: { ...process.env, HAEX_DATA_DIR: stack.DATA_DIR } });
+
+  it('-- EMAIL --password P makes a user who signs in with supabase-js, and prints a live session', async () => {
+    const email = newEmail('cli');
+    const password = newPassword();
+    const printed = JSON.parse((await user(email, '--password', password)).stdout);
+    expect(Object.keys(printed).sort()).toEqual(['access_token', 'email', 'id', 'refresh_token']);
+    const me = await authHttp('/user', { token: printed.access_token });
+    expect([me.status, me.body.id]).toEqual([200, printed.id]);
+    expect((await authHttp('/token?grant_type=refresh_token', { body: { refresh_token: printed.refresh_token } })).status).toBe(200);
+    const signIn = await authClient().auth.signInWithPassword({ email, password });
+    expect(signIn.error).toBeNull();
+    expect(signIn.data.user!.id).toBe(printed.id);
+    const [row] = await adminSql()`select encrypted_password from auth.users where id = ${printed.id}`;
+    expect(row!.encrypted_password).toMatch(/^\$2a\$10\$/);
+    // Again with a wrong password: refused, as a sign-in would be.
+    await expect(user(email, '--password', `${password}x`)).rejects.toMatchObject({ code: 1 });
+    expect(JSON.parse((await user(email, '--password', password)).stdout).id).toBe(printed.id);
   });
 });
