@@ -1,6 +1,7 @@
 /**
  * The embedded Supabase stack: PostgreSQL, the platform bootstrap, our migrations, PostgREST, every
- * Edge Function on Deno and the gateway, started in that order and stopped in reverse.
+ * Edge Function on Deno, the Realtime server (in this process) and the gateway, started in that order
+ * and stopped in reverse.
  *
  * `${dataDir}/stack.json` is the running stack's state (pids, URLs, keys). It doubles as the
  * single-instance lock: a second start on the same data dir fails while the recorded pid lives;
@@ -17,6 +18,7 @@ import { functionEnv, serveFunction, stopFunction, type ServedFunction } from '.
 import { createGateway, listen } from './gateway.ts';
 import { startPostgres, type RunningPostgres } from './postgres.ts';
 import { startPostgrest } from './postgrest.ts';
+import { startRealtime } from './realtime/index.ts';
 import { identify, isSameProcessAlive, sleep, type ProcessIdentity } from './process.ts';
 
 /** Keys as `supabase status -o json` names them, plus what our tools need. */
@@ -139,8 +141,9 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
     started(undefined); // claims the data dir before the first child starts
     const functionPorts: Record<string, number> = {};
     const routes = new Map<string, { port: number; verifyJwt: boolean }>();
+    const realtime: { server?: Awaited<ReturnType<typeof startRealtime>> } = {};
     const postgrestPort = await freePort();
-    gateway = createGateway({ port: config.apiPort, jwtSecret: config.jwtSecret, postgrestPort, functions: routes });
+    gateway = createGateway({ port: config.apiPort, jwtSecret: config.jwtSecret, postgrestPort, functions: routes, realtime });
     await listen(gateway, config.apiPort, config.host).catch((error: NodeJS.ErrnoException) => {
       gateway = undefined;
       throw new Error(error.code === 'EADDRINUSE'
@@ -160,6 +163,14 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
     await bootstrapPlatform(pg.superuserUrl, config.projectRoot, config.dbPassword);
     await applyMigrations(pg.superuserUrl, config.projectRoot);
     options.signal?.throwIfAborted();
+
+    // Realtime connects as supabase_admin, as it does on `supabase start`.
+    const realtimeServer = await startRealtime({
+      dbUrl: `postgresql://supabase_admin:${encodeURIComponent(config.dbPassword)}@127.0.0.1:${config.dbPort}/postgres`,
+      jwtSecret: config.jwtSecret,
+    });
+    stops.push(() => { realtime.server = undefined; return realtimeServer.stop(); });
+    realtime.server = realtimeServer;
 
     const authenticatorUrl = `postgresql://authenticator:${encodeURIComponent(config.dbPassword)}@127.0.0.1:${config.dbPort}/postgres`;
     const postgrest = await startPostgrest({
