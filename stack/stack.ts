@@ -123,10 +123,13 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
     options.signal?.throwIfAborted();
   };
   let gateway: http.Server | undefined;
+  const realtime: { server?: Awaited<ReturnType<typeof startRealtime>> } = {};
 
   const stopAll = async () => {
     if (gateway) {
-      // close() alone would wait for idle keep-alive connections to time out (65 s).
+      // close() alone would wait for idle keep-alive connections to time out (65 s), and for the
+      // websockets it handed to Realtime, which closeAllConnections() does not reach.
+      realtime.server?.disconnectAll();
       const closed = new Promise<void>((resolve) => gateway!.close(() => resolve()));
       gateway.closeAllConnections();
       await closed;
@@ -141,7 +144,6 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
     started(undefined); // claims the data dir before the first child starts
     const functionPorts: Record<string, number> = {};
     const routes = new Map<string, { port: number; verifyJwt: boolean }>();
-    const realtime: { server?: Awaited<ReturnType<typeof startRealtime>> } = {};
     const postgrestPort = await freePort();
     gateway = createGateway({ port: config.apiPort, jwtSecret: config.jwtSecret, postgrestPort, functions: routes, realtime });
     await listen(gateway, config.apiPort, config.host).catch((error: NodeJS.ErrnoException) => {

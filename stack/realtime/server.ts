@@ -319,6 +319,14 @@ export class RealtimeServer {
       { event: message.event, payloadJson: message.payloadJson, meta: { id: message.id } }));
   }
 
+  /** Drops every socket (clients reconnect by themselves), as a restart of Realtime would. */
+  disconnectAll(): void {
+    for (const connection of this.#connections) {
+      for (const channel of connection.channels.values()) if (channel.confirmTimer) clearTimeout(channel.confirmTimer);
+      connection.ws.terminate();
+    }
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.#idleTimer);
     for (const connection of this.#connections) {
