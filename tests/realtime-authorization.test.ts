@@ -170,6 +170,41 @@ describe('channel lifetime', () => {
     expect(joined.received).toEqual([]);
   });
 
+  const tokenOf = (user: StackUser, seconds: number) => {
+    const now = Math.floor(Date.now() / 1000);
+    return signJwt({ sub: user.id, role: 'authenticated', aud: 'authenticated', iat: now, exp: now + seconds }, stack.JWT_SECRET);
+  };
+
+  it('an access_token refresh before expiry keeps the channel open and receiving past the old expiry', async () => {
+    let token = tokenOf(alice, 2);
+    const c = client(() => token);
+    const joined = await joinVault(c, vaultId);
+    expect(joined.status).toBe('SUBSCRIBED');
+    token = tokenOf(alice, 3600);
+    await c.realtime.setAuth(); // sent to the joined channel as access_token
+    await sleep(3000);
+    expect({ later: joined.later, system: joined.system }).toEqual({ later: [], system: [] });
+    const { last_sequence } = await push();
+    await eventually(() => joined.received.length === 1, 'the poke after the old expiry');
+    expect(joined.received[0]!.payload.lastSequence).toBe(last_sequence);
+  });
+
+  it('an access_token refresh to another user\'s token closes the channel: read permission revoked', async () => {
+    let token = alice.access_token;
+    const c = client(() => token);
+    const joined = await joinVault(c, vaultId);
+    expect(joined.status).toBe('SUBSCRIBED');
+    token = bob.access_token;
+    await c.realtime.setAuth();
+    await eventually(() => joined.later.includes('CLOSED'), 'the channel to close');
+    expect(joined.system).toEqual([expect.objectContaining({
+      extension: 'system', status: 'error', message: `You no longer have permission to read from this Channel topic: vault:${vaultId}`,
+    })]);
+    await push();
+    await sleep(300);
+    expect(joined.received).toEqual([]);
+  });
+
   it('heartbeats are answered, and leaving is acknowledged', async () => {
     const raw = await rawSocket(`apikey=${stack.ANON_KEY}&vsn=2.0.0`);
     try {

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, sleep } from './support/realtime.ts';
 import { goLive, openDevice, type Device } from './support/live-devices.ts';
+import { signJwt } from '../stack/jwt.ts';
 import { newUser, stack } from './support/stack.ts';
 
 const devices: Device[] = [];
@@ -76,6 +77,46 @@ describe('vault.live()', () => {
     expect(sequencesOf(device!)).toEqual(upTo(40));
     expect(device!.maxPullsInFlight).toBe(1);
     expect(device!.pulls - before).toBeLessThan(40);
+  }, 60_000);
+
+  it('a channel closed at token expiry is resubscribed with a fresh token; pokes flow again without a periodic check', async () => {
+    const user = await newUser('expiry');
+    const vaultId = randomUUID();
+    const base = { vaultId, password: 'pw', apiUrl: stack.API_URL, anonKey: stack.ANON_KEY };
+    const pusher = await openDevice({ ...base, token: user.access_token, transport: 'rpc', create: true });
+    devices.push(pusher);
+    // Realtime gets a token valid for 2 s, fresh at every subscription (as a session refresh would give).
+    const shortLived = () => {
+      const now = Math.floor(Date.now() / 1000);
+      return signJwt({ sub: user.id, role: 'authenticated', aud: 'authenticated', iat: now, exp: now + 2 }, stack.JWT_SECRET);
+    };
+    const device = await openDevice({ ...base, token: user.access_token, transport: 'edge', realtimeToken: null });
+    devices.push(device);
+    (device.supabase.realtime as unknown as { accessToken: () => Promise<string> }).accessToken = async () => shortLived();
+    goLive(device, 0);
+    await eventually(() => device.live!.state === 'live', 'live');
+    await eventually(() => device.states.includes('reconnecting'), 'the close at expiry', 5000);
+    await eventually(() => device.live!.state === 'live', 'live again', 5000);
+    await pusher.vault.push([{ data: { n: 1 }, haexTimestamp: '1' }]);
+    await eventually(() => device.live!.cursor === 1, 'the poke after resubscribing', 3000);
+  }, 30_000);
+
+  it('a refused join is retried with growing backoff while periodic checks keep the device current', async () => {
+    const { pushing, open, user } = await setup([], 1);
+    const stranger = await newUser('stranger');
+    void user;
+    const deaf = await open('edge', { realtimeToken: stranger.access_token });
+    const refusals: string[] = [];
+    deaf.live = deaf.vault.live({
+      cursor: 0, checkIntervalMs: 300, apply: (logs) => { for (const l of logs) deaf.applied.push({ sequence: l.sequence, data: l.data }); },
+      onState: (state, detail) => { if (state === 'reconnecting' && detail?.error) refusals.push(detail.error.message); },
+    });
+    await pushing[0]!.vault.push([{ data: { n: 1 }, haexTimestamp: `${Date.now()}-1` }]);
+    await eventually(() => deaf.live!.cursor === 1, 'the check to pull', 5000);
+    await eventually(() => refusals.length >= 3, 'three refused joins', 5000);
+    expect(refusals[0]).toMatch(/^Unauthorized: You do not have permissions to read from this Channel topic: vault:/);
+    expect(deaf.live!.state).toBe('reconnecting');
+    expect(sequencesOf(deaf)).toEqual([1]);
   }, 60_000);
 
   it('with its channel refused (no Realtime token), a device still converges through the periodic check', async () => {

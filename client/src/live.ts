@@ -144,15 +144,19 @@ export function startLive(vault: LiveVault, supabase: SupabaseClient<any, any, a
     });
   };
 
+  let removal: Promise<unknown> = Promise.resolve();
   const resubscribeLater = () => {
     const old = channel;
     channel = undefined;
-    if (old) void supabase.removeChannel(old).catch(() => {});
+    // supabase-js hands out the existing channel of a topic until it is removed: wait for that.
+    if (old) removal = supabase.removeChannel(old).catch(() => {});
     if (retryTimer || signal.aborted) return;
     const delay = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** attempt++);
     retryTimer = setTimeout(() => {
-      retryTimer = undefined;
-      void subscribe();
+      void removal.then(() => {
+        retryTimer = undefined;
+        return subscribe();
+      });
     }, delay / 2 + Math.random() * delay / 2);
   };
 

@@ -19,7 +19,7 @@
  *   broadcast                    -> sent on to the topic's other subscribers (and the sender with
  *                                    broadcast.self) only if the write probe allows it; else dropped
  *                                    silently, as Realtime does; replied ok with broadcast.ack
- *   phx_leave                    -> reply ok, then phx_close
+ *   phx_leave                    -> reply ok, then phx_close (reply ok alone when not joined)
  * A channel whose token expires is closed as Realtime closes it: a `system` message
  * {extension: "system", status: "error", message: "Token has expired N seconds ago", channel}, then
  * `phx_close`. The token is re-checked at its expiry or every 5 minutes, whichever comes first.
@@ -150,7 +150,8 @@ export class RealtimeServer {
     if (m.event === 'phx_join') return this.#join(connection, m);
     const channel = connection.channels.get(m.topic);
     if (!channel || (m.joinRef !== null && channel.joinRef !== null && m.joinRef !== channel.joinRef)) {
-      // Phoenix answers pushes to a topic the socket has not joined like this.
+      // Phoenix.Socket: leaving a topic without a channel is fine; anything else is an unmatched topic.
+      if (m.event === 'phx_leave') return this.#reply(connection, m, 'ok', {});
       return this.#reply(connection, m, 'error', { reason: 'unmatched topic' });
     }
     switch (m.event) {
