@@ -26,7 +26,7 @@ it('after a restart of the embedded stack, live devices resubscribe and catch up
   const pusher = await openDevice({ ...base, transport: 'rpc', create: true });
   const live = await Promise.all([openDevice({ ...base, transport: 'rpc' }), openDevice({ ...base, transport: 'edge' })]);
   devices.push(pusher, ...live);
-  for (const d of live) goLive(d);
+  for (const d of live) goLive(d, 0); // no periodic check: only catch-up and pokes can deliver
   await eventually(() => live.every((d) => d.live!.state === 'live'), 'devices live');
   await pusher.vault.push([{ data: { n: 1 }, haexTimestamp: '1' }]);
   await eventually(() => live.every((d) => d.live!.cursor === 1), 'the first log');
