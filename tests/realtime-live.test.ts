@@ -33,7 +33,7 @@ const upTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
 describe('vault.live()', () => {
   it('8 pushers and 4 live devices (rpc and edge-function) converge with no lost or repeated log through forced disconnects', async () => {
     const { live, pushing } = await setup(['rpc', 'rpc', 'edge', 'edge'], 8);
-    for (const d of live) goLive(d);
+    for (const d of live) goLive(d, 0); // no periodic check: only pokes and catch-up may deliver
     await eventually(() => live.every((d) => d.live!.state === 'live'), 'every device live');
 
     const sent = new Set<string>();
@@ -64,6 +64,18 @@ describe('vault.live()', () => {
       expect(d.states).toContain('reconnecting'); // the disconnects did happen
     }
   }, 90_000);
+
+  it('a poke missed while disconnected is caught up by the pull on resubscription (no periodic check)', async () => {
+    const { live, pushing } = await setup(['rpc'], 1);
+    const [device] = live;
+    goLive(device!, 0);
+    await eventually(() => device!.live!.state === 'live', 'live');
+    device!.dropSocket(); // supabase-js reconnects after >= 1 s: the poke of this push goes nowhere
+    await pushing[0]!.vault.push([{ data: { n: 1 }, haexTimestamp: '1' }]);
+    await eventually(() => device!.states.includes('reconnecting'), 'the disconnect to be noticed');
+    await eventually(() => device!.live!.cursor === 1, 'the catch-up pull', 15_000);
+    expect(sequencesOf(device!)).toEqual([1]);
+  }, 30_000);
 
   it('pokes coalesce: a burst of pushes costs far fewer pulls than pokes, one at a time', async () => {
     const { live, pushing } = await setup(['rpc'], 1);
