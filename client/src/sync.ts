@@ -11,7 +11,8 @@
  * page: `apply` is awaited for each page before the next is requested, and `onCursor` (if given) after
  * it, so the app can persist the cursor per page. It returns the new cursor (last sequence applied).
  * Logs this very round pushed are skipped in `apply` by default (the app has them already); the
- * cursor still moves past them.
+ * cursor still moves past them. vault.live() (live.ts) runs such pulls whenever a push's Realtime
+ * poke arrives.
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { ConflictError } from './errors.ts';
