@@ -5,7 +5,8 @@
  *
  * Knobs (env): BENCH_SECONDS (15), BENCH_WARMUP_SECONDS (3), BENCH_CLIENTS (8), BENCH_BATCH (100),
  * BENCH_W2_LOGS (100000), BENCH_W2_RUNS (3), BENCH_W3_COUNT (1000), BENCH_W4_LOGS (200000),
- * BENCH_WORKLOADS (w1,w2,w3,w4), BENCH_TARGETS (sql-floor,postgrest-direct,postgrest-gateway,edge-sync).
+ * BENCH_W5_PUSHES (500), BENCH_W5_FANOUT (50), BENCH_W5_IDLE (1000), BENCH_W5_IDLE_SECONDS (30),
+ * BENCH_WORKLOADS (w1,w2,w3,w4,w5; `BENCH_WORKLOADS=w5` runs W5 alone), BENCH_TARGETS (sql-floor,postgrest-direct,postgrest-gateway,edge-sync).
  * The stack runs in a child process (bench/stack-process.ts) so that the in-process API gateway does
  * not share the generator's event loop. Everything started here is stopped in `finally`, also on
  * SIGINT/SIGTERM (the stack process also stops itself when this process dies: its stdin closes).
@@ -20,6 +21,7 @@ import { formatTable, latencyRow, throughputRow, type ResultRow } from './stats.
 import { edgeSync, postgrestDirect, postgrestGateway, sqlFloor, type Session, type StackEndpoints, type Target } from './targets.ts';
 import { fillVaultSql, newSession, resetLogs, runLatency, runPull, runPush } from './workloads.ts';
 import { runCatchUp } from './w4.ts';
+import { runLiveSync } from './w5.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -32,7 +34,11 @@ const knobs = {
   w2Runs: num('BENCH_W2_RUNS', 3),
   w3Count: num('BENCH_W3_COUNT', 1000),
   w4Logs: num('BENCH_W4_LOGS', 200_000),
-  workloads: (process.env.BENCH_WORKLOADS ?? 'w1,w2,w3,w4').split(','),
+  w5Pushes: num('BENCH_W5_PUSHES', 500),
+  w5Fanout: num('BENCH_W5_FANOUT', 50),
+  w5Idle: num('BENCH_W5_IDLE', 1000),
+  w5IdleSeconds: num('BENCH_W5_IDLE_SECONDS', 30),
+  workloads: (process.env.BENCH_WORKLOADS ?? 'w1,w2,w3,w4,w5').split(','),
   targets: process.env.BENCH_TARGETS?.split(','),
 };
 
@@ -167,6 +173,25 @@ async function main() {
       } catch (error) {
         progress(`W4 failed: ${(error as Error).stack}`);
         rows.push({ workload: 'W4 catch-up', target: 'client', metric: 'logs/s', value: null, unit: 'logs/s', goal: '>= 50000 logs/s', verdict: 'n/a', note: `failed: ${(error as Error).message.slice(0, 160)}` });
+      }
+    }
+
+    if (knobs.workloads.includes('w5')) {
+      checkStop();
+      try {
+        const res = await runLiveSync({
+          sql, users, apiUrl: info.API_URL, anonKey: info.ANON_KEY, stackPid: stack.pid, pushes: knobs.w5Pushes,
+          fanout: knobs.w5Fanout, fanoutPushes: 50, idle: knobs.w5Idle, idleSeconds: knobs.w5IdleSeconds, progress,
+        });
+        progress(`  W5 p50 ${r(res.latency.p50)} ms, p99 ${r(res.latency.p99)} ms; fan-out(${res.fanout.devices}) p50 ${r(res.fanout.p50)} ms, p99 ${r(res.fanout.p99)} ms; `
+          + `idle ${res.idle.devices}: RSS ${r(res.idle.rssMiB, 0)} MiB (+${r(res.idle.rssPerDeviceKiB, 1)} KiB/device), CPU ${r(res.idle.cpuPercent, 2)}%`);
+        rows.push(latencyRow('W5 live', 'push->applied', r(res.latency.p50), null, 25, { 'p99 ms': r(res.latency.p99), 'p99 goal': '<= 100 ms', n: res.latency.count }));
+        rows.push({ ...latencyRow('W5 fan-out', `${res.fanout.devices} devices`, r(res.fanout.p99), null, 250, { 'p50 ms': r(res.fanout.p50), samples: res.fanout.samples }), metric: 'p99 ms' });
+        rows.push({ workload: 'W5 idle', target: `${res.idle.devices} devices`, metric: 'stack RSS', value: r(res.idle.rssMiB, 0), unit: 'MiB',
+          details: { 'KiB/device': r(res.idle.rssPerDeviceKiB, 1), 'cpu %': r(res.idle.cpuPercent, 2), 'RSS before MiB': r(res.idle.rssBeforeMiB, 0) } });
+      } catch (error) {
+        progress(`W5 failed: ${(error as Error).stack}`);
+        rows.push({ workload: 'W5 live', target: 'push->applied', metric: 'p50 ms', value: null, unit: 'ms', verdict: 'n/a', note: `failed: ${(error as Error).message.slice(0, 160)}` });
       }
     }
   } finally {

@@ -8,7 +8,7 @@ import postgres from 'postgres';
 const run = promisify(execFile);
 
 /** The platform bootstrap files, in the order they run: roles and schemas first, then what uses them. */
-export const BOOTSTRAP_FILES = ['platform.sql', 'auth.sql'];
+export const BOOTSTRAP_FILES = ['platform.sql', 'auth.sql', 'realtime.sql'];
 
 /** The platform bootstrap (sql/bootstrap/*.sql, see BOOTSTRAP_FILES), idempotent, plus the login passwords. */
 export async function bootstrapPlatform(superuserUrl: string, projectRoot: string, password: string) {

@@ -3,6 +3,8 @@
  *   /rest/v1/*            -> PostgREST (prefix stripped)
  *   /functions/v1/NAME/*  -> that Edge Function, which sees the path /NAME/*
  *   /auth/v1/*            -> the embedded Auth service (stack/auth/), GoTrue's API
+ *   /realtime/v1/*        -> the embedded Realtime server (stack/realtime): websocket upgrades of
+ *                            /realtime/v1/websocket and its HTTP broadcast API; it checks keys itself
  * Every /rest and /auth request needs a valid `apikey` (header or query) or a valid bearer JWT,
  * else 401. When only an apikey is given it becomes the bearer token, as Kong does. Functions
  * with `verify_jwt` (the default) need a valid bearer JWT, except for CORS preflights, which reach
@@ -10,7 +12,10 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AuthService } from './auth/index.ts';
+import type { Duplex } from 'node:stream';
 import { verifyJwt } from './jwt.ts';
+import { handleRealtimeHttp } from './realtime/http-api.ts';
+import type { RealtimeServer } from './realtime/server.ts';
 
 export interface GatewayOptions {
   port: number;
@@ -19,6 +24,30 @@ export interface GatewayOptions {
   functions: Map<string, { port: number; verifyJwt: boolean }>;
   /** Serves /auth/v1; set once the database is up (until then /auth/v1 answers 503). */
   auth?: AuthService;
+  /** Set once the Realtime server runs (it starts after the database); until then 503. */
+  realtime?: { server?: RealtimeServer };
+}
+
+/** /realtime/v1 over plain HTTP: the broadcast API. */
+function routeRealtime(options: GatewayOptions, req: IncomingMessage, res: ServerResponse, url: URL) {
+  const server = options.realtime?.server;
+  if (!server) return sendError(res, 503, 'realtime_unavailable', 'The Realtime server is not running');
+  handleRealtimeHttp(server, req, res, url.pathname.slice('/realtime/v1'.length), url).catch(() => {
+    if (!res.headersSent) sendError(res, 500, 'realtime_error', 'The Realtime server failed to answer');
+    else res.destroy();
+  });
+}
+
+/** Websocket upgrades: only /realtime/v1/websocket, handed to the Realtime server. */
+function upgradeRealtime(options: GatewayOptions, req: IncomingMessage, socket: Duplex, head: Buffer) {
+  const url = new URL(req.url ?? '/', 'http://gateway');
+  const server = options.realtime?.server;
+  if (url.pathname.replace(/\/+$/, '') !== '/realtime/v1/websocket' || !server) {
+    const status = server ? '404 Not Found' : '503 Service Unavailable';
+    socket.end(`HTTP/1.1 ${status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+    return;
+  }
+  server.handleUpgrade(req, socket, head, url);
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
@@ -159,8 +188,11 @@ export function createGateway(options: GatewayOptions): http.Server {
       return proxy(req, res, options.postgrestPort, upstreamPath, { authorization }, true);
     }
 
-    sendError(res, 404, 'route_not_found', `No route for ${pathname}: use /rest/v1, /functions/v1 or /auth/v1`);
+    if (pathname.startsWith('/realtime/v1/')) return routeRealtime(options, req, res, url);
+
+    sendError(res, 404, 'route_not_found', `No route for ${pathname}: use /rest/v1, /functions/v1, /auth/v1 or /realtime/v1`);
   });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => upgradeRealtime(options, req, socket, head));
   server.keepAliveTimeout = 65_000;
   return server;
 }

@@ -1,6 +1,7 @@
 /**
  * The embedded Supabase stack: PostgreSQL, the platform bootstrap, our migrations, PostgREST, every
- * Edge Function on Deno and the gateway, started in that order and stopped in reverse.
+ * Edge Function on Deno, the Realtime server (in this process) and the gateway, started in that order
+ * and stopped in reverse.
  *
  * `${dataDir}/stack.json` is the running stack's state (pids, URLs, keys). It doubles as the
  * single-instance lock: a second start on the same data dir fails while the recorded pid lives;
@@ -18,6 +19,7 @@ import { functionEnv, serveFunction, stopFunction, type ServedFunction } from '.
 import { createGateway, listen, type GatewayOptions } from './gateway.ts';
 import { startPostgres, type RunningPostgres } from './postgres.ts';
 import { startPostgrest } from './postgrest.ts';
+import { startRealtime } from './realtime/index.ts';
 import { identify, isSameProcessAlive, sleep, type ProcessIdentity } from './process.ts';
 
 /** Keys as `supabase status -o json` names them, plus what our tools need. */
@@ -122,10 +124,13 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
     options.signal?.throwIfAborted();
   };
   let gateway: http.Server | undefined;
+  const realtime: { server?: Awaited<ReturnType<typeof startRealtime>> } = {};
 
   const stopAll = async () => {
     if (gateway) {
-      // close() alone would wait for idle keep-alive connections to time out (65 s).
+      // close() alone would wait for idle keep-alive connections to time out (65 s), and for the
+      // websockets it handed to Realtime, which closeAllConnections() does not reach.
+      realtime.server?.disconnectAll();
       const closed = new Promise<void>((resolve) => gateway!.close(() => resolve()));
       gateway.closeAllConnections();
       await closed;
@@ -141,7 +146,7 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
     const functionPorts: Record<string, number> = {};
     const routes = new Map<string, { port: number; verifyJwt: boolean }>();
     const postgrestPort = await freePort();
-    const gatewayOptions: GatewayOptions = { port: config.apiPort, jwtSecret: config.jwtSecret, postgrestPort, functions: routes };
+    const gatewayOptions: GatewayOptions = { port: config.apiPort, jwtSecret: config.jwtSecret, postgrestPort, functions: routes, realtime };
     gateway = createGateway(gatewayOptions);
     await listen(gateway, config.apiPort, config.host).catch((error: NodeJS.ErrnoException) => {
       gateway = undefined;
@@ -169,6 +174,14 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
     });
     stops.push(() => auth.close());
     gatewayOptions.auth = auth;
+
+    // Realtime connects as supabase_admin, as it does on `supabase start`.
+    const realtimeServer = await startRealtime({
+      dbUrl: `postgresql://supabase_admin:${encodeURIComponent(config.dbPassword)}@127.0.0.1:${config.dbPort}/postgres`,
+      jwtSecret: config.jwtSecret,
+    });
+    stops.push(() => { realtime.server = undefined; return realtimeServer.stop(); });
+    realtime.server = realtimeServer;
 
     const authenticatorUrl = `postgresql://authenticator:${encodeURIComponent(config.dbPassword)}@127.0.0.1:${config.dbPort}/postgres`;
     const postgrest = await startPostgrest({

@@ -4,6 +4,7 @@
  */
 export { HaexSyncClient, Vault } from './sync.ts';
 export type { HaexSyncClientOptions, SyncOptions, SyncResult } from './sync.ts';
+export type { LiveOptions, LiveState, LiveSync } from './live.ts';
 export {
   ConflictError, HaexSyncError, isRetryable, LogDecryptionError, NotFoundError, SequenceGapError, ServerError,
   TransportError, UsageError, ValidationError, WrongPasswordError,

@@ -11,10 +11,12 @@
  * page: `apply` is awaited for each page before the next is requested, and `onCursor` (if given) after
  * it, so the app can persist the cursor per page. It returns the new cursor (last sequence applied).
  * Logs this very round pushed are skipped in `apply` by default (the app has them already); the
- * cursor still moves past them.
+ * cursor still moves past them. vault.live() (live.ts) runs such pulls whenever a push's Realtime
+ * poke arrives.
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { ConflictError } from './errors.ts';
+import { type LiveOptions, type LiveSync, startLive } from './live.ts';
 import { canonicalUuid } from './encoding.ts';
 import type { Change, DecryptedLog, EncryptedLog } from './log-crypto.ts';
 import { type PullOptions, type PullPage, pullPages } from './pull.ts';
@@ -25,7 +27,10 @@ import type { PushResult, SyncTransport, VaultKeyRecord, VaultSummary } from './
 import { createVaultKey, rewrapVaultKey, unwrapVaultKey, type WrappedVaultKey } from './vault-key.ts';
 
 export interface HaexSyncClientOptions {
-  /** A supabase-js client authorised as the user; used with the rpc transport unless `transport` is given. */
+  /**
+   * A supabase-js client authorised as the user; used with the rpc transport unless `transport` is
+   * given, and by vault.live() for its Realtime subscription (with either transport).
+   */
   supabase?: SupabaseClient<any, any, any>;
   transport?: SyncTransport;
   /** Stored (in clear, authenticated) with every log this client pushes. */
@@ -38,6 +43,7 @@ export interface HaexSyncClientOptions {
 
 interface Settings {
   transport: SyncTransport;
+  supabase: SupabaseClient<any, any, any> | undefined;
   deviceId: string | null;
   retry: RetryPolicy;
   push: BatchOptions;
@@ -138,6 +144,11 @@ export class Vault {
     return { cursor, pushed, applied };
   }
 
+  /** Live sync: pulls on every push's Realtime poke, with catch-up and periodic checks (live.ts). */
+  live(options: LiveOptions): LiveSync {
+    return startLive(this, options.supabase ?? this.#s.supabase, options);
+  }
+
   /**
    * Re-wraps the vault key under `newPassword` (fresh salt and nonce) and stores it only if the
    * server's record is still the one this Vault last read (else ConflictError: another device changed
@@ -164,7 +175,7 @@ export class HaexSyncClient {
     const transport = options.transport ?? (options.supabase ? rpcTransport(options.supabase) : undefined);
     if (!transport) throw new TypeError('HaexSyncClient.create needs `supabase` or `transport`');
     return new HaexSyncClient({
-      transport, deviceId: options.deviceId ?? null, retry: options.retry ?? {}, push: options.push ?? {},
+      transport, supabase: options.supabase, deviceId: options.deviceId ?? null, retry: options.retry ?? {}, push: options.push ?? {},
       pageSize: options.pageSize,
     });
   }

@@ -1,0 +1,189 @@
+/**
+ * Live sync: keep a vault's device up to date within milliseconds of a push by any other device.
+ *
+ *   const live = vault.live({ cursor, apply, onCursor, onState, signal });
+ *   ...; live.stop();   // or abort `signal`
+ *
+ * Wire contract (docs/realtime.md): every push that stores logs broadcasts, from the database, event
+ * `logs` with payload `{ vaultId, lastSequence }` (plus Realtime's message `id`) on the PRIVATE
+ * Supabase Realtime channel `vault:<vaultId>`, which only the vault's owner may join (RLS on
+ * realtime.messages). No client can send on it.
+ *
+ * Invariants:
+ * - A poke is a hint, the cursor is the truth: the device pulls after its cursor (vault.sync without
+ *   pending changes), so a lost, late, duplicated or reordered poke never loses or repeats a log; a
+ *   poke at or below the cursor is ignored.
+ * - One pull in flight at most and one pending: pokes during a pull coalesce into one more pull.
+ * - Pulls once on every (re)subscription (catch-up), and every `checkIntervalMs` (default 30 s), so a
+ *   lost poke or a silent disconnect delays a log only until the next poke or check.
+ * - On a channel error, close (token expiry, revoked access) or timeout, the channel is removed and
+ *   subscribed again after a backoff (250 ms doubling to 10 s, with jitter); Realtime's token comes
+ *   from the supabase-js client (its session or `accessToken` option) at each subscription.
+ * - A failed pull is reported (onError, state "error" until the next success) and retried at the
+ *   next poke, check or resubscription; pulled pages already applied stay applied.
+ * Works with either transport: pulls go through the vault's transport, only the subscription needs
+ * a supabase-js client (HaexSyncClient.create({ supabase }) or `supabase` here). On Node 20 that
+ * client needs `realtime: { transport: WebSocket }` from `ws`.
+ */
+import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js';
+import { UsageError } from './errors.ts';
+import type { DecryptedLog } from './log-crypto.ts';
+import type { PullPage } from './pull.ts';
+
+export type LiveState = 'connecting' | 'live' | 'reconnecting' | 'stopped';
+
+export interface LiveOptions {
+  /** Last sequence this device applied. */
+  cursor: number;
+  /** Applies one page of remote changes; awaited before the next page. */
+  apply: (logs: DecryptedLog[], page: PullPage) => void | Promise<void>;
+  /** Called with the new cursor after each applied page (persist it here). */
+  onCursor?: (cursor: number) => void | Promise<void>;
+  /** Called on every state change ("live" = subscribed and caught up once). */
+  onState?: (state: LiveState, detail?: { error?: Error }) => void;
+  /** Called when a pull fails (it is retried at the next poke, check or resubscription). */
+  onError?: (error: unknown) => void;
+  /** Stops live sync when aborted. */
+  signal?: AbortSignal;
+  /** Periodic pull, whatever the pokes say (ms, default 30,000; 0 disables). */
+  checkIntervalMs?: number;
+  pageSize?: number;
+  /** The supabase-js client to subscribe with, if not the one the HaexSyncClient was created with. */
+  supabase?: SupabaseClient<any, any, any>;
+}
+
+export interface LiveSync {
+  readonly state: LiveState;
+  /** The last sequence applied. */
+  readonly cursor: number;
+  /** Pulls now (joined to a pull in flight); resolves with the cursor after it. */
+  pull(): Promise<number>;
+  /** Unsubscribes and waits for a pull in flight. */
+  stop(): Promise<void>;
+}
+
+/** What live sync needs of a Vault. */
+export interface LiveVault {
+  readonly vaultId: string;
+  sync(options: { cursor: number; apply: LiveOptions['apply']; onCursor?: LiveOptions['onCursor']; pageSize?: number; signal?: AbortSignal }):
+    Promise<{ cursor: number }>;
+}
+
+const MIN_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 10_000;
+
+export function startLive(vault: LiveVault, supabase: SupabaseClient<any, any, any> | undefined, options: LiveOptions): LiveSync {
+  if (!supabase) throw new UsageError('live() needs a supabase-js client: HaexSyncClient.create({ supabase }) or live({ supabase })');
+  if (!Number.isSafeInteger(options.cursor) || options.cursor < 0) throw new UsageError('cursor must be an integer >= 0');
+  const stopper = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, stopper.signal]) : stopper.signal;
+  let cursor = options.cursor;
+  let state: LiveState = 'connecting';
+  let channel: RealtimeChannel | undefined;
+  let attempt = 0;
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let inFlight: Promise<void> | undefined;
+  let pending = false;
+
+  const setState = (next: LiveState, error?: Error) => {
+    if (state === 'stopped' || (state === next && !error)) return;
+    state = next;
+    options.onState?.(next, error ? { error } : undefined);
+  };
+
+  const pullLoop = async () => {
+    do {
+      pending = false;
+      try {
+        const result = await vault.sync({
+          cursor, pageSize: options.pageSize, signal,
+          apply: options.apply,
+          onCursor: async (c) => { cursor = c; await options.onCursor?.(c); },
+        });
+        cursor = result.cursor;
+      } catch (error) {
+        if (signal.aborted) return;
+        options.onError?.(error);
+        return; // the next poke, check or resubscription retries
+      }
+    } while (pending && !signal.aborted);
+  };
+
+  const requestPull = (): Promise<void> => {
+    if (signal.aborted) return Promise.resolve();
+    if (inFlight) {
+      pending = true;
+      return inFlight;
+    }
+    inFlight = pullLoop().finally(() => { inFlight = undefined; });
+    return inFlight;
+  };
+
+  const subscribe = async () => {
+    if (signal.aborted) return;
+    // Realtime authorizes the join with the user's token: make sure the socket has the current one.
+    await supabase.realtime.setAuth().catch(() => {});
+    if (signal.aborted) return;
+    const current = supabase.channel(`vault:${vault.vaultId}`, { config: { private: true } });
+    channel = current;
+    current.on('broadcast', { event: 'logs' }, (message) => {
+      const last = (message.payload as { lastSequence?: unknown } | undefined)?.lastSequence;
+      if (typeof last === 'number' && last <= cursor) return;
+      void requestPull();
+    });
+    current.subscribe((status, error) => {
+      if (channel !== current || signal.aborted) return;
+      if (status === 'SUBSCRIBED') {
+        attempt = 0;
+        void requestPull().then(() => { if (channel === current) setState('live'); });
+        return;
+      }
+      // CHANNEL_ERROR (refused join, socket lost), TIMED_OUT, CLOSED (token expired, access revoked)
+      setState('reconnecting', error);
+      resubscribeLater();
+    });
+  };
+
+  let removal: Promise<unknown> = Promise.resolve();
+  const resubscribeLater = () => {
+    const old = channel;
+    channel = undefined;
+    // supabase-js hands out the existing channel of a topic until it is removed: wait for that.
+    if (old) removal = supabase.removeChannel(old).catch(() => {});
+    if (retryTimer || signal.aborted) return;
+    const delay = Math.min(MAX_BACKOFF_MS, MIN_BACKOFF_MS * 2 ** attempt++);
+    retryTimer = setTimeout(() => {
+      void removal.then(() => {
+        retryTimer = undefined;
+        return subscribe();
+      });
+    }, delay / 2 + Math.random() * delay / 2);
+  };
+
+  const interval = options.checkIntervalMs ?? 30_000;
+  const checkTimer = interval > 0 ? setInterval(() => { void requestPull(); }, interval) : undefined;
+
+  const stop = async () => {
+    if (state === 'stopped') return;
+    state = 'stopped';
+    stopper.abort();
+    if (checkTimer) clearInterval(checkTimer);
+    if (retryTimer) clearTimeout(retryTimer);
+    const old = channel;
+    channel = undefined;
+    if (old) await supabase.removeChannel(old).catch(() => {});
+    await inFlight;
+    options.onState?.('stopped');
+  };
+  options.signal?.addEventListener('abort', () => { void stop(); }, { once: true });
+
+  options.onState?.('connecting');
+  void subscribe();
+
+  return {
+    get state() { return state; },
+    get cursor() { return cursor; },
+    pull: async () => { await requestPull(); return cursor; },
+    stop,
+  };
+}
