@@ -15,8 +15,8 @@ const b64 = (bytes: number) => randomBytes(bytes).toString('base64');
 const entry = () => ({ id: randomUUID(), encrypted_data: b64(64), nonce: b64(12), haex_timestamp: `${Date.now()}`, device_id: 'd1' });
 
 const TABLES = ['vaults', 'vault_keys', 'sync_logs'] as const;
-const PUBLIC_FUNCTIONS = ['create_vault', 'delete_vault', 'get_vault_key', 'list_vaults', 'pull_logs', 'push_logs', 'update_vault_key'];
-const SECURITY_DEFINER = ['public.create_vault', 'public.delete_vault', 'public.get_vault_key', 'public.push_logs', 'public.update_vault_key'];
+const PUBLIC_FUNCTIONS = ['compact_logs', 'create_vault', 'delete_vault', 'get_vault_key', 'list_vaults', 'pull_logs', 'push_logs', 'update_vault_key'];
+const SECURITY_DEFINER = ['public.compact_logs', 'public.create_vault', 'public.delete_vault', 'public.get_vault_key', 'public.push_logs', 'public.update_vault_key'];
 /** Functions allowed without `set search_path = ''`: the inlinable hot path. */
 const NO_SEARCH_PATH = ['public.pull_logs'];
 /** private functions `authenticated` may execute: what the SECURITY INVOKER pull_logs calls. */
