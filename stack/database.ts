@@ -34,12 +34,14 @@ function quoteLiteral(value: string) {
  * Applies pending migrations with the real Supabase CLI, so the history lands in
  * supabase_migrations.schema_migrations exactly as `supabase db push` keeps it on hosted Supabase.
  */
-export async function applyMigrations(superuserUrl: string, projectRoot: string): Promise<string> {
+export async function applyMigrations(superuserUrl: string, projectRoot: string,
+  /** A folder with its own supabase/ (config.toml, migrations/), e.g. a subset of ours for upgrade tests. */
+  workdir = projectRoot): Promise<string> {
   const cli = path.join(projectRoot, 'node_modules', '.bin', 'supabase');
   try {
     const { stdout, stderr } = await run(cli, [
-      'migration', 'up', '--include-all', '--db-url', `${superuserUrl}?sslmode=disable`, '--workdir', projectRoot,
-    ], { cwd: projectRoot, env: { ...process.env, SUPABASE_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' }, timeout: 120_000 });
+      'migration', 'up', '--include-all', '--db-url', `${superuserUrl}?sslmode=disable`, '--workdir', workdir,
+    ], { cwd: workdir, env: { ...process.env, SUPABASE_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' }, timeout: 120_000 });
     return `${stdout}${stderr}`;
   } catch (error) {
     const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };

@@ -289,8 +289,8 @@ describe('catalog audit', () => {
       where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' and r.rolname in ('anon', 'authenticated')
       order by 1, 2`;
     expect(rows.map((r) => [r.relname, r.rolname, r.privileges])).toEqual([
-      ['vault_keys', 'anon', []], ['vault_keys', 'authenticated', ['SELECT']],
       ['sync_logs', 'anon', []], ['sync_logs', 'authenticated', ['SELECT']],
+      ['vault_keys', 'anon', []], ['vault_keys', 'authenticated', ['SELECT']],
       ['vaults', 'anon', []], ['vaults', 'authenticated', ['SELECT']],
     ]);
   });
@@ -299,8 +299,8 @@ describe('catalog audit', () => {
     const rows = await sql()`select tablename, policyname, cmd, roles::text[] as roles, qual from pg_policies
       where schemaname in ('public', 'private') order by 1`;
     expect(rows.map((r) => [r.tablename, r.cmd, r.roles])).toEqual([
-      ['vault_keys', 'SELECT', ['authenticated']],
       ['sync_logs', 'SELECT', ['authenticated']],
+      ['vault_keys', 'SELECT', ['authenticated']],
       ['vaults', 'SELECT', ['authenticated']],
     ]);
     for (const r of rows) {
@@ -319,7 +319,7 @@ describe('catalog audit', () => {
       where d.classid = 'pg_policy'::regclass and d.refclassid = 'pg_class'::regclass and d.refobjsubid > 0
       order by 1, 2`;
     expect(rows.map((r) => [r.relname, r.attname])).toEqual([
-      ['vault_keys', 'user_id'], ['sync_logs', 'author_id'], ['vaults', 'owner_id'],
+      ['sync_logs', 'author_id'], ['vault_keys', 'user_id'], ['vaults', 'owner_id'],
     ]);
     expect(rows.filter((r) => !r.indexed)).toEqual([]);
   });
