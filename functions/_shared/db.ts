@@ -53,6 +53,7 @@ const FIELD_NAMES: Record<string, string> = {
   encrypted_data: 'encryptedData',
   haex_timestamp: 'haexTimestamp',
   device_id: 'deviceId',
+  record_key: 'recordKey',
   after_sequence: 'afterSequence',
   max_count: 'limit',
 };

@@ -7,17 +7,21 @@
  *   GET  /vault-key/:vaultId                                                        -> 200 { vaultKey }
  *   PUT  /vault-key/:vaultId   { encryptedVaultKey, salt, nonce, ifUpdatedAt }      -> 200 { vaultKey }
  *        vaultKey = { vaultId, encryptedVaultKey, salt, nonce, createdAt, updatedAt }
- *   GET  /vaults                                    -> 200 { vaults: [{ vaultId, createdAt, updatedAt, lastSequence, logCount, bytes }] }
+ *   GET  /vaults                                    -> 200 { vaults: [{ vaultId, createdAt, updatedAt, lastSequence, logCount, bytes,
+ *                                                                       compactedLogs, compactedThrough }] }
  *   DELETE /vaults/:vaultId                         -> 204
- *   POST /push  { vaultId, logs: [{ id?, encryptedData, nonce, haexTimestamp, deviceId? }] }
- *               -> 200 { lastSequence, logs: [{ id, sequence, duplicate }] }   (same order as sent)
+ *   POST /push  { vaultId, logs: [{ id?, encryptedData, nonce, haexTimestamp, deviceId?, recordKey? }] }
+ *               -> 200 { lastSequence, logs: [{ id, sequence, duplicate }], compactionDue? }   (same order as sent;
+ *                  compactionDue: true only when the server suggests POST /compact)
+ *   POST /compact { vaultId }                       -> 200 { removed, remaining, complete }   (again while !complete)
  *   POST /pull  { vaultId, afterSequence = 0, limit = SYNC_DEFAULT_PULL_LIMIT }
  *               -> 200 { logs: [{ id, sequence, encryptedData, nonce, haexTimestamp, deviceId, createdAt }],
  *                        hasMore, nextSequence }
  *
  * Limits (defaults; SYNC_* env vars, see functions/_shared/config.ts): 1..1000 logs per push;
  * encryptedData non-empty padded base64 of at most 524,288 characters, at most 16 MiB summed per push;
- * log nonce 1..64 characters, haexTimestamp 1..128, deviceId 0..128 (or null/absent); vault key:
+ * log nonce 1..64 characters, haexTimestamp 1..128, deviceId 0..128 (or null/absent), recordKey 1..64
+ * characters of unpadded base64url (or null/absent: never compacted); vault key:
  * encryptedVaultKey base64 1..4096, salt base64 1..256, nonce base64 1..64; pull limit 1..1000.
  * Strings must be well-formed Unicode without NUL (PostgreSQL text cannot hold NUL). Ids are UUIDs.
  * Objects are strict: unknown fields are an error.
@@ -56,6 +60,8 @@ const base64 = (max: number) =>
 const badText = (value: string): string | undefined =>
   value.includes('\u0000') ? 'must not contain NUL characters'
   : value.isWellFormed() ? undefined : 'must be well-formed Unicode';
+/** record_key: unpadded base64url, 1..64 characters, exactly as the SQL check in push_logs. */
+const RECORD_KEY = /^[A-Za-z0-9_-]{1,64}$/;
 const counter = z.number().int('must be an integer').nonnegative('must be 0 or more')
   .max(Number.MAX_SAFE_INTEGER, 'is too large');
 
@@ -78,6 +84,7 @@ export function schemas(config: Pick<SyncConfig, 'maxLogsPerPush' | 'maxPullLimi
     haexTimestamp: z.string().min(1, `must be 1 to ${LIMITS.haexTimestampChars} characters`)
       .max(LIMITS.haexTimestampChars, `must be 1 to ${LIMITS.haexTimestampChars} characters`),
     deviceId: z.string().max(LIMITS.deviceIdChars, `must be 0 to ${LIMITS.deviceIdChars} characters`).nullable().optional(),
+    recordKey: z.string().nullable().optional(),
   }).strict();
   return {
     createVaultKey: z.object({ vaultId: uuid, ...vaultKeyFields }).strict(),
@@ -107,11 +114,15 @@ export function schemas(config: Pick<SyncConfig, 'maxLogsPerPush' | 'maxPullLimi
         if (haexTimestamp) issue(['logs', i, 'haexTimestamp'], haexTimestamp);
         const deviceId = typeof entry.deviceId === 'string' ? badText(entry.deviceId) : undefined;
         if (deviceId) issue(['logs', i, 'deviceId'], deviceId);
+        if (typeof entry.recordKey === 'string' && !RECORD_KEY.test(entry.recordKey)) {
+          issue(['logs', i, 'recordKey'], 'must be 1 to 64 base64url characters (A-Z a-z 0-9 - _, no padding)');
+        }
       }
       if (total > config.maxPushDataChars) {
         issue(['logs'], `encryptedData must total at most ${config.maxPushDataChars} characters per push`);
       }
     }),
+    compact: z.object({ vaultId: uuid }).strict(),
     pull: z.object({
       vaultId: uuid,
       afterSequence: counter.default(0),
@@ -177,10 +188,12 @@ export const vaultKeyOut = (row: VaultKeyRow) => ({
 
 export interface VaultRow {
   vault_id: string; created_at: string; updated_at: string; last_sequence: number; log_count: number; bytes: number;
+  compacted_logs: number; compacted_through: number;
 }
 export const vaultOut = (row: VaultRow) => ({
   vaultId: row.vault_id, createdAt: row.created_at, updatedAt: row.updated_at,
   lastSequence: row.last_sequence, logCount: row.log_count, bytes: row.bytes,
+  compactedLogs: row.compacted_logs, compactedThrough: row.compacted_through,
 });
 
 /** push_logs' `logs` argument. */
@@ -188,11 +201,18 @@ export const pushLogsArgs = (body: PushBody) => ({
   vault_id: body.vaultId,
   logs: body.logs.map((l) => ({
     id: l.id, encrypted_data: l.encryptedData, nonce: l.nonce, haex_timestamp: l.haexTimestamp, device_id: l.deviceId,
+    record_key: l.recordKey,
   })),
 });
 
-export interface PushAnswer { last_sequence: number; results: Array<{ id: string; sequence: number; duplicate: boolean }> }
-export const pushOut = (answer: PushAnswer) => ({ lastSequence: answer.last_sequence, logs: answer.results ?? [] });
+export interface PushAnswer {
+  last_sequence: number; results: Array<{ id: string; sequence: number; duplicate: boolean }>; compaction_due?: boolean;
+}
+export const pushOut = (answer: PushAnswer) => answer.compaction_due === true
+  ? { lastSequence: answer.last_sequence, logs: answer.results ?? [], compactionDue: true }
+  : { lastSequence: answer.last_sequence, logs: answer.results ?? [] };
+
+export interface CompactAnswer { removed: number; remaining: number; complete: boolean }
 
 // --- pull ----------------------------------------------------------------------------------------
 

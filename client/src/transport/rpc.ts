@@ -13,7 +13,7 @@
 import type { PostgrestError, SupabaseClient } from '@supabase/supabase-js';
 import type { Database, Json } from '../database.types.ts';
 import { errorFromStatus, TransportError } from '../errors.ts';
-import type { PullResult, PushResult, SyncTransport, VaultKeyRecord, VaultSummary } from './types.ts';
+import type { CompactResult, PullResult, PushResult, SyncTransport, VaultKeyRecord, VaultSummary } from './types.ts';
 
 type Client = SupabaseClient<Database>;
 type KeyRow = Database['public']['Functions']['get_vault_key']['Returns'][number];
@@ -72,7 +72,8 @@ export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTrans
       const rows = await call('list_vaults', () => db.rpc('list_vaults'));
       return (rows ?? []).map((r) => ({
         vaultId: r.vault_id, createdAt: r.created_at, updatedAt: r.updated_at, lastSequence: Number(r.last_sequence),
-        logCount: Number(r.log_count), bytes: Number(r.bytes),
+        logCount: Number(r.log_count), bytes: Number(r.bytes), compactedLogs: Number(r.compacted_logs),
+        compactedThrough: Number(r.compacted_through),
       }));
     },
     async deleteVault(vaultId) {
@@ -81,18 +82,20 @@ export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTrans
     async push(vaultId, logs): Promise<PushResult> {
       const body = logs.map((l) => ({
         id: l.id, encrypted_data: l.encryptedData, nonce: l.nonce, haex_timestamp: l.haexTimestamp,
-        device_id: l.deviceId ?? null,
+        device_id: l.deviceId ?? null, record_key: l.recordKey ?? null,
       })) satisfies Json;
       const answer = await call('push_logs', () => db.rpc('push_logs', { vault_id: vaultId, logs: body })) as
-        { last_sequence?: unknown; results?: unknown } | null;
+        { last_sequence?: unknown; results?: unknown; compaction_due?: unknown } | null;
       if (!answer || typeof answer.last_sequence !== 'number' || !Array.isArray(answer.results)) {
         throw new TransportError('push_logs: unexpected answer', 502, 'unexpected_answer', false);
       }
-      return {
+      const result: PushResult = {
         lastSequence: answer.last_sequence,
         logs: (answer.results as Array<{ id: string; sequence: number; duplicate: boolean }>)
           .map((r) => ({ id: r.id, sequence: Number(r.sequence), duplicate: r.duplicate === true })),
       };
+      if (answer.compaction_due === true) result.compactionDue = true;
+      return result;
     },
     async pull(vaultId, afterSequence, limit): Promise<PullResult> {
       const rows = await call('pull_logs', () => db.rpc('pull_logs', {
@@ -104,6 +107,14 @@ export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTrans
           haexTimestamp: r.haex_timestamp, deviceId: r.device_id ?? null, createdAt: r.created_at,
         })),
       };
+    },
+    async compact(vaultId): Promise<CompactResult> {
+      const answer = await call('compact_logs', () => db.rpc('compact_logs', { vault_id: vaultId })) as
+        { removed?: unknown; remaining?: unknown; complete?: unknown } | null;
+      if (!answer || typeof answer.removed !== 'number' || typeof answer.remaining !== 'number') {
+        throw new TransportError('compact_logs: unexpected answer', 502, 'unexpected_answer', false);
+      }
+      return { removed: answer.removed, remaining: answer.remaining, complete: answer.complete === true };
     },
   };
 }

@@ -21,14 +21,30 @@ export interface VaultSummary {
   createdAt: string;
   updatedAt: string;
   lastSequence: number;
+  /** Live logs (compaction removed the others). */
   logCount: number;
   bytes: number;
+  /** Logs removed by compaction in total. */
+  compactedLogs: number;
+  /** How far compaction has run: missing sequences at or below it were compacted. */
+  compactedThrough: number;
+}
+
+export interface CompactResult {
+  /** Logs this call removed. */
+  removed: number;
+  /** Live logs of the vault afterwards. */
+  remaining: number;
+  /** False when the call stopped at its time budget: call again. */
+  complete: boolean;
 }
 
 export interface PushResult {
   lastSequence: number;
   /** Same order as sent; `duplicate` when the server already had the id (a retried push). */
   logs: Array<{ id: string; sequence: number; duplicate: boolean }>;
+  /** The server suggests a compaction (many logs with record keys since the last one). */
+  compactionDue?: boolean;
 }
 
 export interface PullResult {
@@ -47,4 +63,6 @@ export interface SyncTransport {
   deleteVault(vaultId: string): Promise<void>;
   push(vaultId: string, logs: EncryptedLog[]): Promise<PushResult>;
   pull(vaultId: string, afterSequence: number, limit: number): Promise<PullResult>;
+  /** One compact_logs call (it may stop early: see CompactResult.complete). */
+  compact(vaultId: string): Promise<CompactResult>;
 }
