@@ -96,7 +96,8 @@ describe('vaults, push and pull', () => {
     const vaultId = await createVault(user);
     let list = await api(`${F}/vaults`, { token: user.access_token });
     expect(list.status).toBe(200);
-    expect(list.body).toEqual({ vaults: [{ vaultId, createdAt: expect.any(String), updatedAt: expect.any(String), lastSequence: 0, logCount: 0, bytes: 0 }] });
+    expect(list.body).toEqual({ vaults: [{ vaultId, createdAt: expect.any(String), updatedAt: expect.any(String), lastSequence: 0, logCount: 0, bytes: 0,
+      compactedLogs: 0, compactedThrough: 0 }] });
 
     const logs = [log(1), log(2), log(3, { deviceId: undefined }), log(4, { id: undefined, deviceId: null })];
     const pushed = await api(`${F}/push`, { token: user.access_token, body: { vaultId, logs } });
@@ -156,7 +157,7 @@ describe('errors', () => {
     ['GET', '/vaults'], ['POST', '/vault-key', { vaultId: randomUUID(), ...key() }],
     ['GET', `/vault-key/${randomUUID()}`], ['PUT', `/vault-key/${randomUUID()}`, { ...key(), ifUpdatedAt: new Date().toISOString() }],
     ['DELETE', `/vaults/${randomUUID()}`], ['POST', '/push', { vaultId: randomUUID(), logs: [log(1)] }],
-    ['POST', '/pull', { vaultId: randomUUID() }],
+    ['POST', '/pull', { vaultId: randomUUID() }], ['POST', '/compact', { vaultId: randomUUID() }],
   ];
 
   it.each(routes)('401 on %s %s without a token, with the anon key, an expired or a forged token', async (method, p, body) => {
