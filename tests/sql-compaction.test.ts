@@ -144,6 +144,39 @@ describe('compact_logs', () => {
     expect(await stored(vault_id)).toHaveLength(2);
   });
 
+  it('does not hold the push lock while it deletes: pushes to the vault complete while a long compaction runs', async () => {
+    const { vault_id } = await createVault(alice);
+    const N = 100_000;
+    const sql = adminSql();
+    await sql`insert into public.sync_logs (vault_id, sequence, id, author_id, encrypted_data, nonce, haex_timestamp, record_key)
+      select ${vault_id}::uuid, i, gen_random_uuid(), ${alice.id}::uuid, 'AAAA', 'n', lpad(i::text, 10, '0'), 'k' || (i % 100)
+      from generate_series(1, ${N}::int) i`;
+    await sql`update public.vaults set last_sequence = ${N}, bytes = ${N * 15} where id = ${vault_id}`;
+    let done = false;
+    const compaction = rpc<CompactResult>('compact_logs', { vault_id }, alice.access_token).finally(() => { done = true; });
+    // Wait until the compaction is running in the database.
+    for (let i = 0; i < 200; i++) {
+      const [row] = await sql`select count(*)::int as n from pg_stat_activity where state = 'active' and query like '%compact_logs%'
+        and pid <> pg_backend_pid()`;
+      if (row!.n > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    let pushedWhileRunning = 0;
+    while (!done) {
+      await push(vault_id, [keyed('k1', 'zz')]);
+      if (!done) pushedWhileRunning++;
+    }
+    const result = await compaction;
+    expect(result.status).toBe(200);
+    // Had it held the vault's row lock while deleting, every push would have waited for its commit.
+    expect(pushedWhileRunning).toBeGreaterThanOrEqual(3);
+    expect(result.body.removed).toBeGreaterThan(0);
+    while (!(await compact(vault_id)).complete) { /* the rest, in further calls */ }
+    const c = await counters(vault_id);
+    expect(c.count).toBe(100); // the newest of each of the 100 keys
+    expect(c.count).toBe(c.last_sequence - c.compacted_logs);
+  }, 60_000);
+
   it('never removes the newest log of a key while 6 pushers push and compaction runs again and again', async () => {
     const { vault_id } = await createVault(alice);
     const KEYS = 20;
