@@ -184,7 +184,10 @@ export type Database = {
           device_id: string
           encrypted_data: string
           haex_timestamp: string
+          has_more: boolean
           id: string
+          last_sequence: number
+          next_sequence: number
           nonce: string
           sequence: number
         }[]

@@ -5,8 +5,8 @@
 export { HaexSyncClient, Vault } from './sync.ts';
 export type { HaexSyncClientOptions, SyncOptions, SyncResult } from './sync.ts';
 export {
-  ConflictError, HaexSyncError, isRetryable, LogDecryptionError, NotFoundError, SequenceGapError, ServerError,
-  TransportError, UsageError, ValidationError, WrongPasswordError,
+  ConflictError, CursorAheadError, HaexSyncError, isRetryable, LogDecryptionError, NotFoundError, SequenceGapError, ServerError,
+  TransportError, UsageError, ValidationError, VaultDeletedError, WrongPasswordError,
 } from './errors.ts';
 export {
   decryptLog, encryptChange, logAad, LOG_AAD_PREFIX, LOG_AAD_PREFIX_V2, logDecryptor, MAX_PLAINTEXT_BYTES,

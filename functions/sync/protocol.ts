@@ -16,7 +16,9 @@
  *   POST /compact { vaultId }                       -> 200 { removed, remaining, complete }   (again while !complete)
  *   POST /pull  { vaultId, afterSequence = 0, limit = SYNC_DEFAULT_PULL_LIMIT }
  *               -> 200 { logs: [{ id, sequence, encryptedData, nonce, haexTimestamp, deviceId, createdAt }],
- *                        hasMore, nextSequence }
+ *                        hasMore, nextSequence, lastSequence }
+ *               404 not_found (vault absent, deleted or not the caller's),
+ *               409 cursor_ahead (afterSequence > the vault's lastSequence)
  *
  * Limits (defaults; SYNC_* env vars, see functions/_shared/config.ts): 1..1000 logs per push;
  * encryptedData non-empty padded base64 of at most 524,288 characters, at most 16 MiB summed per push;
@@ -26,8 +28,13 @@
  * Strings must be well-formed Unicode without NUL (PostgreSQL text cannot hold NUL). Ids are UUIDs.
  * Objects are strict: unknown fields are an error.
  *
+ * A pull page also ends once its logs reach the byte budget of private.limits() (8 MiB of log fields),
+ * always with at least one log; hasMore, nextSequence and lastSequence come from the database in the
+ * snapshot of the page.
+ *
  * Invariants: sequences of a vault are 1, 2, 3, ... without gaps, assigned by the server in commit
- * order, so a reader following `nextSequence` never skips a log. A push is all-or-nothing and
+ * order, so a reader following `nextSequence` never skips a log. Vault ids are never reused: a
+ * deleted vault's id answers 409 vault_deleted on POST /vault-key. A push is all-or-nothing and
  * idempotent by log id (a retried id reports its existing sequence with duplicate: true). Another
  * user's vault is indistinguishable from a missing one (404).
  */
@@ -217,110 +224,63 @@ export interface CompactAnswer { removed: number; remaining: number; complete: b
 // --- pull ----------------------------------------------------------------------------------------
 
 /**
- * The PostgREST reads behind POST /pull. Both are ONE request and ONE SQL statement, both are index
- * range scans on sync_logs' primary key (vault_id, sequence) with RLS, and both know `hasMore`
- * exactly without an extra query:
+ * POST /pull is ONE PostgREST request and ONE SQL statement: the pull_logs rpc, inlined by PostgreSQL
+ * into an index range scan on sync_logs (see supabase/migrations/..._recreate_pull_logs_with_page_state.sql).
+ * The page's state comes with it from the database, in the same snapshot: every row carries the
+ * vault's lastSequence, hasMore and nextSequence, so nothing here depends on PostgREST's max_rows or
+ * guesses from the page length (a page holds at most 1000 rows, under any max_rows of 1000 or more).
+ * pull_logs also ends a page at the byte budget of private.limits() (always >= 1 log).
  *
- * 1. limit + 1 <= PostgREST's max_rows (SYNC_POSTGREST_MAX_ROWS, 1000 like supabase/config.toml and
- *    hosted Supabase): the plain table read of limit + 1 rows (the fastest shape, measured ~0.55x of
- *    the SQL floor); the extra row only says "there is more" and is dropped.
- *      GET /sync_logs?select=...&vault_id=eq.V&sequence=gt.N&order=sequence.asc&limit=L+1
- * 2. Otherwise (limit = 1000 with max_rows = 1000): PostgREST would silently cap the read at 1000 rows
- *    and hasMore would be wrong, and the pull_logs rpc has the same cap. So we read the vault row with
- *    the page embedded, and its last_sequence in the same snapshot:
- *      GET /vaults?select=lastSequence:last_sequence,logs:sync_logs(...)&id=eq.V
- *          &logs.sequence=gt.N&logs.order=sequence.asc&logs.limit=L
- *    Sequences are gap-free and committed together with last_sequence (push_logs updates both under
- *    the vault's row lock), so hasMore = lastReturned < lastSequence is exact. PostgREST 12 casts the
- *    embedded page to jsonb, which makes this read ~1.5-2x slower in PostgreSQL than shape 1: raising
- *    max_rows to 1001 moves pages of 1000 to shape 1.
- *
- * A vault that is not the caller's, or does not exist, gives an empty page in both shapes (RLS), as
- * pull_logs does: `{ logs: [], hasMore: false, nextSequence: afterSequence }`.
- *
- * Columns are renamed to the API's camelCase by PostgREST itself and the page is passed through as
- * text, without JSON.parse/stringify of up to megabytes (see pullOut / tablePullOut).
+ * PostgREST renames the columns to the API's camelCase itself (`select=`), with the state columns
+ * first in each row; the page is passed through as text: the state prefix of each row is cut off
+ * instead of JSON.parse/stringify of up to megabytes (pageOut; any unexpected shape takes the
+ * parsing path, pageOutParsed). A page without logs is one row whose log columns are null.
  */
-export const PULL_COLUMNS = 'id,encryptedData:encrypted_data,nonce,haexTimestamp:haex_timestamp,deviceId:device_id,'
-  + 'createdAt:created_at,sequence';
+export const PULL_COLUMNS = 'lastSequence:last_sequence,hasMore:has_more,nextSequence:next_sequence,'
+  + 'id,encryptedData:encrypted_data,nonce,haexTimestamp:haex_timestamp,deviceId:device_id,createdAt:created_at,sequence';
 
-export const usesTableRead = (body: PullBody, postgrestMaxRows: number) => body.limit + 1 <= postgrestMaxRows;
+/** The rpc path and body of a pull. */
+export const pullRpc = (body: PullBody) => ({
+  path: `/rpc/pull_logs?select=${PULL_COLUMNS}`,
+  args: { vault_id: body.vaultId, after_sequence: body.afterSequence, max_count: body.limit },
+});
 
-export function pullPath(body: PullBody, postgrestMaxRows: number): string {
-  if (usesTableRead(body, postgrestMaxRows)) {
-    return `/sync_logs?select=${PULL_COLUMNS}&vault_id=eq.${body.vaultId}&sequence=gt.${body.afterSequence}`
-      + `&order=sequence.asc&limit=${body.limit + 1}`;
+const unexpected = () => new HttpError(500, 'internal', 'unexpected database answer');
+const STATE = /\{"lastSequence":(\d+),"hasMore":(true|false),"nextSequence":(\d+),/g;
+const EMPTY_ROW = /^\s*\[\s*\{"lastSequence":(\d+),"hasMore":false,"nextSequence":(\d+),"id":null,[^{}]*\}\s*\]\s*$/;
+
+const page = (logs: string, hasMore: boolean, nextSequence: number, lastSequence: number) =>
+  `{"logs":${logs},"hasMore":${hasMore},"nextSequence":${nextSequence},"lastSequence":${lastSequence}}`;
+
+/** pull_logs rows (as PULL_COLUMNS selects them) -> the API page as JSON text. */
+export function pageOut(rows: string): string {
+  const empty = EMPTY_ROW.exec(rows);
+  if (empty) return page('[]', false, Number(empty[2]), Number(empty[1]));
+  STATE.lastIndex = 0;
+  const first = STATE.exec(rows);
+  if (!first || !/^\s*\[\s*$/.test(rows.slice(0, first.index))) return pageOutParsed(rows);
+  let count = 0;
+  const logs = rows.replace(STATE, (match, last, more, next) =>
+    last === first[1] && more === first[2] && next === first[3] ? (count++, '{') : match);
+  // Every row must have had the same state; anything else is parsed (and checked) properly.
+  if (count === 0 || logs.includes('"lastSequence":')) return pageOutParsed(rows);
+  return page(logs.trimEnd(), first[2] === 'true', Number(first[3]), Number(first[1]));
+}
+
+interface PullRowOut { lastSequence: number; hasMore: boolean; nextSequence: number; id: string | null; [k: string]: unknown }
+
+export function pageOutParsed(text: string): string {
+  let rows: PullRowOut[];
+  try {
+    rows = JSON.parse(text) as PullRowOut[];
+  } catch {
+    throw unexpected();
   }
-  return `/vaults?select=lastSequence:last_sequence,logs:sync_logs(${PULL_COLUMNS})&id=eq.${body.vaultId}`
-    + `&logs.sequence=gt.${body.afterSequence}&logs.order=sequence.asc&logs.limit=${body.limit}`;
-}
-
-const emptyPage = (afterSequence: number) => `{"logs":[],"hasMore":false,"nextSequence":${afterSequence}}`;
-const SEQUENCE_KEY = '"sequence":';
-/** The number after the last `"sequence":` key (a key cannot occur inside a JSON string, where every
- *  quote is escaped; rows are ascending), or undefined. */
-function lastSequenceIn(json: string): number | undefined {
-  const at = json.lastIndexOf(SEQUENCE_KEY);
-  if (at < 0) return undefined;
-  const digits = /^\s*(\d+)/.exec(json.slice(at + SEQUENCE_KEY.length, at + SEQUENCE_KEY.length + 32));
-  return digits ? Number(digits[1]) : undefined;
-}
-
-/** Shape 1 -> the API page as JSON text. Rows start with the `id` key (first in PULL_COLUMNS). */
-export function tablePullOut(postgrestBody: string, body: PullBody): string {
-  const rowStart = /\{\s*"id"\s*:/g;
-  let rows = 0;
-  let lastStart = -1;
-  for (let m = rowStart.exec(postgrestBody); m; m = rowStart.exec(postgrestBody)) {
-    rows++;
-    lastStart = m.index;
+  if (!Array.isArray(rows) || rows.length === 0) throw unexpected();
+  const { lastSequence, hasMore, nextSequence } = rows[0]!;
+  if (rows.some((r) => r.lastSequence !== lastSequence || r.hasMore !== hasMore || r.nextSequence !== nextSequence)) {
+    throw unexpected();
   }
-  if (rows === 0) {
-    if (/^\s*\[\s*\]\s*$/.test(postgrestBody)) return emptyPage(body.afterSequence);
-    return tablePullOutParsed(postgrestBody, body);
-  }
-  let logs = postgrestBody.trimEnd();
-  const hasMore = rows > body.limit;
-  if (hasMore) logs = `${postgrestBody.slice(0, lastStart).replace(/\s*,\s*$/, '')}]`;
-  const last = lastSequenceIn(logs);
-  if (last === undefined || rows > body.limit + 1) return tablePullOutParsed(postgrestBody, body);
-  return `{"logs":${logs},"hasMore":${hasMore},"nextSequence":${last}}`;
-}
-
-export function tablePullOutParsed(postgrestBody: string, body: PullBody): string {
-  const rows = JSON.parse(postgrestBody) as Array<{ sequence: number }>;
-  if (!Array.isArray(rows)) throw new HttpError(502, 'internal', 'unexpected database answer');
-  const logs = rows.slice(0, body.limit);
-  const last = logs.length > 0 ? logs[logs.length - 1]!.sequence : body.afterSequence;
-  return JSON.stringify({ logs, hasMore: rows.length > body.limit, nextSequence: last });
-}
-
-const PULL_HEAD = /^\s*\[\s*\{\s*"lastSequence"\s*:\s*(\d+)\s*,\s*"logs"\s*:\s*/;
-const PULL_TAIL = /\s*\}\s*\]\s*$/;
-
-/** Shape 2 -> the API page as JSON text; any unexpected shape takes the parsing path. */
-export function pullOut(postgrestBody: string, afterSequence: number): string {
-  const head = PULL_HEAD.exec(postgrestBody);
-  const tail = PULL_TAIL.exec(postgrestBody);
-  if (head && tail && tail.index > head[0].length) {
-    const lastSequence = Number(head[1]);
-    const logs = postgrestBody.slice(head[0].length, tail.index);
-    let last = lastSequenceIn(logs);
-    if (last === undefined) {
-      if (!/^\[\s*\]$/.test(logs)) return pullOutParsed(postgrestBody, afterSequence);
-      last = afterSequence;
-    }
-    return `{"logs":${logs},"hasMore":${last < lastSequence},"nextSequence":${last}}`;
-  }
-  return pullOutParsed(postgrestBody, afterSequence);
-}
-
-export function pullOutParsed(postgrestBody: string, afterSequence: number): string {
-  const rows = JSON.parse(postgrestBody) as Array<{ lastSequence: number; logs: Array<{ sequence: number }> | null }>;
-  if (!Array.isArray(rows)) throw new HttpError(502, 'internal', 'unexpected database answer');
-  const row = rows[0];
-  if (!row) return emptyPage(afterSequence);
-  const logs = row.logs ?? [];
-  const last = logs.length > 0 ? logs[logs.length - 1]!.sequence : afterSequence;
-  return JSON.stringify({ logs, hasMore: last < row.lastSequence, nextSequence: last });
+  const logs = rows[0]!.id === null ? [] : rows.map(({ lastSequence: _l, hasMore: _h, nextSequence: _n, ...log }) => log);
+  return JSON.stringify({ logs, hasMore, nextSequence, lastSequence });
 }

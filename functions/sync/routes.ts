@@ -35,7 +35,7 @@ const S = schemas(config);
 const body = (ctx: Context, cfg: SyncConfig = config) => readJson(ctx.request, cfg.maxBodyBytes);
 const user = (ctx: Context): Promise<Caller> => db.authenticate(ctx.request.headers.get('authorization'));
 const one = <T>(rows: T[]): T => {
-  if (!Array.isArray(rows) || rows.length !== 1) throw new HttpError(502, 'internal', 'unexpected database answer');
+  if (!Array.isArray(rows) || rows.length !== 1) throw new HttpError(500, 'internal', 'unexpected database answer');
   return rows[0]!;
 };
 

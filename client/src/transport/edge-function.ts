@@ -9,10 +9,11 @@
  *                                                           the client's session or global headers authorise
  *   edgeFunctionTransport({ url, accessToken, apikey? })    plain fetch to `url` (…/functions/v1/sync)
  *
- * Error mapping: status 404 -> NotFoundError, 409 -> ConflictError, 400/413 -> ValidationError
+ * Error mapping: status 404 -> NotFoundError, 409 -> ConflictError (code `vault_deleted` ->
+ * VaultDeletedError, `cursor_ahead` -> CursorAheadError), 400/413 -> ValidationError
  * (field from `error.details`: the first `{ field }` of a schema error, or the field path string
- * of an SQL error), network failures, 408, 429 and 5xx -> TransportError{retryable: true, retryAfterMs
- * from Retry-After}, anything else -> TransportError{retryable: false}.
+ * of an SQL error), network failures, 408, 429, 502, 503 and 504 -> TransportError{retryable: true,
+ * retryAfterMs from Retry-After}, anything else (401, 403, 500, ...) -> TransportError{retryable: false}.
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { errorFromStatus, parseRetryAfter, TransportError } from '../errors.ts';
@@ -150,10 +151,15 @@ export function edgeFunctionTransport(target: SupabaseClient<any, any, any> | Ed
       return { removed: answer.removed, remaining: answer.remaining, complete: answer.complete === true };
     },
     async pull(vaultId, afterSequence, limit): Promise<PullResult> {
-      const answer = await request<{ logs: PullResult['logs']; hasMore: boolean }>('POST', '/pull',
-        { vaultId, afterSequence, limit });
-      if (!Array.isArray(answer?.logs)) throw new TransportError('POST /pull: unexpected answer', 502, 'unexpected_answer', false);
-      return { logs: answer.logs.map((l) => ({ ...l, deviceId: l.deviceId ?? null })), hasMore: answer.hasMore === true };
+      const answer = await request<PullResult>('POST', '/pull', { vaultId, afterSequence, limit });
+      if (!Array.isArray(answer?.logs) || typeof answer.hasMore !== 'boolean' || typeof answer.nextSequence !== 'number'
+        || typeof answer.lastSequence !== 'number') {
+        throw new TransportError('POST /pull: unexpected answer', 502, 'unexpected_answer', false);
+      }
+      return {
+        logs: answer.logs.map((l) => ({ ...l, deviceId: l.deviceId ?? null })), hasMore: answer.hasMore,
+        nextSequence: answer.nextSequence, lastSequence: answer.lastSequence,
+      };
     },
   };
 }

@@ -47,11 +47,16 @@ export interface PushResult {
   compactionDue?: boolean;
 }
 
+/** One pull page with its state, read by the server in the same snapshot as the logs. */
 export interface PullResult {
-  /** Ascending by sequence. */
+  /** Ascending by sequence; ends at the server's row and byte limits (at least one log if any follow the cursor). */
   logs: StoredLog[];
-  /** Whether the server has logs after the last one returned; undefined when the transport cannot tell. */
-  hasMore?: boolean;
+  /** Whether the vault has logs after this page. */
+  hasMore: boolean;
+  /** The cursor to pull after next (the page's last sequence, or the vault's lastSequence when nothing follows). */
+  nextSequence: number;
+  /** The vault's last sequence. */
+  lastSequence: number;
 }
 
 export interface SyncTransport {
