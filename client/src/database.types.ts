@@ -180,6 +180,7 @@ export type Database = {
       pull_logs: {
         Args: { after_sequence?: number; max_count?: number; vault_id: string }
         Returns: {
+          compacted_through: number
           created_at: string
           device_id: string
           encrypted_data: string
@@ -189,6 +190,7 @@ export type Database = {
           last_sequence: number
           next_sequence: number
           nonce: string
+          record_key: string
           sequence: number
         }[]
       }

@@ -15,8 +15,10 @@
  *   follows `nextSequence` and stops when `hasMore` is false: never a guess from the page length.
  *   Pages end at the server's row limit and at its byte budget (8 MiB of log fields, always at least
  *   one log), so a page may hold fewer logs than `pageSize` while more follow.
- * - Sequences of a vault are gap-free from 1 (server invariant). Every log must be exactly
- *   cursor + 1, and the state must agree (nextSequence from the last log up to lastSequence, hasMore
+ * - Sequences of a vault are assigned gap-free from 1 (server invariant); compaction removes
+ *   superseded logs only at or below the page's `compactedThrough`. Every log must be exactly
+ *   cursor + 1 or skip only sequences at or below compactedThrough (a compacted gap; any other
+ *   missing sequence, also in a tail without logs, is a lost log), and the state must agree (nextSequence from the last log up to lastSequence, hasMore
  *   exactly when nextSequence < lastSequence, no empty page with hasMore); anything else throws
  *   SequenceGapError instead of silently skipping. The cursor never advances past a log that was not
  *   decrypted and handed over.
@@ -72,10 +74,15 @@ export async function* pullPages(transport: SyncTransport, key: CryptoKey, vault
   const fetchAfter = async (from: number): Promise<Fetched | undefined> => {
     const answer = await withRetry(() => transport.pull(vaultId, from, pageSize), options.retry, options.signal);
     if (answer.logs.length > pageSize) throw new SequenceGapError(vaultId, from + pageSize + 1, answer.logs[pageSize]!.sequence);
+    // Compaction removes logs only at or below compactedThrough: a skipped range all at or below it
+    // is compacted; any other missing sequence is a lost log.
+    const compactedThrough = answer.compactedThrough ?? 0;
     let expected = from + 1;
     for (const log of answer.logs) {
-      if (log.sequence !== expected) throw new SequenceGapError(vaultId, expected, log.sequence);
-      expected++;
+      if (log.sequence !== expected && !(log.sequence > expected && log.sequence - 1 <= compactedThrough)) {
+        throw new SequenceGapError(vaultId, expected, log.sequence);
+      }
+      expected = log.sequence + 1;
     }
     const { hasMore, nextSequence, lastSequence } = answer;
     if (answer.logs.length === 0 && hasMore) throw new SequenceGapError(vaultId, from + 1, undefined);
@@ -85,6 +92,8 @@ export async function* pullPages(transport: SyncTransport, key: CryptoKey, vault
       || hasMore !== (nextSequence < lastSequence) || (hasMore && nextSequence !== expected - 1)) {
       throw new SequenceGapError(vaultId, expected, nextSequence);
     }
+    // A tail without logs (expected .. nextSequence) must be compacted too.
+    if (nextSequence >= expected && nextSequence > compactedThrough) throw new SequenceGapError(vaultId, expected, nextSequence);
     if (answer.logs.length === 0 && nextSequence === from) return undefined;
     // Decrypt the page concurrently; report the FIRST failing log in sequence order.
     const pending = decrypt.page(answer.logs);

@@ -15,8 +15,8 @@
  *                  compactionDue: true only when the server suggests POST /compact)
  *   POST /compact { vaultId }                       -> 200 { removed, remaining, complete }   (again while !complete)
  *   POST /pull  { vaultId, afterSequence = 0, limit = SYNC_DEFAULT_PULL_LIMIT }
- *               -> 200 { logs: [{ id, sequence, encryptedData, nonce, haexTimestamp, deviceId, createdAt }],
- *                        hasMore, nextSequence, lastSequence }
+ *               -> 200 { logs: [{ id, sequence, encryptedData, nonce, haexTimestamp, deviceId, createdAt, recordKey }],
+ *                        hasMore, nextSequence, lastSequence, compactedThrough }
  *               404 not_found (vault absent, deleted or not the caller's),
  *               409 cursor_ahead (afterSequence > the vault's lastSequence)
  *
@@ -29,11 +29,13 @@
  * Objects are strict: unknown fields are an error.
  *
  * A pull page also ends once its logs reach the byte budget of private.limits() (8 MiB of log fields),
- * always with at least one log; hasMore, nextSequence and lastSequence come from the database in the
- * snapshot of the page.
+ * always with at least one log; hasMore, nextSequence, lastSequence and compactedThrough come from the
+ * database in the snapshot of the page.
  *
- * Invariants: sequences of a vault are 1, 2, 3, ... without gaps, assigned by the server in commit
- * order, so a reader following `nextSequence` never skips a log. Vault ids are never reused: a
+ * Invariants: sequences of a vault are assigned 1, 2, 3, ... without gaps by the server in commit
+ * order, so a reader following `nextSequence` never skips a log. Compaction (POST /compact) removes
+ * superseded logs only at or below the vault's compactedThrough, so a page skips exactly those: a
+ * missing sequence <= compactedThrough is compacted, any other is a lost log. Vault ids are never reused: a
  * deleted vault's id answers 409 vault_deleted on POST /vault-key. A push is all-or-nothing and
  * idempotent by log id (a retried id reports its existing sequence with duplicate: true). Another
  * user's vault is indistinguishable from a missing one (404).
@@ -237,7 +239,9 @@ export interface CompactAnswer { removed: number; remaining: number; complete: b
  * parsing path, pageOutParsed). A page without logs is one row whose log columns are null.
  */
 export const PULL_COLUMNS = 'lastSequence:last_sequence,hasMore:has_more,nextSequence:next_sequence,'
-  + 'id,encryptedData:encrypted_data,nonce,haexTimestamp:haex_timestamp,deviceId:device_id,createdAt:created_at,sequence';
+  + 'compactedThrough:compacted_through,'
+  + 'id,encryptedData:encrypted_data,nonce,haexTimestamp:haex_timestamp,deviceId:device_id,createdAt:created_at,'
+  + 'recordKey:record_key,sequence';
 
 /** The rpc path and body of a pull. */
 export const pullRpc = (body: PullBody) => ({
@@ -246,28 +250,32 @@ export const pullRpc = (body: PullBody) => ({
 });
 
 const unexpected = () => new HttpError(500, 'internal', 'unexpected database answer');
-const STATE = /\{"lastSequence":(\d+),"hasMore":(true|false),"nextSequence":(\d+),/g;
-const EMPTY_ROW = /^\s*\[\s*\{"lastSequence":(\d+),"hasMore":false,"nextSequence":(\d+),"id":null,[^{}]*\}\s*\]\s*$/;
+const STATE = /\{"lastSequence":(\d+),"hasMore":(true|false),"nextSequence":(\d+),"compactedThrough":(\d+),/g;
+const EMPTY_ROW =
+  /^\s*\[\s*\{"lastSequence":(\d+),"hasMore":false,"nextSequence":(\d+),"compactedThrough":(\d+),"id":null,[^{}]*\}\s*\]\s*$/;
 
-const page = (logs: string, hasMore: boolean, nextSequence: number, lastSequence: number) =>
-  `{"logs":${logs},"hasMore":${hasMore},"nextSequence":${nextSequence},"lastSequence":${lastSequence}}`;
+const page = (logs: string, hasMore: boolean, nextSequence: number, lastSequence: number, compactedThrough: number) =>
+  `{"logs":${logs},"hasMore":${hasMore},"nextSequence":${nextSequence},"lastSequence":${lastSequence},`
+  + `"compactedThrough":${compactedThrough}}`;
 
 /** pull_logs rows (as PULL_COLUMNS selects them) -> the API page as JSON text. */
 export function pageOut(rows: string): string {
   const empty = EMPTY_ROW.exec(rows);
-  if (empty) return page('[]', false, Number(empty[2]), Number(empty[1]));
+  if (empty) return page('[]', false, Number(empty[2]), Number(empty[1]), Number(empty[3]));
   STATE.lastIndex = 0;
   const first = STATE.exec(rows);
   if (!first || !/^\s*\[\s*$/.test(rows.slice(0, first.index))) return pageOutParsed(rows);
   let count = 0;
-  const logs = rows.replace(STATE, (match, last, more, next) =>
-    last === first[1] && more === first[2] && next === first[3] ? (count++, '{') : match);
+  const logs = rows.replace(STATE, (match, last, more, next, compacted) =>
+    last === first[1] && more === first[2] && next === first[3] && compacted === first[4] ? (count++, '{') : match);
   // Every row must have had the same state; anything else is parsed (and checked) properly.
   if (count === 0 || logs.includes('"lastSequence":')) return pageOutParsed(rows);
-  return page(logs.trimEnd(), first[2] === 'true', Number(first[3]), Number(first[1]));
+  return page(logs.trimEnd(), first[2] === 'true', Number(first[3]), Number(first[1]), Number(first[4]));
 }
 
-interface PullRowOut { lastSequence: number; hasMore: boolean; nextSequence: number; id: string | null; [k: string]: unknown }
+interface PullRowOut {
+  lastSequence: number; hasMore: boolean; nextSequence: number; compactedThrough: number; id: string | null; [k: string]: unknown;
+}
 
 export function pageOutParsed(text: string): string {
   let rows: PullRowOut[];
@@ -277,10 +285,12 @@ export function pageOutParsed(text: string): string {
     throw unexpected();
   }
   if (!Array.isArray(rows) || rows.length === 0) throw unexpected();
-  const { lastSequence, hasMore, nextSequence } = rows[0]!;
-  if (rows.some((r) => r.lastSequence !== lastSequence || r.hasMore !== hasMore || r.nextSequence !== nextSequence)) {
+  const { lastSequence, hasMore, nextSequence, compactedThrough } = rows[0]!;
+  if (rows.some((r) => r.lastSequence !== lastSequence || r.hasMore !== hasMore || r.nextSequence !== nextSequence
+    || r.compactedThrough !== compactedThrough)) {
     throw unexpected();
   }
-  const logs = rows[0]!.id === null ? [] : rows.map(({ lastSequence: _l, hasMore: _h, nextSequence: _n, ...log }) => log);
-  return JSON.stringify({ logs, hasMore, nextSequence, lastSequence });
+  const logs = rows[0]!.id === null ? []
+    : rows.map(({ lastSequence: _l, hasMore: _h, nextSequence: _n, compactedThrough: _c, ...log }) => log);
+  return JSON.stringify({ logs, hasMore, nextSequence, lastSequence, compactedThrough });
 }

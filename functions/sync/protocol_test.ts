@@ -49,7 +49,8 @@ Deno.test('vaultIdParam accepts uuids only', () => {
 });
 
 Deno.test('pageOut cuts the state off each row and equals the parsing path', () => {
-  const state = (last: number, more: boolean, next: number) => `{"lastSequence":${last},"hasMore":${more},"nextSequence":${next},`;
+  const state = (last: number, more: boolean, next: number, compacted = 3) =>
+    `{"lastSequence":${last},"hasMore":${more},"nextSequence":${next},"compactedThrough":${compacted},`;
   const row = (n: number, s = state(9, true, 5)) => `${s}"id":"${n}","nonce":"{\\"lastSequence\\":1,","sequence":${n}}`;
   const bodies = [
     `[${[4, 5].map((n) => row(n)).join(', \n ')}]`,
@@ -59,11 +60,11 @@ Deno.test('pageOut cuts the state off each row and equals the parsing path', () 
   for (const body of bodies) assert.deepEqual(JSON.parse(pageOut(body)), JSON.parse(pageOutParsed(body)), body);
   assert.deepEqual(JSON.parse(pageOut(bodies[0]!)), {
     logs: [{ id: '4', nonce: '{"lastSequence":1,', sequence: 4 }, { id: '5', nonce: '{"lastSequence":1,', sequence: 5 }],
-    hasMore: true, nextSequence: 5, lastSequence: 9,
+    hasMore: true, nextSequence: 5, lastSequence: 9, compactedThrough: 3,
   });
-  assert.deepEqual(JSON.parse(pageOut(bodies[2]!)), { logs: [], hasMore: false, nextSequence: 7, lastSequence: 7 });
+  assert.deepEqual(JSON.parse(pageOut(bodies[2]!)), { logs: [], hasMore: false, nextSequence: 7, lastSequence: 7, compactedThrough: 3 });
   // Rows that disagree about the page's state, or no rows at all, are not a page.
-  for (const bad of [`[${row(4)}, ${row(5, state(9, false, 9))}]`, '[]', 'null']) {
+  for (const bad of [`[${row(4)}, ${row(5, state(9, false, 9))}]`, `[${row(4)}, ${row(5, state(9, true, 5, 4))}]`, '[]', 'null']) {
     assert.throws(() => pageOut(bad), (e: unknown) => e instanceof HttpError && e.status === 500);
   }
 });

@@ -159,6 +159,7 @@ export function edgeFunctionTransport(target: SupabaseClient<any, any, any> | Ed
       return {
         logs: answer.logs.map((l) => ({ ...l, deviceId: l.deviceId ?? null })), hasMore: answer.hasMore,
         nextSequence: answer.nextSequence, lastSequence: answer.lastSequence,
+        compactedThrough: typeof answer.compactedThrough === 'number' ? answer.compactedThrough : 0,
       };
     },
   };

@@ -115,10 +115,11 @@ export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTrans
       // A page without logs is one row with null log columns (the generated types cannot say so).
       const logs = (state.id as string | null) === null ? [] : rows!.map((r) => ({
         id: r.id, sequence: Number(r.sequence), encryptedData: r.encrypted_data, nonce: r.nonce,
-        haexTimestamp: r.haex_timestamp, deviceId: r.device_id ?? null, createdAt: r.created_at,
+        haexTimestamp: r.haex_timestamp, deviceId: r.device_id ?? null, createdAt: r.created_at, recordKey: r.record_key ?? null,
       }));
       return {
         logs, hasMore: state.has_more, nextSequence: Number(state.next_sequence), lastSequence: Number(state.last_sequence),
+        compactedThrough: Number(state.compacted_through ?? 0),
       };
     },
     async compact(vaultId): Promise<CompactResult> {

@@ -57,6 +57,11 @@ export interface PullResult {
   nextSequence: number;
   /** The vault's last sequence. */
   lastSequence: number;
+  /**
+   * How far compaction has run: sequences at or below it may be missing (compacted); a missing
+   * sequence above it is a lost log. Absent (0) from a server without compaction.
+   */
+  compactedThrough?: number;
 }
 
 export interface SyncTransport {
