@@ -143,8 +143,8 @@ export async function runCompaction(options: { sql: postgres.Sql; users: UserFac
         'pull-only speed-up': r(before.pullSeconds / after.pullSeconds, 1) },
     },
     {
-      workload: 'W6 compaction', target: 'client (rpc)', metric: 'ready', value: r(after.totalSeconds), unit: 's (compacted, unlock to complete)',
-      goal: '<= 1 s', verdict: after.totalSeconds <= 1 ? 'PASS' : 'MISS',
+      workload: 'W6 compaction', target: 'client (rpc)', metric: 'ready', value: Math.round(after.totalSeconds * 1000), unit: 'ms (compacted, unlock to complete)',
+      goal: '<= 1000 ms', verdict: after.totalSeconds <= 1 ? 'PASS' : 'MISS',
       details: { 'unlock s': r(after.unlockSeconds), 'pull+apply s': r(after.pullSeconds), 'compaction s': r(compactSeconds, 1),
         removed: compacted.removed, remaining: compacted.remaining },
     },
