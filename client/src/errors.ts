@@ -6,7 +6,8 @@
  *   password, or a key record that is not this vault's.
  * - LogDecryptionError: a log failed authentication (altered, moved to another vault, id or
  *   timestamp rewritten, or a different key). Names the log id and sequence.
- * - SequenceGapError: a pull page did not continue at cursor + 1 (the server skipped or reordered).
+ * - SequenceGapError: a pull page did not continue at cursor + 1 (the server skipped or reordered a
+ *   log); skipping sequences at or below the page's compactedThrough is compaction, not a gap.
  * - NotFoundError (404/PT404), ConflictError (409/PT409), ValidationError (400/413, PT400/PT413,
  *   with the offending `field` when the server names it).
  * - VaultDeletedError (a ConflictError, code `vault_deleted`): createVault with the id of a vault
