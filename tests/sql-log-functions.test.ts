@@ -181,8 +181,8 @@ describe('pull_logs', () => {
     expect(res.status).toBe(200);
     expect(res.body.map((r: any) => r.sequence)).toEqual([11, 12, 13, 14, 15]);
     const first = res.body[0];
-    expect(Object.keys(first).sort()).toEqual(['created_at', 'device_id', 'encrypted_data', 'haex_timestamp', 'has_more', 'id',
-      'last_sequence', 'next_sequence', 'nonce', 'sequence']);
+    expect(Object.keys(first).sort()).toEqual(['compacted_through', 'created_at', 'device_id', 'encrypted_data', 'haex_timestamp',
+      'has_more', 'id', 'last_sequence', 'next_sequence', 'nonce', 'record_key', 'sequence']);
     for (const row of res.body) expect(row).toMatchObject({ last_sequence: 250, has_more: true, next_sequence: 15 });
     const sent = pushed[10]!;
     expect(first).toMatchObject({ id: sent.id, encrypted_data: sent.encrypted_data, nonce: sent.nonce,
@@ -205,7 +205,7 @@ describe('pull_logs', () => {
     const end = await rpc('pull_logs', { vault_id: vaultId, after_sequence: 250, max_count: 1000 }, alice.access_token);
     expect(end).toEqual(expect.objectContaining({ status: 200, body: [{
       id: null, sequence: null, encrypted_data: null, nonce: null, haex_timestamp: null, device_id: null, created_at: null,
-      last_sequence: 250, has_more: false, next_sequence: 250,
+      record_key: null, last_sequence: 250, has_more: false, next_sequence: 250, compacted_through: 0,
     }] }));
   });
 

@@ -121,7 +121,7 @@ describe('vaults, push and pull', () => {
     expect(all.body.logs).toHaveLength(5);
     expect(all.body.logs[0]).toEqual({
       id: logs[0]!.id, sequence: 1, encryptedData: logs[0]!.encryptedData, nonce: logs[0]!.nonce,
-      haexTimestamp: logs[0]!.haexTimestamp, deviceId: 'dev-1', createdAt: expect.any(String),
+      haexTimestamp: logs[0]!.haexTimestamp, deviceId: 'dev-1', createdAt: expect.any(String), recordKey: null,
     });
     expect(all.body.logs[2].deviceId).toBeNull();
 
@@ -129,7 +129,7 @@ describe('vaults, push and pull', () => {
     expect(page.body.logs.map((l: any) => l.sequence)).toEqual([2, 3]);
     expect(page.body).toMatchObject({ hasMore: true, nextSequence: 3, lastSequence: 5 });
     const end = await api(`${F}/pull`, { token: user.access_token, body: { vaultId, afterSequence: 5 } });
-    expect(end.body).toEqual({ logs: [], hasMore: false, nextSequence: 5, lastSequence: 5 });
+    expect(end.body).toEqual({ logs: [], hasMore: false, nextSequence: 5, lastSequence: 5, compactedThrough: 0 });
     expectError(await api(`${F}/pull`, { token: user.access_token, body: { vaultId, afterSequence: 99 } }), 409, 'cursor_ahead');
 
     list = await api(`${F}/vaults`, { token: user.access_token });

@@ -345,11 +345,15 @@ describe('push and pull logic (in-memory server)', () => {
       const lying = { ...server, pull: async (v: string, a: number, l: number) => lie(await server.pull(v, a, l)) };
       await expect(pullPages(lying, key, VAULT, { pageSize: 10 }).next()).rejects.toBeInstanceOf(SequenceGapError);
     }
-    // a page without logs that moves the cursor to the vault's end (a tail without logs) is handed over
-    const tail = { ...server, pull: async () => ({ logs: [], hasMore: false, nextSequence: 30, lastSequence: 30 }) };
+    // a page without logs that moves the cursor to the vault's end (a tail without logs, compacted) is handed over
+    const tail = { ...server, pull: async () => ({ logs: [], hasMore: false, nextSequence: 30, lastSequence: 30, compactedThrough: 30 }) };
     const tailPages = [];
     for await (const page of pullPages(tail, key, VAULT, { afterSequence: 25 })) tailPages.push(page);
     expect(tailPages).toEqual([{ logs: [], nextSequence: 30, hasMore: false, lastSequence: 30 }]);
+    // ... but a tail beyond compactedThrough is lost logs, not compaction
+    const lostTail = { ...server, pull: async () => ({ logs: [], hasMore: false, nextSequence: 30, lastSequence: 30, compactedThrough: 27 }) };
+    await expect((async () => { for await (const _p of pullPages(lostTail, key, VAULT, { afterSequence: 25 })) { /* consume */ } })())
+      .rejects.toBeInstanceOf(SequenceGapError);
     // a tampered log stops the iteration with the log's id and sequence
     server.rows[14] = { ...server.rows[14]!, haexTimestamp: 'rewritten' };
     const error = await (async () => { for await (const _ of pullPages(server, key, VAULT, { pageSize: 10 })) { /* */ } })()
