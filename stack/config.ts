@@ -27,16 +27,37 @@ export interface StackConfig {
   dbPort: number;
   dbPassword: string;
   jwtSecret: string;
-  jwtExpirySeconds: number;
   exposedSchemas: string[];
   extraSearchPath: string[];
   maxRows: number;
   functions: FunctionConfig[];
+  auth: AuthSettings;
+}
+
+/** `[auth]` of config.toml, as far as the embedded Auth service (stack/auth/) serves it. */
+export interface AuthSettings {
+  jwtExpirySeconds: number;
+  minimumPasswordLength: number;
+  refreshTokenRotation: boolean;
+  refreshTokenReuseIntervalSeconds: number;
+  /** `[auth] enable_signup` and `[auth.email] enable_signup`. */
+  enableSignup: boolean;
+  /** `[auth.email] enable_confirmations`: without a mail server, unconfirmed users cannot sign in. */
+  enableConfirmations: boolean;
+  /** `[auth.rate_limit] sign_in_sign_ups`: password sign-ins and sign-ups per IP per 5 minutes. */
+  signInSignUpsPer5Min: number;
+  /** `[auth.rate_limit] token_refresh`: refresh-token grants per IP per 5 minutes. */
+  tokenRefreshesPer5Min: number;
 }
 
 interface ConfigToml {
   api?: { schemas?: string[]; extra_search_path?: string[]; max_rows?: number };
-  auth?: { jwt_expiry?: number };
+  auth?: {
+    jwt_expiry?: number; minimum_password_length?: number; enable_signup?: boolean;
+    enable_refresh_token_rotation?: boolean; refresh_token_reuse_interval?: number;
+    email?: { enable_signup?: boolean; enable_confirmations?: boolean };
+    rate_limit?: { sign_in_sign_ups?: number; token_refresh?: number };
+  };
   functions?: Record<string, { enabled?: boolean; verify_jwt?: boolean; entrypoint?: string; import_map?: string }>;
 }
 
@@ -63,6 +84,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = P
     }));
   const jwtSecret = env.HAEX_JWT_SECRET || LOCAL_JWT_SECRET;
   if (jwtSecret.length < 32) throw new Error('HAEX_JWT_SECRET must be at least 32 characters long');
+  const auth = toml.auth ?? {};
+  const jwtExpirySeconds = auth.jwt_expiry ?? 3600;
   return {
     projectRoot,
     dataDir: path.resolve(projectRoot, env.HAEX_DATA_DIR || '.haex'),
@@ -71,10 +94,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = P
     dbPort: portFrom(env, 'HAEX_DB_PORT', DEFAULT_DB_PORT),
     dbPassword: env.HAEX_DB_PASSWORD || DEFAULT_DB_PASSWORD,
     jwtSecret,
-    jwtExpirySeconds: toml.auth?.jwt_expiry ?? 3600,
     exposedSchemas: toml.api?.schemas ?? ['public', 'graphql_public'],
     extraSearchPath: toml.api?.extra_search_path ?? ['public', 'extensions'],
     maxRows: toml.api?.max_rows ?? 1000,
     functions,
+    auth: {
+      jwtExpirySeconds,
+      // Defaults are GoTrue's where config.toml is silent.
+      minimumPasswordLength: auth.minimum_password_length ?? 6,
+      refreshTokenRotation: auth.enable_refresh_token_rotation ?? true,
+      refreshTokenReuseIntervalSeconds: auth.refresh_token_reuse_interval ?? 10,
+      enableSignup: (auth.enable_signup ?? true) && (auth.email?.enable_signup ?? true),
+      enableConfirmations: auth.email?.enable_confirmations ?? false,
+      signInSignUpsPer5Min: auth.rate_limit?.sign_in_sign_ups ?? 30,
+      tokenRefreshesPer5Min: auth.rate_limit?.token_refresh ?? 150,
+    },
   };
 }

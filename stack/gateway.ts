@@ -2,13 +2,14 @@
  * The API gateway on :54321, routing as Supabase's does (Kong in `supabase start`):
  *   /rest/v1/*            -> PostgREST (prefix stripped)
  *   /functions/v1/NAME/*  -> that Edge Function, which sees the path /NAME/*
- *   /auth/v1/*            -> 501: Supabase Auth is not part of the embedded stack
+ *   /auth/v1/*            -> the embedded Auth service (stack/auth/), GoTrue's API
  * Every /rest and /auth request needs a valid `apikey` (header or query) or a valid bearer JWT,
  * else 401. When only an apikey is given it becomes the bearer token, as Kong does. Functions
  * with `verify_jwt` (the default) need a valid bearer JWT, except for CORS preflights, which reach
  * the function as on hosted Supabase. Errors are `{ "error": { "code", "message" } }`.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AuthService } from './auth/index.ts';
 import { verifyJwt } from './jwt.ts';
 
 export interface GatewayOptions {
@@ -16,6 +17,8 @@ export interface GatewayOptions {
   jwtSecret: string;
   postgrestPort: number;
   functions: Map<string, { port: number; verifyJwt: boolean }>;
+  /** Serves /auth/v1; set once the database is up (until then /auth/v1 answers 503). */
+  auth?: AuthService;
 }
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
@@ -147,9 +150,8 @@ export function createGateway(options: GatewayOptions): http.Server {
       const authorization = authorizeApiRequest(req, res, url, isValidToken);
       if (authorization === undefined) return;
       if (isAuth) {
-        return sendError(res, 501, 'auth_not_available',
-          'Supabase Auth is not part of the embedded stack: use `supabase start` or hosted Supabase for sign-in; '
-          + 'embedded users are made with `npm run user -- EMAIL`');
+        if (!options.auth) return sendError(res, 503, 'auth_starting', 'The Auth service is still starting');
+        return options.auth.handle(req, res, url, pathname.slice('/auth/v1'.length), authorization);
       }
       // Kong's key-auth hides the credential: PostgREST would read `apikey` as a column filter.
       url.searchParams.delete('apikey');

@@ -6,15 +6,16 @@
  * single-instance lock: a second start on the same data dir fails while the recorded pid lives;
  * after an unclean end (kill -9) it stops the orphaned children it lists and starts anew.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import type { StackConfig } from './config.ts';
+import { createAuthService } from './auth/index.ts';
 import { apiKeysFor } from './defaults.ts';
 import { applyMigrations, bootstrapPlatform } from './database.ts';
 import { functionEnv, serveFunction, stopFunction, type ServedFunction } from './functions.ts';
-import { createGateway, listen } from './gateway.ts';
+import { createGateway, listen, type GatewayOptions } from './gateway.ts';
 import { startPostgres, type RunningPostgres } from './postgres.ts';
 import { startPostgrest } from './postgrest.ts';
 import { identify, isSameProcessAlive, sleep, type ProcessIdentity } from './process.ts';
@@ -140,7 +141,8 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
     const functionPorts: Record<string, number> = {};
     const routes = new Map<string, { port: number; verifyJwt: boolean }>();
     const postgrestPort = await freePort();
-    gateway = createGateway({ port: config.apiPort, jwtSecret: config.jwtSecret, postgrestPort, functions: routes });
+    const gatewayOptions: GatewayOptions = { port: config.apiPort, jwtSecret: config.jwtSecret, postgrestPort, functions: routes };
+    gateway = createGateway(gatewayOptions);
     await listen(gateway, config.apiPort, config.host).catch((error: NodeJS.ErrnoException) => {
       gateway = undefined;
       throw new Error(error.code === 'EADDRINUSE'
@@ -160,6 +162,13 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
     await bootstrapPlatform(pg.superuserUrl, config.projectRoot, config.dbPassword);
     await applyMigrations(pg.superuserUrl, config.projectRoot);
     options.signal?.throwIfAborted();
+
+    const auth = createAuthService({
+      dbUrl: pg.superuserUrl, jwtSecret: config.jwtSecret, apiUrl, settings: config.auth,
+      log: (line) => appendFileSync(path.join(logs, 'auth.log'), `${line}\n`),
+    });
+    stops.push(() => auth.close());
+    gatewayOptions.auth = auth;
 
     const authenticatorUrl = `postgresql://authenticator:${encodeURIComponent(config.dbPassword)}@127.0.0.1:${config.dbPort}/postgres`;
     const postgrest = await startPostgrest({
@@ -197,7 +206,7 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
       JWT_SECRET: config.jwtSecret,
       ANON_KEY: keys.anonKey,
       SERVICE_ROLE_KEY: keys.serviceRoleKey,
-      JWT_EXPIRY: config.jwtExpirySeconds,
+      JWT_EXPIRY: config.auth.jwtExpirySeconds,
     };
     state.info = info;
     writeState(config.dataDir, state);

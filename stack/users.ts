@@ -1,16 +1,24 @@
 /**
- * Users for the embedded stack, standing in for Supabase Auth: a row in `auth.users` as GoTrue
- * writes it for a confirmed email sign-up (without a password: we never store one), and an access
- * token with exactly the claims GoTrue puts in one, signed with the stack's JWT secret.
+ * Users for scripts and tests of the embedded stack (`npm run user`, tests/support): the same code
+ * the Auth service runs for a sign-up and a sign-in (stack/auth/users.ts, stack/auth/sessions.ts),
+ * so the user has GoTrue's rows (auth.users, auth.identities) and its token names a real
+ * auth.sessions row. `accessTokenFor` mints tokens outside any session, for attack tests
+ * (expired, forged).
  */
 import { randomUUID } from 'node:crypto';
 import postgres from 'postgres';
-import { signJwt } from './jwt.ts';
+import type { AuthSettings } from './config.ts';
+import { badRequest } from './auth/errors.ts';
+import { verifyPassword } from './auth/password.ts';
+import { issueSession } from './auth/sessions.ts';
+import { signAccessToken } from './auth/tokens.ts';
+import { createUser, findUserByEmail } from './auth/users.ts';
 
 export interface StackUser {
   id: string;
   email: string;
   access_token: string;
+  refresh_token: string;
 }
 
 export interface TokenOptions {
@@ -21,45 +29,46 @@ export interface TokenOptions {
   issuedAt?: number;
 }
 
+/** A token with GoTrue's claims for this user, signed with `jwtSecret`, naming a session that does not exist. */
 export function accessTokenFor(user: { id: string; email: string }, options: TokenOptions): string {
   const iat = options.issuedAt ?? Math.floor(Date.now() / 1000);
-  return signJwt({
-    aud: 'authenticated',
-    exp: iat + options.expiresInSeconds,
-    iat,
-    iss: `${options.apiUrl}/auth/v1`,
-    sub: user.id,
-    email: user.email,
-    phone: '',
+  return signAccessToken({
+    id: user.id, aud: 'authenticated', role: 'authenticated', email: user.email, phone: '',
     app_metadata: { provider: 'email', providers: ['email'] },
     user_metadata: { email: user.email, email_verified: true, phone_verified: false, sub: user.id },
-    role: 'authenticated',
-    aal: 'aal1',
-    amr: [{ method: 'password', timestamp: iat }],
-    session_id: randomUUID(),
     is_anonymous: false,
-  }, options.jwtSecret);
+  }, {
+    jwtSecret: options.jwtSecret, issuer: `${options.apiUrl}/auth/v1`, expiresInSeconds: options.expiresInSeconds,
+    sessionId: randomUUID(), amr: [{ method: 'password', timestamp: iat }], issuedAt: iat,
+  }).token;
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-/** Creates the user, or finds it by email, and returns a fresh access token for it. */
-export async function ensureUser(dbUrl: string, email: string, options: TokenOptions): Promise<StackUser> {
+/**
+ * Creates the user (confirmed, as an email sign-up without confirmations; with `password` if given),
+ * or finds it by email, and signs it in: a new session with fresh tokens. With a password, an
+ * existing user must have that password.
+ */
+export async function ensureUser(dbUrl: string, email: string, options: TokenOptions & { password?: string;
+  settings?: Pick<AuthSettings, 'refreshTokenRotation' | 'refreshTokenReuseIntervalSeconds'> }): Promise<StackUser> {
   const normalized = email.trim().toLowerCase();
   if (!EMAIL.test(normalized) || normalized.length > 255) throw new Error(`not an email address: "${email}"`);
   const sql = postgres(dbUrl, { max: 1, onnotice: () => {} });
   try {
-    const id = randomUUID();
-    await sql`
-      insert into auth.users (instance_id, id, aud, role, email, email_confirmed_at, last_sign_in_at,
-                              raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
-      values ('00000000-0000-0000-0000-000000000000', ${id}, 'authenticated', 'authenticated', ${normalized},
-              now(), now(), ${sql.json({ provider: 'email', providers: ['email'] })},
-              ${sql.json({ email: normalized, email_verified: true, phone_verified: false, sub: id })}, now(), now())
-      on conflict (email) where (is_sso_user = false) do nothing`;
-    const [row] = await sql<{ id: string }[]>`select id from auth.users where email = ${normalized} and not is_sso_user`;
-    const user = { id: row!.id, email: normalized };
-    return { ...user, access_token: accessTokenFor(user, options) };
+    let user = await findUserByEmail(sql, normalized);
+    if (!user) {
+      user = await createUser(sql, { email: normalized, password: options.password, confirmed: true })
+        ?? await findUserByEmail(sql, normalized); // created concurrently by someone else
+    } else if (options.password !== undefined && !await verifyPassword(options.password, user.encrypted_password)) {
+      throw badRequest('invalid_credentials', 'Invalid login credentials');
+    }
+    const session = await issueSession(sql, user!.id, 'password', { userAgent: 'npm run user' }, {
+      jwtSecret: options.jwtSecret, issuer: `${options.apiUrl}/auth/v1`, jwtExpirySeconds: options.expiresInSeconds,
+      refreshTokenRotation: options.settings?.refreshTokenRotation ?? true,
+      refreshTokenReuseIntervalSeconds: options.settings?.refreshTokenReuseIntervalSeconds ?? 10,
+    });
+    return { id: user!.id, email: normalized, access_token: session.access_token, refresh_token: session.refresh_token };
   } finally {
     await sql.end({ timeout: 2 });
   }

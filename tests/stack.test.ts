@@ -38,11 +38,10 @@ describe('gateway', () => {
     expect(res.status).toBe(200);
   });
 
-  it('answers /auth/v1 with 501 and says how to make users', async () => {
-    const res = await api('/auth/v1/token?grant_type=password', { method: 'POST', body: {} });
-    expect(res.status).toBe(501);
-    expect(res.body.error.code).toBe('auth_not_available');
-    expect(res.body.error.message).toContain('npm run user');
+  it('routes /auth/v1 to the embedded Auth service, which answers as GoTrue', async () => {
+    const res = await api('/auth/v1/health');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ name: 'GoTrue' });
   });
 
   it('answers unknown prefixes and functions with 404 JSON', async () => {

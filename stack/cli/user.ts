@@ -1,11 +1,21 @@
-/** `npm run user -- EMAIL`: creates (or finds) a user of the running stack and prints a fresh access token. */
+/**
+ * `npm run user -- EMAIL [--password P]`: creates (or finds) a user of the running stack and signs it
+ * in, through the Auth service's own code; prints { id, email, access_token, refresh_token }.
+ */
+import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.ts';
 import { runningStackInfo } from '../stack.ts';
 import { ensureUser } from '../users.ts';
 
-const email = process.argv[2];
-if (!email || process.argv.length > 3) {
-  console.error('usage: npm run user -- EMAIL');
+let email: string | undefined;
+let password: string | undefined;
+try {
+  const { positionals, values } = parseArgs({ allowPositionals: true, options: { password: { type: 'string' } } });
+  if (positionals.length !== 1) throw new Error('one EMAIL expected');
+  [email] = positionals;
+  password = values.password;
+} catch {
+  console.error('usage: npm run user -- EMAIL [--password PASSWORD]');
   process.exit(2);
 }
 const config = loadConfig();
@@ -15,8 +25,11 @@ if (!info) {
   process.exit(1);
 }
 try {
-  const user = await ensureUser(info.DB_URL, email, {
-    jwtSecret: info.JWT_SECRET, apiUrl: info.API_URL, expiresInSeconds: info.JWT_EXPIRY,
+  if (password !== undefined && password.length < config.auth.minimumPasswordLength) {
+    throw new Error(`Password should be at least ${config.auth.minimumPasswordLength} characters.`);
+  }
+  const user = await ensureUser(info.DB_URL, email!, {
+    jwtSecret: info.JWT_SECRET, apiUrl: info.API_URL, expiresInSeconds: info.JWT_EXPIRY, password, settings: config.auth,
   });
   console.log(JSON.stringify(user, null, 2));
 } catch (error) {

@@ -11,7 +11,9 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject) {
   const started = Date.now();
-  const stack = await startThrowawayStack();
+  // Every test file signs in from 127.0.0.1: the shared stack lifts config.toml's per-IP limits
+  // (30 sign-ins per 5 minutes); tests/auth-limits.test.ts checks them on a stack of its own.
+  const stack = await startThrowawayStack({ auth: { signInSignUpsPer5Min: 1_000_000, tokenRefreshesPer5Min: 1_000_000 } });
   console.log(`test stack ready in ${Date.now() - started} ms at ${stack.info.API_URL}`);
   project.provide('stack', {
     ...stack.info, POSTGREST_URL: `http://127.0.0.1:${stack.postgrestPort}`, DATA_DIR: stack.dataDir,

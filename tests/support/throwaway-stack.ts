@@ -2,10 +2,13 @@
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadConfig, type StackConfig } from '../../stack/config.ts';
+import { loadConfig, type AuthSettings, type StackConfig } from '../../stack/config.ts';
 import { freePort, startStack, type RunningStack } from '../../stack/stack.ts';
 
-export async function startThrowawayStack(options: { dataDir?: string; quiet?: boolean; config?: Partial<StackConfig> } = {}):
+/** `auth` overrides single `[auth]` settings of config.toml (e.g. the rate limits), the rest stays as configured. */
+export async function startThrowawayStack(options: {
+  dataDir?: string; quiet?: boolean; config?: Partial<StackConfig>; auth?: Partial<AuthSettings>;
+} = {}):
   Promise<RunningStack & { dataDir: string; dispose(): Promise<void> }> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'haex-sync-'));
   chmodSync(dataDir, 0o755); // the postgres OS user must reach its data below
@@ -16,6 +19,7 @@ export async function startThrowawayStack(options: { dataDir?: string; quiet?: b
     HAEX_DB_PORT: String(await freePort()),
   });
   Object.assign(config, options.config);
+  Object.assign(config.auth, options.auth);
   const stack = await startStack(config, { ephemeral: true, log: options.quiet ? () => {} : undefined });
   return {
     ...stack,

@@ -1,0 +1,71 @@
+/**
+ * Errors of the embedded Auth service in GoTrue's wire format (supabase/auth internal/api/errors.go).
+ *
+ * A request carrying `X-Supabase-Api-Version: 2024-01-01` or later gets `{ "code": "<error code>",
+ * "message" }` and the header echoed as `2024-01-01`; auth-js sends it and reads `code` only then.
+ * Any other request gets GoTrue's original shape `{ "code": <HTTP status>, "error_code", "msg" }`.
+ * Both carry `x-sb-error-code`. A weak password adds `weak_password: { reasons }`.
+ * Unexpected failures are 500 `unexpected_failure` with a fixed message; details go to the log only.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export class AuthError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string,
+    readonly extra: Record<string, unknown> = {}) {
+    super(message);
+  }
+}
+
+export const badRequest = (code: string, message: string) => new AuthError(400, code, message);
+export const validationFailed = (message: string) => new AuthError(400, 'validation_failed', message);
+export const forbidden = (code: string, message: string) => new AuthError(403, code, message);
+export const notFound = (code: string, message: string) => new AuthError(404, code, message);
+export const unprocessable = (code: string, message: string) => new AuthError(422, code, message);
+
+export class WeakPasswordError extends AuthError {
+  constructor(message: string, reasons: string[]) {
+    super(422, 'weak_password', message, { weak_password: { reasons } });
+  }
+}
+
+const API_VERSION_HEADER = 'x-supabase-api-version';
+const API_VERSION_2024 = Date.UTC(2024, 0, 1);
+
+/** GoTrue's DetermineClosestAPIVersion: only 2024-01-01 and later switch to the new error shape. */
+export function requestApiVersion(req: IncomingMessage): '2024-01-01' | undefined {
+  const raw = req.headers[API_VERSION_HEADER];
+  if (typeof raw !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(raw)) return undefined;
+  const parsed = Date.parse(`${raw}T00:00:00Z`);
+  return Number.isFinite(parsed) && parsed >= API_VERSION_2024 ? '2024-01-01' : undefined;
+}
+
+/** Kong's cors plugin answers every /auth/v1 response with these. */
+export const CORS_HEADERS = {
+  'access-control-allow-origin': '*',
+  'access-control-expose-headers': 'x-supabase-api-version, x-total-count, link, x-sb-error-code',
+};
+
+export function sendJson(req: IncomingMessage, res: ServerResponse, status: number, body: unknown,
+  headers: Record<string, string> = {}) {
+  const text = body === undefined ? '' : JSON.stringify(body);
+  const version = requestApiVersion(req);
+  res.writeHead(status, {
+    ...CORS_HEADERS,
+    ...(text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {}),
+    ...(version ? { 'x-supabase-api-version': version } : {}),
+    ...headers,
+  });
+  res.end(text);
+}
+
+export function sendError(req: IncomingMessage, res: ServerResponse, error: unknown, log: (line: string) => void) {
+  const known = error instanceof AuthError ? error : undefined;
+  if (!known) log(`auth: unexpected failure on ${req.method} ${req.url?.split('?')[0]}: ${(error as Error)?.stack ?? String(error)}`);
+  const status = known?.status ?? 500;
+  const code = known?.code ?? 'unexpected_failure';
+  const message = known?.message ?? 'Unexpected failure, please check server logs for more information';
+  const body = requestApiVersion(req)
+    ? { code, message, ...known?.extra }
+    : { code: status, error_code: code, msg: message, ...known?.extra };
+  sendJson(req, res, status, body, { 'x-sb-error-code': code });
+}

@@ -1,0 +1,59 @@
+/**
+ * The embedded stack's stand-in for Supabase Auth (GoTrue), served in-process behind the gateway
+ * at /auth/v1. It is held to GoTrue's contract: wire formats and error codes (routes.ts,
+ * errors.ts), tokens (tokens.ts), sessions and refresh rules (sessions.ts) and GoTrue's own tables
+ * (users.ts; sql/bootstrap/auth.sql creates them). docs/auth.md describes what it serves and where
+ * it differs.
+ *
+ * It talks to Postgres through its own small postgres.js pool as the superuser, as GoTrue does
+ * through its privileged role: auth.* has RLS on and no policies.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import postgres from 'postgres';
+import type { AuthSettings } from '../config.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { handleAuthRequest, type AuthContext } from './routes.ts';
+import type { TokenSettings } from './sessions.ts';
+
+export interface AuthService {
+  /** `path` is the request path after /auth/v1; `authorization` the header the gateway forwards. */
+  handle(req: IncomingMessage, res: ServerResponse, url: URL, path: string, authorization: string | undefined): void;
+  close(): Promise<void>;
+}
+
+export function tokenSettingsFor(settings: AuthSettings, jwtSecret: string, apiUrl: string): TokenSettings {
+  return {
+    jwtSecret,
+    issuer: `${apiUrl}/auth/v1`,
+    jwtExpirySeconds: settings.jwtExpirySeconds,
+    refreshTokenRotation: settings.refreshTokenRotation,
+    refreshTokenReuseIntervalSeconds: settings.refreshTokenReuseIntervalSeconds,
+  };
+}
+
+export function createAuthService(options: {
+  dbUrl: string; jwtSecret: string; apiUrl: string; settings: AuthSettings; log: (line: string) => void;
+}): AuthService {
+  const sql = postgres(options.dbUrl, { max: 8, onnotice: () => {}, connection: { application_name: 'haex-sync auth' } });
+  const ctx: AuthContext = {
+    sql,
+    tokens: tokenSettingsFor(options.settings, options.jwtSecret, options.apiUrl),
+    minimumPasswordLength: options.settings.minimumPasswordLength,
+    enableSignup: options.settings.enableSignup,
+    enableConfirmations: options.settings.enableConfirmations,
+    signInLimiter: new RateLimiter(options.settings.signInSignUpsPer5Min),
+    refreshLimiter: new RateLimiter(options.settings.tokenRefreshesPer5Min),
+    log: options.log,
+  };
+  return {
+    handle: (req, res, url, path, authorization) => {
+      // One access-log line per request: method, path without the query, status, time. Bodies and
+      // headers (passwords, tokens) are never logged.
+      const started = performance.now();
+      res.once('finish', () => options.log(
+        `${new Date().toISOString()} ${req.method} /auth/v1${path} ${res.statusCode} ${(performance.now() - started).toFixed(1)}ms`));
+      void handleAuthRequest(req, res, url, path, authorization, ctx);
+    },
+    close: () => sql.end({ timeout: 5 }),
+  };
+}

@@ -1,0 +1,354 @@
+/**
+ * The HTTP routes of the embedded Auth service, GoTrue's subset that supabase-js' auth client uses
+ * for email and password (paths relative to /auth/v1):
+ *   GET  /health, /settings
+ *   POST /signup                                  { email, password, data? }
+ *   POST /token?grant_type=password               { email, password }
+ *   POST /token?grant_type=refresh_token          { refresh_token }
+ *   GET  /user, PUT /user                         { password?, data? }       (user's access token)
+ *   POST /logout?scope=global|local|others        (user's access token)
+ *   GET|POST /admin/users, GET|PUT|DELETE /admin/users/ID                    (service-role token)
+ * Bodies are JSON (or form-encoded for /token), at most 1 MiB. Errors: errors.ts.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { verifyJwt, type JwtClaims } from '../jwt.ts';
+import {
+  AuthError, badRequest, forbidden, notFound, sendError, sendJson, unprocessable, validationFailed,
+} from './errors.ts';
+import { checkPasswordStrength, verifyPassword } from './password.ts';
+import type { RateLimiter } from './rate-limit.ts';
+import { findSession, issueSession, logout, refreshSession, type ClientInfo, type TokenSettings } from './sessions.ts';
+import {
+  createUser, deleteUser, findUserByEmail, findUserById, isBanned, listUsers, updateUser, userJson, type UserRow,
+} from './users.ts';
+import type postgres from 'postgres';
+
+export interface AuthContext {
+  sql: postgres.Sql;
+  tokens: TokenSettings;
+  minimumPasswordLength: number;
+  enableSignup: boolean;
+  enableConfirmations: boolean;
+  signInLimiter: RateLimiter;
+  refreshLimiter: RateLimiter;
+  log: (line: string) => void;
+}
+
+type Body = Record<string, unknown>;
+const MAX_BODY_BYTES = 1 << 20;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// GoTrue validates with checkmail's format rule: a local part, @, and a domain with a dot-free-or-dotted host.
+const EMAIL = /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+
+async function readBody(req: IncomingMessage): Promise<Body> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new AuthError(413, 'request_too_large', 'Request body too large');
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return {};
+  if ((req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+    return Object.fromEntries(new URLSearchParams(text));
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw badRequest('bad_json', `Could not parse request body as JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw badRequest('bad_json', 'Could not parse request body as JSON: expected an object');
+  }
+  return parsed as Body;
+}
+
+function stringField(body: Body, name: string): string | undefined {
+  const value = body[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw badRequest('bad_json', `Could not parse request body as JSON: ${name} must be a string`);
+  return value;
+}
+
+function objectField(body: Body, name: string): Body | undefined {
+  const value = body[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw badRequest('bad_json', `Could not parse request body as JSON: ${name} must be an object`);
+  }
+  return value as Body;
+}
+
+/** GoTrue's validateEmail. */
+function validEmail(raw: string | undefined): string {
+  if (!raw) throw validationFailed('An email address is required');
+  if (raw.length > 255) throw validationFailed('An email address is too long');
+  if (!EMAIL.test(raw)) throw validationFailed('Unable to validate email address: invalid format');
+  return raw.toLowerCase();
+}
+
+const clientOf = (req: IncomingMessage): ClientInfo => ({
+  userAgent: req.headers['user-agent'] || undefined,
+  ip: req.socket.remoteAddress?.replace(/^::ffff:/, '') || undefined,
+});
+const ipOf = (req: IncomingMessage) => clientOf(req).ip ?? 'unknown';
+
+function bearerClaims(authorization: string | undefined, ctx: AuthContext): JwtClaims {
+  const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+  if (!token) throw new AuthError(401, 'no_authorization', 'This endpoint requires a valid Bearer token');
+  const claims = verifyJwt(token, ctx.tokens.jwtSecret);
+  if (!claims) throw forbidden('bad_jwt', 'invalid JWT: unable to parse or verify signature, token is malformed, has an invalid signature or is expired');
+  return claims;
+}
+
+/** GoTrue's requireAuthentication: a valid user token whose user and session still exist. */
+async function authenticate(authorization: string | undefined, ctx: AuthContext) {
+  const claims = bearerClaims(authorization, ctx);
+  if (!claims.sub) throw forbidden('bad_jwt', 'invalid claim: missing sub claim');
+  if (!UUID.test(claims.sub)) throw badRequest('bad_jwt', 'invalid claim: sub claim must be a UUID');
+  const user = await findUserById(ctx.sql, claims.sub);
+  if (!user) throw forbidden('user_not_found', 'User from sub claim in JWT does not exist');
+  const sessionId = typeof claims.session_id === 'string' && claims.session_id !== '00000000-0000-0000-0000-000000000000'
+    ? claims.session_id : undefined;
+  if (sessionId !== undefined) {
+    if (!UUID.test(sessionId)) throw forbidden('bad_jwt', 'invalid claim: session_id claim must be a UUID');
+    if (!await findSession(ctx.sql, sessionId)) throw forbidden('session_not_found', 'Session from session_id claim in JWT does not exist');
+  }
+  if (isBanned(user)) throw forbidden('user_banned', 'User is banned');
+  return { user, sessionId };
+}
+
+function requireAdmin(authorization: string | undefined, ctx: AuthContext) {
+  const claims = bearerClaims(authorization, ctx);
+  if (claims.role !== 'service_role' && claims.role !== 'supabase_admin') throw forbidden('not_admin', 'User not allowed');
+}
+
+async function signUp(req: IncomingMessage, ctx: AuthContext) {
+  ctx.signInLimiter.take(ipOf(req));
+  if (!ctx.enableSignup) throw unprocessable('signup_disabled', 'Signups not allowed for this instance');
+  const body = await readBody(req);
+  const password = stringField(body, 'password');
+  if (stringField(body, 'phone')) throw badRequest('phone_provider_disabled', 'Phone signups are disabled');
+  if (!password) throw validationFailed('Signup requires a valid password');
+  checkPasswordStrength(password, ctx.minimumPasswordLength);
+  const email = validEmail(stringField(body, 'email'));
+  const user = await createUser(ctx.sql, {
+    email, password, userMetadata: objectField(body, 'data'),
+    confirmed: !ctx.enableConfirmations, confirmationSent: ctx.enableConfirmations,
+  });
+  if (!user) throw unprocessable('user_already_exists', 'User already registered');
+  // With confirmations on, GoTrue answers the user alone; the session comes after the mail's link.
+  if (ctx.enableConfirmations) return userJson(user);
+  return issueSession(ctx.sql, user.id, 'password', clientOf(req), ctx.tokens);
+}
+
+async function passwordGrant(req: IncomingMessage, ctx: AuthContext) {
+  const body = await readBody(req);
+  const email = stringField(body, 'email');
+  const password = stringField(body, 'password') ?? '';
+  if (email && stringField(body, 'phone')) throw validationFailed('Only an email address or phone number should be provided on login.');
+  if (!email) {
+    if (stringField(body, 'phone')) throw unprocessable('phone_provider_disabled', 'Phone logins are disabled');
+    throw validationFailed('missing email or phone');
+  }
+  const user = await findUserByEmail(ctx.sql, email);
+  // The same answer, after the same bcrypt work, for an unknown email and a wrong password.
+  const valid = await verifyPassword(password, user?.encrypted_password);
+  if (!user || !valid) throw badRequest('invalid_credentials', 'Invalid login credentials');
+  if (isBanned(user)) throw badRequest('user_banned', 'User is banned');
+  if (!user.email_confirmed_at) throw badRequest('email_not_confirmed', 'Email not confirmed');
+  return issueSession(ctx.sql, user.id, 'password', clientOf(req), ctx.tokens);
+}
+
+async function token(req: IncomingMessage, url: URL, ctx: AuthContext) {
+  const grantType = url.searchParams.get('grant_type');
+  if (grantType === 'password') {
+    ctx.signInLimiter.take(ipOf(req));
+    return passwordGrant(req, ctx);
+  }
+  if (grantType === 'refresh_token') {
+    ctx.refreshLimiter.take(ipOf(req));
+    const body = await readBody(req);
+    return refreshSession(ctx.sql, body.refresh_token, clientOf(req), ctx.tokens);
+  }
+  throw badRequest('invalid_credentials', 'unsupported_grant_type');
+}
+
+async function updateOwnUser(req: IncomingMessage, authorization: string | undefined, ctx: AuthContext) {
+  const { user, sessionId } = await authenticate(authorization, ctx);
+  const body = await readBody(req);
+  const password = stringField(body, 'password');
+  const data = objectField(body, 'data');
+  const email = stringField(body, 'email');
+  if (body.app_metadata !== undefined) throw forbidden('not_admin', 'Updating app_metadata requires admin privileges');
+  if ((email && email.toLowerCase() !== user.email) || stringField(body, 'phone')) {
+    // A change of email needs GoTrue's confirmation mails, which the embedded stack cannot send.
+    throw unprocessable('email_provider_disabled', 'Changing email or phone is not available on the embedded stack');
+  }
+  if (password !== undefined) {
+    checkPasswordStrength(password, ctx.minimumPasswordLength);
+    if (await verifyPassword(password, user.encrypted_password)) {
+      throw unprocessable('same_password', 'New password should be different from the old password.');
+    }
+  }
+  await ctx.sql.begin(async (tx) => {
+    await updateUser(tx, user, { password, userMetadata: data });
+    // GoTrue's UpdatePassword signs out every other session of the user.
+    if (password !== undefined) await logout(tx, user.id, sessionId, sessionId ? 'others' : 'global');
+  });
+  return userJson((await findUserById(ctx.sql, user.id))!);
+}
+
+async function signOut(url: URL, authorization: string | undefined, ctx: AuthContext) {
+  const scope = url.searchParams.get('scope') || 'global';
+  if (scope !== 'global' && scope !== 'local' && scope !== 'others') {
+    throw validationFailed(`Unsupported logout scope "${scope}"`);
+  }
+  const { user, sessionId } = await authenticate(authorization, ctx);
+  await logout(ctx.sql, user.id, sessionId, scope);
+}
+
+function positiveInt(raw: string | null, fallback: number, name: string): number {
+  if (raw === null || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw validationFailed(`Bad Pagination Parameters: ${name} must be a positive integer`);
+  return value;
+}
+
+function banUntil(raw: string | undefined): Date | null | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === 'none') return null;
+  const match = /^(\d+(?:\.\d+)?)(h|m|s|ms)$/.exec(raw);
+  if (!match) throw validationFailed(`invalid format for ban duration: ${raw}`);
+  const ms = Number(match[1]) * { h: 3_600_000, m: 60_000, s: 1000, ms: 1 }[match[2] as 'h' | 'm' | 's' | 'ms'];
+  return new Date(Date.now() + ms);
+}
+
+async function adminUsers(req: IncomingMessage, url: URL, id: string | undefined, ctx: AuthContext,
+  res: ServerResponse): Promise<unknown> {
+  if (id === undefined) {
+    if (req.method === 'GET') {
+      const page = positiveInt(url.searchParams.get('page'), 1, 'page');
+      const perPage = Math.min(positiveInt(url.searchParams.get('per_page'), 50, 'per_page'), 1000);
+      const { users, total } = await listUsers(ctx.sql, page, perPage);
+      const last = Math.max(1, Math.ceil(total / perPage));
+      const link = (n: number, rel: string) => `</admin/users?page=${n}&per_page=${perPage}>; rel="${rel}"`;
+      const links = [...(page < last ? [link(page + 1, 'next')] : []), link(last, 'last')];
+      res.setHeader('x-total-count', String(total));
+      res.setHeader('link', links.join(', '));
+      return { users: users.map(userJson), aud: 'authenticated' };
+    }
+    if (req.method === 'POST') {
+      const body = await readBody(req);
+      const email = validEmail(stringField(body, 'email'));
+      if (stringField(body, 'phone')) throw unprocessable('phone_provider_disabled', 'Phone users are not available on the embedded stack');
+      if (body.password_hash !== undefined) throw validationFailed('password_hash is not supported on the embedded stack');
+      const user = await createUser(ctx.sql, {
+        email,
+        // GoTrue gives a user created without a password a random one nobody knows.
+        password: stringField(body, 'password') || randomPassword(),
+        userMetadata: objectField(body, 'user_metadata'), appMetadata: objectField(body, 'app_metadata'),
+        confirmed: body.email_confirm === true,
+      });
+      if (!user) throw unprocessable('email_exists', 'A user with this email address has already been registered');
+      const banned = banUntil(stringField(body, 'ban_duration'));
+      if (banned !== undefined) await updateUser(ctx.sql, user, { bannedUntil: banned });
+      return userJson((await findUserById(ctx.sql, user.id))!);
+    }
+    throw new AuthError(405, 'method_not_allowed', 'Method not allowed');
+  }
+  if (!UUID.test(id)) throw notFound('validation_failed', 'user_id must be an UUID');
+  const user = await findUserById(ctx.sql, id);
+  if (!user) throw notFound('user_not_found', 'User not found');
+  if (req.method === 'GET') return userJson(user);
+  if (req.method === 'PUT') return adminUpdate(req, user, ctx);
+  if (req.method === 'DELETE') {
+    const body = await readBody(req);
+    if (body.should_soft_delete === true) throw validationFailed('Soft deletion is not available on the embedded stack');
+    await deleteUser(ctx.sql, user.id);
+    return {};
+  }
+  throw new AuthError(405, 'method_not_allowed', 'Method not allowed');
+}
+
+async function adminUpdate(req: IncomingMessage, user: UserRow, ctx: AuthContext) {
+  const body = await readBody(req);
+  const email = stringField(body, 'email');
+  if ((email && email.toLowerCase() !== user.email) || stringField(body, 'phone')) {
+    throw unprocessable('email_provider_disabled', 'Changing email or phone is not available on the embedded stack');
+  }
+  const password = stringField(body, 'password');
+  await ctx.sql.begin(async (tx) => {
+    await updateUser(tx, user, {
+      password: password || undefined,
+      userMetadata: objectField(body, 'user_metadata'),
+      appMetadata: objectField(body, 'app_metadata'),
+      confirmEmail: body.email_confirm === true,
+      bannedUntil: banUntil(stringField(body, 'ban_duration')),
+    });
+    // GoTrue's UpdatePassword without a session: every session of the user ends.
+    if (password) await logout(tx, user.id, undefined, 'global');
+  });
+  return userJson((await findUserById(ctx.sql, user.id))!);
+}
+
+function randomPassword() {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(36))).toString('base64url');
+}
+
+const SETTINGS_PROVIDERS = ['anonymous_users', 'apple', 'azure', 'bitbucket', 'discord', 'facebook', 'snapchat',
+  'figma', 'fly', 'github', 'gitlab', 'google', 'keycloak', 'kakao', 'linkedin', 'linkedin_oidc', 'notion',
+  'spotify', 'slack', 'slack_oidc', 'workos', 'twitch', 'twitter', 'email', 'phone', 'zoom'];
+
+function settings(ctx: AuthContext) {
+  return {
+    external: Object.fromEntries(SETTINGS_PROVIDERS.map((name) => [name, name === 'email'])),
+    disable_signup: !ctx.enableSignup,
+    mailer_autoconfirm: !ctx.enableConfirmations,
+    phone_autoconfirm: false,
+    sms_provider: '',
+    saml_enabled: false,
+    saml_private_key_next_configured: false,
+    passkeys_enabled: false,
+  };
+}
+
+/** Serves one request; `path` is the part after /auth/v1, `authorization` what the gateway forwards. */
+export async function handleAuthRequest(req: IncomingMessage, res: ServerResponse, url: URL, path: string,
+  authorization: string | undefined, ctx: AuthContext) {
+  try {
+    const method = req.method ?? 'GET';
+    const route = `${method} ${path.replace(/\/+$/, '') || '/'}`;
+    const adminMatch = /^\/admin\/users(?:\/([^/]+))?\/?$/.exec(path);
+    let result: unknown;
+    if (route === 'GET /health') {
+      result = { version: 'haex-sync-embedded', name: 'GoTrue', description: 'GoTrue is a user registration and authentication API' };
+    } else if (route === 'GET /settings') {
+      result = settings(ctx);
+    } else if (route === 'POST /signup') {
+      result = await signUp(req, ctx);
+    } else if (route === 'POST /token') {
+      result = await token(req, url, ctx);
+    } else if (route === 'GET /user') {
+      result = userJson((await authenticate(authorization, ctx)).user);
+    } else if (route === 'PUT /user') {
+      result = await updateOwnUser(req, authorization, ctx);
+    } else if (route === 'POST /logout') {
+      await signOut(url, authorization, ctx);
+      return sendJson(req, res, 204, undefined);
+    } else if (adminMatch) {
+      requireAdmin(authorization, ctx);
+      result = await adminUsers(req, url, adminMatch[1], ctx, res);
+    } else {
+      throw notFound('not_found', `No Auth route ${method} ${path} on the embedded stack`);
+    }
+    sendJson(req, res, 200, result);
+  } catch (error) {
+    if (res.headersSent) return res.destroy();
+    // Unread request bodies would hold the connection.
+    req.resume();
+    sendError(req, res, error, ctx.log);
+  }
+}

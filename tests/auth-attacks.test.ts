@@ -1,0 +1,185 @@
+/**
+ * Attacks with tokens of the embedded Auth service, and what it must never store. Extends the
+ * attack matrix of tests/sql-security.test.ts with the access token of a signed-out session: Auth
+ * refuses it at once, but PostgREST and the Edge Function verify JWTs by signature and expiry
+ * only, exactly as on hosted Supabase, so it keeps its owner's rights until it expires (README,
+ * "Signing out and revocation"). Ends with a scan of every table and log file for passwords and
+ * refresh tokens in clear.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { authClient, authHttp, newEmail, newPassword } from './support/auth.ts';
+import { adminSql, api, expiredTokenFor, forgedServiceKey, forgedTokenFor, rpc, stack } from './support/stack.ts';
+
+const b64 = (bytes: number) => randomBytes(bytes).toString('base64');
+const entry = () => ({ id: randomUUID(), encrypted_data: b64(64), nonce: b64(12), haex_timestamp: `${Date.now()}`, device_id: 'd1' });
+
+/** Every password and refresh token this file creates: none may be found in clear anywhere. */
+const secrets: string[] = [];
+
+async function signUp(label: string) {
+  const email = newEmail(label);
+  const password = newPassword();
+  const client = authClient();
+  const { data, error } = await client.auth.signUp({ email, password });
+  expect(error).toBeNull();
+  secrets.push(password, data.session!.refresh_token);
+  return { client, email, password, id: data.user!.id, session: data.session! };
+}
+
+let alice: Awaited<ReturnType<typeof signUp>>;
+let vaultId: string;
+
+async function snapshot() {
+  const [state] = await adminSql()`select
+    (select to_jsonb(v) from public.vaults v where v.id = ${vaultId}) as vault,
+    (select jsonb_agg(k order by k.user_id) from public.vault_keys k where k.vault_id = ${vaultId}) as keys,
+    (select md5(string_agg(l::text, ',' order by l.sequence)) from public.sync_logs l where l.vault_id = ${vaultId}) as logs`;
+  return state!;
+}
+
+beforeAll(async () => {
+  alice = await signUp('alice');
+  vaultId = randomUUID();
+  const token = alice.session.access_token;
+  expect((await rpc('create_vault', { vault_id: vaultId, encrypted_vault_key: b64(48), salt: b64(16), nonce: b64(12) }, token)).status).toBe(200);
+  expect((await rpc('push_logs', { vault_id: vaultId, logs: [entry(), entry()] }, token)).status).toBe(200);
+});
+
+async function signedOutToken(label: string) {
+  const user = await signUp(label);
+  expect((await user.client.auth.signOut()).error).toBeNull();
+  return user;
+}
+
+describe('the access token of a signed-out session', () => {
+  it('of another user reaches nothing of A\'s vault, through the gateway or straight to PostgREST', async () => {
+    const bob = await signedOutToken('bob');
+    const token = bob.session.access_token;
+    const direct = async (p: string, body?: unknown) => {
+      const res = await fetch(`${stack.POSTGREST_URL}${p}`, {
+        method: body === undefined ? 'GET' : 'POST', body: body === undefined ? undefined : JSON.stringify(body),
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : null };
+    };
+    const outcome = (res: { status: number; body: any }) => Array.isArray(res.body) ? `${res.status} ${res.body.length} rows`
+      : Array.isArray(res.body?.logs) ? `${res.status} ${res.body.logs.length} logs`
+        : `${res.status} ${res.body?.code ?? res.body?.error?.code ?? ''}`.trim();
+    const before = await snapshot();
+    const seen = {
+      'select vaults': outcome(await api(`/rest/v1/vaults?id=eq.${vaultId}`, { token })),
+      'select sync_logs': outcome(await api(`/rest/v1/sync_logs?vault_id=eq.${vaultId}`, { token })),
+      'rpc pull_logs': outcome(await rpc('pull_logs', { vault_id: vaultId, after_sequence: 0, max_count: 1000 }, token)),
+      'rpc get_vault_key': outcome(await rpc('get_vault_key', { vault_id: vaultId }, token)),
+      'rpc push_logs': outcome(await rpc('push_logs', { vault_id: vaultId, logs: [entry()] }, token)),
+      'rpc delete_vault': outcome(await rpc('delete_vault', { vault_id: vaultId }, token)),
+      'update vaults': outcome(await api(`/rest/v1/vaults?id=eq.${vaultId}`, { method: 'PATCH', token, body: { owner_id: bob.id } })),
+      'function pull': outcome(await api('/functions/v1/sync/pull', { token, body: { vaultId, afterSequence: 0 } })),
+      'function vault-key': outcome(await api(`/functions/v1/sync/vault-key/${vaultId}`, { token })),
+      'direct select sync_logs': outcome(await direct(`/sync_logs?vault_id=eq.${vaultId}`)),
+      'direct rpc get_vault_key': outcome(await direct('/rpc/get_vault_key', { vault_id: vaultId })),
+    };
+    expect(seen).toEqual({
+      'select vaults': '200 0 rows', 'select sync_logs': '200 0 rows', 'rpc pull_logs': '200 0 rows',
+      'rpc get_vault_key': '404 PT404', 'rpc push_logs': '404 PT404', 'rpc delete_vault': '404 PT404',
+      'update vaults': '403 42501', 'function pull': '200 0 logs', 'function vault-key': '404 not_found',
+      'direct select sync_logs': '200 0 rows', 'direct rpc get_vault_key': '404 PT404',
+    });
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it('of the owner is refused by Auth at once, yet verifies at PostgREST and the Edge Function until it expires', async () => {
+    const carol = await signUp('carol');
+    const token = carol.session.access_token;
+    const ownVault = randomUUID();
+    expect((await rpc('create_vault', { vault_id: ownVault, encrypted_vault_key: b64(48), salt: b64(16), nonce: b64(12) }, token)).status).toBe(200);
+    expect((await carol.client.auth.signOut()).error).toBeNull();
+
+    const me = await authHttp('/user', { token });
+    expect(`${me.status} ${me.body.code}`).toBe('403 session_not_found');
+    const renewed = await authHttp('/token?grant_type=refresh_token', { body: { refresh_token: carol.session.refresh_token } });
+    expect(`${renewed.status} ${renewed.body.code}`).toBe('400 refresh_token_not_found');
+    // The documented gap: a JWT is verified by signature and expiry, not against auth.sessions.
+    const listed = await rpc('list_vaults', {}, token);
+    expect([listed.status, listed.body.map((v: { vault_id: string }) => v.vault_id)]).toEqual([200, [ownVault]]);
+    const viaFunction = await api('/functions/v1/sync/vaults', { token });
+    expect(viaFunction.status).toBe(200);
+    // Deleting the user is what ends its data access at once: its rows go, and so does everything the token could reach.
+    expect((await authHttp(`/admin/users/${carol.id}`, { method: 'DELETE', token: stack.SERVICE_ROLE_KEY, apikey: stack.SERVICE_ROLE_KEY, body: {} })).status).toBe(200);
+    const afterDelete = await rpc('list_vaults', {}, token);
+    expect([afterDelete.status, afterDelete.body]).toEqual([200, []]);
+  });
+});
+
+describe('tokens the Auth endpoints refuse', () => {
+  it('forged and expired user tokens, a forged service key, and user tokens at the admin API', async () => {
+    const dave = await signUp('dave');
+    const user = { id: dave.id, email: dave.email };
+    const status = async (p: string, init: Parameters<typeof authHttp>[1]) => {
+      const res = await authHttp(p, init);
+      return `${res.status} ${res.body?.code ?? res.body?.error?.code}`;
+    };
+    expect(await status('/user', { token: forgedTokenFor(user) })).toBe('401 invalid_jwt');
+    expect(await status('/user', { token: expiredTokenFor(user) })).toBe('401 invalid_jwt');
+    // A token with GoTrue's claims but no session behind it (as minted outside Auth).
+    const sessionless = (await import('../stack/users.ts')).accessTokenFor(user, {
+      jwtSecret: stack.JWT_SECRET, apiUrl: stack.API_URL, expiresInSeconds: 600,
+    });
+    expect(await status('/user', { token: sessionless })).toBe('403 session_not_found');
+    expect(await status('/admin/users', { token: forgedServiceKey(), apikey: forgedServiceKey() })).toBe('401 invalid_api_key');
+    expect(await status('/admin/users', { token: dave.session.access_token })).toBe('403 not_admin');
+    expect(await status(`/admin/users/${alice.id}`, { method: 'DELETE', token: dave.session.access_token, body: {} })).toBe('403 not_admin');
+    expect(await status('/logout', { method: 'POST', token: forgedTokenFor({ id: alice.id, email: alice.email }) })).toBe('401 invalid_jwt');
+    expect((await authHttp('/user', { token: alice.session.access_token })).status).toBe(200);
+  });
+});
+
+describe('no password and no refresh token in clear', () => {
+  it('in any column of any table, or in the stack\'s log files', async () => {
+    // Exercise every path that handles a password or a refresh token.
+    const erin = await signUp('erin');
+    const signIn = await authClient().auth.signInWithPassword({ email: erin.email, password: erin.password });
+    const refreshed = await erin.client.auth.refreshSession();
+    const changed = newPassword();
+    expect((await erin.client.auth.updateUser({ password: changed })).error).toBeNull();
+    const adminPassword = newPassword();
+    const created = await authHttp('/admin/users', {
+      token: stack.SERVICE_ROLE_KEY, apikey: stack.SERVICE_ROLE_KEY, body: { email: newEmail('scan'), password: adminPassword, email_confirm: true },
+    });
+    expect(created.status).toBe(200);
+    await authClient().auth.signInWithPassword({ email: erin.email, password: 'a-wrong-password-for-the-log' });
+    secrets.push(signIn.data.session!.refresh_token, refreshed.data.session!.refresh_token, changed, adminPassword,
+      'a-wrong-password-for-the-log');
+
+    const sql = adminSql();
+    const tables = await sql<{ name: string }[]>`
+      select format('%I.%I', n.nspname, c.relname) as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relkind in ('r', 'p', 'm') and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'`;
+    expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(['auth.users', 'auth.sessions', 'auth.identities', 'public.sync_logs']));
+    const found: string[] = [];
+    for (const { name } of tables) {
+      const [hit] = await sql.unsafe(
+        `select count(*)::int as n from ${name} t where exists (select 1 from unnest($1::text[]) s where strpos(t::text, s) > 0)`,
+        [secrets]);
+      if (hit!.n > 0) found.push(name);
+    }
+    expect(found).toEqual([]);
+    // The scan does see what is stored in clear: the emails.
+    const [emails] = await sql`select count(*)::int as n from auth.users t where strpos(t::text, ${erin.email}) > 0`;
+    expect(emails!.n).toBe(1);
+
+    const logs = path.join(stack.DATA_DIR, 'logs');
+    const files = readdirSync(logs);
+    expect(files).toContain('auth.log');
+    const leaks = files.filter((file) => {
+      const text = readFileSync(path.join(logs, file), 'utf8');
+      return secrets.some((secret) => text.includes(secret));
+    });
+    expect(leaks).toEqual([]);
+    expect(readFileSync(path.join(logs, 'auth.log'), 'utf8')).toContain('POST /auth/v1/token 200');
+  });
+});
