@@ -14,6 +14,25 @@
 
 drop function public.pull_logs(uuid, bigint, int);
 
+-- compacted_through is read by a STABLE plpgsql function, as pull_vault_state reads last_sequence:
+-- evaluated once per statement, on the statement's snapshot (the logs' and last_sequence's), an
+-- index probe of the caller's vault row under RLS; a plain subquery on vaults was free to be planned
+-- as a sequential scan of vaults (tests/sql-explain.test.ts saw it).
+create function private.pull_compacted_through(vault_id uuid)
+returns bigint
+language plpgsql stable
+set search_path = ''
+as $$
+begin
+  -- As the caller: RLS hides other users' vaults (pull_vault_state has raised PT404 for those).
+  return (select v.compacted_through from public.vaults v where v.id = pull_compacted_through.vault_id);
+end
+$$;
+comment on function private.pull_compacted_through(uuid) is
+  'The compacted_through of the caller''s vault, for public.pull_logs (SECURITY INVOKER, so executable by authenticated); null for a vault the caller cannot see.';
+revoke execute on function private.pull_compacted_through(uuid) from public, anon;
+grant execute on function private.pull_compacted_through(uuid) to authenticated;
+
 create function public.pull_logs(vault_id uuid, after_sequence bigint default 0, max_count int default 100)
 returns table (id uuid, sequence bigint, encrypted_data text, nonce text, haex_timestamp text, device_id text,
                created_at timestamptz, record_key text, last_sequence bigint, has_more boolean, next_sequence bigint,
@@ -27,8 +46,7 @@ as $$
          v.compacted_through
   from (select private.pull_vault_state(pull_logs.vault_id, pull_logs.after_sequence, pull_logs.max_count)
                  as last_sequence,
-               -- Same statement, same snapshot as last_sequence and the logs (RLS: the caller's row).
-               (select c.compacted_through from public.vaults c where c.id = pull_logs.vault_id) as compacted_through
+               private.pull_compacted_through(pull_logs.vault_id) as compacted_through
         offset 0) as v
   left join lateral (
     -- The page: the rows read, cut at max_count and at the byte budget (the first row always stays).
