@@ -6,7 +6,8 @@
  * Knobs (env): BENCH_SECONDS (15), BENCH_WARMUP_SECONDS (3), BENCH_CLIENTS (8), BENCH_BATCH (100),
  * BENCH_W2_LOGS (100000), BENCH_W2_RUNS (3), BENCH_W3_COUNT (1000), BENCH_W4_LOGS (200000),
  * BENCH_W5_PUSHES (500), BENCH_W5_FANOUT (50), BENCH_W5_IDLE (1000), BENCH_W5_IDLE_SECONDS (30),
- * BENCH_WORKLOADS (w1,w2,w3,w4,w5; `BENCH_WORKLOADS=w5` runs W5 alone), BENCH_TARGETS (sql-floor,postgrest-direct,postgrest-gateway,edge-sync).
+ * BENCH_W6_CHANGES (100000; 1000000 is the issue's size), BENCH_W6_KEYS (changes / 100),
+ * BENCH_WORKLOADS (w1,w2,w3,w4,w5,w6; e.g. `BENCH_WORKLOADS=w5` runs W5 alone), BENCH_TARGETS (sql-floor,postgrest-direct,postgrest-gateway,edge-sync).
  * The stack runs in a child process (bench/stack-process.ts) so that the in-process API gateway does
  * not share the generator's event loop. Everything started here is stopped in `finally`, also on
  * SIGINT/SIGTERM (the stack process also stops itself when this process dies: its stdin closes).
@@ -22,6 +23,7 @@ import { edgeSync, postgrestDirect, postgrestGateway, sqlFloor, type Session, ty
 import { fillVaultSql, newSession, resetLogs, runLatency, runPull, runPush } from './workloads.ts';
 import { runCatchUp } from './w4.ts';
 import { runLiveSync } from './w5.ts';
+import { runCompaction } from './w6.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -38,7 +40,7 @@ const knobs = {
   w5Fanout: num('BENCH_W5_FANOUT', 50),
   w5Idle: num('BENCH_W5_IDLE', 1000),
   w5IdleSeconds: num('BENCH_W5_IDLE_SECONDS', 30),
-  workloads: (process.env.BENCH_WORKLOADS ?? 'w1,w2,w3,w4,w5').split(','),
+  workloads: (process.env.BENCH_WORKLOADS ?? 'w1,w2,w3,w4,w5,w6').split(','),
   targets: process.env.BENCH_TARGETS?.split(','),
 };
 
@@ -192,6 +194,19 @@ async function main() {
       } catch (error) {
         progress(`W5 failed: ${(error as Error).stack}`);
         rows.push({ workload: 'W5 live', target: 'push->applied', metric: 'p50 ms', value: null, unit: 'ms', verdict: 'n/a', note: `failed: ${(error as Error).message.slice(0, 160)}` });
+      }
+    }
+
+    if (knobs.workloads.includes('w6')) {
+      checkStop();
+      const changes = num('BENCH_W6_CHANGES', 100_000);
+      try {
+        const res = await runCompaction({ sql, users, endpoints, changes, keys: num('BENCH_W6_KEYS', Math.round(changes / 100)), progress });
+        profile.w6 = res.details;
+        rows.push(...res.rows);
+      } catch (error) {
+        progress(`W6 failed: ${(error as Error).stack}`);
+        rows.push({ workload: 'W6 compaction', target: 'client (rpc)', metric: 'speed-up', value: null, unit: 'x', goal: '>= 50x', verdict: 'n/a', note: `failed: ${(error as Error).message.slice(0, 160)}` });
       }
     }
   } finally {

@@ -121,7 +121,7 @@ export function sqlFloor(dbUrl: string, connections: number): Target {
 // --- PostgREST -----------------------------------------------------------------------------------
 
 interface RpcPushAnswer { last_sequence: number }
-interface RpcPullRow { sequence: number }
+interface RpcPullRow { sequence: number | null; has_more: boolean; next_sequence: number }
 
 function postgrestTarget(name: string, base: string, anonKey?: string): Target {
   const headers = (session: Session): Record<string, string> => ({
@@ -142,7 +142,9 @@ function postgrestTarget(name: string, base: string, anonKey?: string): Target {
     async pull(session, afterSequence, limit) {
       const body = JSON.stringify({ vault_id: session.vaultId, after_sequence: afterSequence, max_count: limit });
       const rows = await postJson<RpcPullRow[]>(pullUrl, headers(session), body);
-      return { count: rows.length, lastSequence: rows.length ? Number(rows.at(-1)!.sequence) : afterSequence, hasMore: rows.length === limit };
+      // Every row carries the page's state; a page without logs is one row with null log columns.
+      const count = rows[0]?.sequence === null ? 0 : rows.length;
+      return { count, lastSequence: Number(rows[0]!.next_sequence), hasMore: rows[0]!.has_more };
     },
     close: async () => {},
   };
@@ -173,10 +175,7 @@ export function edgeSync(endpoints: StackEndpoints, functionsBase = `${endpoints
     async pull(session, afterSequence, limit) {
       const answer = await postJson<SyncPullAnswer>(pullUrl, headers(session),
         JSON.stringify({ vaultId: session.vaultId, afterSequence, limit }));
-      const count = answer.logs.length;
-      const last = count ? Number(answer.logs.at(-1)!.sequence) : afterSequence;
-      // The cursor is the last log's sequence; nextSequence only matters for an empty page.
-      return { count, lastSequence: count ? last : Number(answer.nextSequence ?? afterSequence), hasMore: Boolean(answer.hasMore) };
+      return { count: answer.logs.length, lastSequence: Number(answer.nextSequence), hasMore: answer.hasMore };
     },
     close: async () => {},
   };

@@ -24,7 +24,7 @@ interface Input {
   apiUrl: string; anonKey: string; token: string; vaultId: string; key: string; expected: number;
   mode: 'library-rpc' | 'library-edge' | 'stand-in-node';
 }
-interface Row { id: string; sequence: number; encrypted_data: string; nonce: string; haex_timestamp: string; device_id: string | null }
+interface Row { id: string | null; sequence: number; encrypted_data: string; nonce: string; haex_timestamp: string; device_id: string | null; has_more: boolean; next_sequence: number }
 
 const input = JSON.parse(process.env.BENCH_W4_INPUT!) as Input;
 const MiB = 2 ** 20;
@@ -73,11 +73,13 @@ async function standInCatchUp(onLog: (data: unknown) => void): Promise<number> {
   let next: Promise<Row[]> | undefined = page(0);
   while (next) {
     const rows: Row[] = await next;
-    next = rows.length === 1000 ? page(Number(rows.at(-1)!.sequence)) : undefined;
+    // Every row carries the page's state (has_more, next_sequence); an empty page is one row of nulls.
+    next = rows[0]!.has_more ? page(Number(rows[0]!.next_sequence)) : undefined;
+    if (rows[0]!.id === null) rows.length = 0;
     for (const row of rows) {
       const data = Buffer.from(row.encrypted_data, 'base64');
       const decipher = createDecipheriv('aes-256-gcm', rawKey, Buffer.from(row.nonce, 'base64'));
-      decipher.setAAD(aadFor(input.vaultId, row.id, row.haex_timestamp, row.device_id));
+      decipher.setAAD(aadFor(input.vaultId, row.id!, row.haex_timestamp, row.device_id));
       decipher.setAuthTag(data.subarray(data.length - 16));
       onLog(JSON.parse(Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString('utf8')));
     }

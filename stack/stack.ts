@@ -199,8 +199,6 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
       SUPABASE_DB_URL: pg.superuserUrl,
       SUPABASE_JWT_SECRET: config.jwtSecret,
       HAEX_POSTGREST_URL: `http://127.0.0.1:${postgrestPort}`,
-      // The sync function picks its pull query by PostgREST's row cap (see supabase/config.toml).
-      SYNC_POSTGREST_MAX_ROWS: String(config.maxRows),
     });
     const served = await Promise.all(config.functions.map(async (fn): Promise<ServedFunction> => {
       const result = await serveFunction(fn, await freePort(), env, path.join(logs, `function-${fn.name}.log`));

@@ -84,9 +84,10 @@ describe('the access token of a signed-out session', () => {
       'direct rpc get_vault_key': outcome(await direct('/rpc/get_vault_key', { vault_id: vaultId })),
     };
     expect(seen).toEqual({
-      'select vaults': '200 0 rows', 'select sync_logs': '200 0 rows', 'rpc pull_logs': '200 0 rows',
+      // pull: 404 for a vault that is not the caller's, as harden's pull contract answers (issue 10)
+      'select vaults': '200 0 rows', 'select sync_logs': '200 0 rows', 'rpc pull_logs': '404 PT404',
       'rpc get_vault_key': '404 PT404', 'rpc push_logs': '404 PT404', 'rpc delete_vault': '404 PT404',
-      'update vaults': '403 42501', 'function pull': '200 0 logs', 'function vault-key': '404 not_found',
+      'update vaults': '403 42501', 'function pull': '404 not_found', 'function vault-key': '404 not_found',
       'direct select sync_logs': '200 0 rows', 'direct rpc get_vault_key': '404 PT404',
     });
     expect(await snapshot()).toEqual(before);

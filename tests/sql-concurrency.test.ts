@@ -20,7 +20,7 @@ const b64 = (bytes: number) => randomBytes(bytes).toString('base64');
 const entry = (device = 'd') => ({ id: randomUUID(), encrypted_data: b64(120), nonce: b64(12), haex_timestamp: `${Date.now()}-${device}`, device_id: device });
 
 interface PushResult { last_sequence: number; results: { id: string; sequence: number; duplicate: boolean }[] }
-interface PullRow { id: string; sequence: number }
+interface PullRow { id: string | null; sequence: number | null; last_sequence: number; has_more: boolean; next_sequence: number }
 
 /** Straight to PostgREST (as the gateway forwards it), keeping the Node gateway off the hot loop. */
 async function postgrest<T>(fn: string, args: unknown, token: string): Promise<{ status: number; body: T }> {
@@ -99,12 +99,21 @@ describe('8 pushers + 4 pullers on one vault, 8 pushers on their own vaults', ()
           break;
         }
         p.pages++;
-        res.body.forEach((row, i) => {
+        const rows = res.body.filter((row) => row.sequence !== null);
+        rows.forEach((row, i) => {
           if (row.sequence !== p.cursor + 1 + i) p.violations.push(`after ${p.cursor} got ${row.sequence} at ${i}`);
         });
-        if (res.body.length > 0) {
-          p.cursor = res.body[res.body.length - 1]!.sequence;
-          p.rows += res.body.length;
+        // The page's state is of the page's own snapshot: the cursor is the last row, "more" exactly
+        // when the vault had more, and a page is short only at the end.
+        const state = res.body[0]!;
+        const last = rows.length > 0 ? rows[rows.length - 1]!.sequence! : p.cursor;
+        if (state.next_sequence !== last || state.has_more !== (last < state.last_sequence)
+          || (rows.length < pageSize && state.has_more)) {
+          p.violations.push(`after ${p.cursor}: ${rows.length} rows with ${JSON.stringify({ ...state, encrypted_data: undefined })}`);
+        }
+        if (rows.length > 0) {
+          p.cursor = last;
+          p.rows += rows.length;
         } else {
           p.empty++;
           await sleep(25); // caught up: poll again shortly (as a client between realtime nudges would)

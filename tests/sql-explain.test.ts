@@ -31,19 +31,29 @@ const postgrestPull = (fn = 'pull_logs') => `
 interface PlanNode { 'Node Type': string; 'Relation Name'?: string; 'Index Name'?: string; 'Function Name'?: string; Plans?: PlanNode[] }
 const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)];
 
+/** The lowest Limit above the sync_logs scan: what bounds the rows read to the page. */
+function pageLimit(plan: PlanNode): PlanNode | undefined {
+  const below = (n: PlanNode) => nodes(n).some((c) => c['Relation Name'] === 'sync_logs');
+  const limits = nodes(plan).filter((n) => n['Node Type'] === 'Limit' && below(n));
+  return limits.find((l) => !nodes(l).slice(1).some((c) => limits.includes(c)));
+}
+
 /** A summary of the plan that the assertions read. */
 function shape(plan: PlanNode) {
   const all = nodes(plan);
+  const limit = pageLimit(plan);
   return {
     seqScans: all.filter((n) => n['Node Type'] === 'Seq Scan').map((n) => n['Relation Name']),
-    sorts: all.filter((n) => n['Node Type'] === 'Sort').length,
+    // A Sort under the page's Limit would sort the vault's logs before cutting the page; above it, at
+    // most the page's rows are ordered.
+    sortsUnderLimit: limit ? nodes(limit).filter((n) => n['Node Type'] === 'Sort').length : -1,
     functionScans: all.filter((n) => n['Node Type'] === 'Function Scan').map((n) => n['Function Name']),
     syncLogsScans: all.filter((n) => n['Relation Name'] === 'sync_logs')
       .map((n) => `${n['Node Type']} using ${n['Index Name']
         ?? nodes(n).filter((c) => c['Node Type'] === 'Bitmap Index Scan').map((c) => c['Index Name']).join(' + ')}`),
   };
 }
-const inlined = { seqScans: [], sorts: 0, functionScans: ['json_to_recordset'], syncLogsScans: ['Index Scan using sync_logs_pkey'] };
+const inlined = { seqScans: [], sortsUnderLimit: 0, functionScans: ['json_to_recordset'], syncLogsScans: ['Index Scan using sync_logs_pkey'] };
 /** The two indexes that give an ordered (vault_id, sequence) range: the primary key, or the RLS index (author_id, vault_id, sequence). */
 const RANGE_SCAN = /^Index (Only )?Scan using (sync_logs_pkey|sync_logs_author_id_vault_id_sequence_idx)$/;
 
@@ -103,13 +113,13 @@ describe(`pull_logs on a vault of ${ROWS} logs`, () => {
       /^(Index Scan|Index Only Scan|Bitmap Heap Scan) using (sync_logs_pkey|sync_logs_author_id_vault_id_sequence_idx)$/);
   });
 
-  it('reads exactly the page (EXPLAIN ANALYZE: rows from the index = max_count)', async () => {
+  it('reads exactly the page and the one row that tells has_more (EXPLAIN ANALYZE: rows from the index = max_count + 1)', async () => {
     const plan = await asUser(owner, async (sql) => {
       const [row] = await sql.unsafe(`explain (analyze, format json) ${postgrestPull()}`, [body(12_345, 500), 1000, 0]);
       return (row!['QUERY PLAN'] as { Plan: PlanNode }[])[0]!.Plan;
     });
     const scan = nodes(plan).find((n) => n['Relation Name'] === 'sync_logs') as PlanNode & { 'Actual Rows': number; 'Actual Loops': number };
-    expect([scan['Actual Rows'], scan['Actual Loops']]).toEqual([500, 1]);
+    expect([scan['Actual Rows'], scan['Actual Loops']]).toEqual([501, 1]);
   });
 
   it('control: the same function with a SET clause is not inlined, and the checks say so', async () => {
@@ -139,12 +149,13 @@ describe(`pull_logs on a vault of ${ROWS} logs`, () => {
         body: JSON.stringify(body(cursor, 1000)),
       });
       expect(res.status).toBe(200);
-      const rows = await res.json() as { sequence: number }[];
-      if (rows.length === 0) break;
+      const rows = await res.json() as { sequence: number; has_more: boolean; next_sequence: number }[];
       expect(rows[0]!.sequence).toBe(cursor + 1);
       expect(rows[rows.length - 1]!.sequence).toBe(cursor + rows.length);
       cursor += rows.length;
       pages++;
+      expect(rows[0]!.next_sequence).toBe(cursor);
+      if (!rows[0]!.has_more) break;
     }
     const seconds = (Date.now() - started) / 1000;
     console.log(`pull: ${cursor} logs in ${pages} pages in ${seconds.toFixed(2)} s (${Math.round(cursor / seconds)} logs/s, one client)`);

@@ -181,7 +181,9 @@ describe('pull_logs', () => {
     expect(res.status).toBe(200);
     expect(res.body.map((r: any) => r.sequence)).toEqual([11, 12, 13, 14, 15]);
     const first = res.body[0];
-    expect(Object.keys(first).sort()).toEqual(['created_at', 'device_id', 'encrypted_data', 'haex_timestamp', 'id', 'nonce', 'sequence']);
+    expect(Object.keys(first).sort()).toEqual(['compacted_through', 'created_at', 'device_id', 'encrypted_data', 'haex_timestamp',
+      'has_more', 'id', 'last_sequence', 'next_sequence', 'nonce', 'record_key', 'sequence']);
+    for (const row of res.body) expect(row).toMatchObject({ last_sequence: 250, has_more: true, next_sequence: 15 });
     const sent = pushed[10]!;
     expect(first).toMatchObject({ id: sent.id, encrypted_data: sent.encrypted_data, nonce: sent.nonce,
       haex_timestamp: sent.haex_timestamp, device_id: sent.device_id });
@@ -195,12 +197,16 @@ describe('pull_logs', () => {
     expect(get.body.map((r: any) => r.sequence)).toEqual([241, 242, 243, 244, 245, 246, 247, 248, 249, 250]);
   });
 
-  it('pages through everything with max_count 1000 and ends with an empty page', async () => {
+  it('pages through everything with max_count 1000; at the end, one row without a log carries the state', async () => {
     const all = await rpc('pull_logs', { vault_id: vaultId, after_sequence: 0, max_count: 1000 }, alice.access_token);
     expect(all.body).toHaveLength(250);
     expect(all.body.map((r: any) => r.id)).toEqual(pushed.map((p) => p.id));
+    expect(all.body.at(-1)).toMatchObject({ last_sequence: 250, has_more: false, next_sequence: 250 });
     const end = await rpc('pull_logs', { vault_id: vaultId, after_sequence: 250, max_count: 1000 }, alice.access_token);
-    expect(end).toMatchObject({ status: 200, body: [] });
+    expect(end).toEqual(expect.objectContaining({ status: 200, body: [{
+      id: null, sequence: null, encrypted_data: null, nonce: null, haex_timestamp: null, device_id: null, created_at: null,
+      record_key: null, last_sequence: 250, has_more: false, next_sequence: 250, compacted_through: 0,
+    }] }));
   });
 
   it.each([
@@ -215,11 +221,11 @@ describe('pull_logs', () => {
     expectError(res, 400, 'PT400', field);
   });
 
-  it('gives another user\'s vault exactly what an unknown vault gives: an empty page', async () => {
+  it('gives another user\'s vault exactly what an unknown vault gives: 404 PT404', async () => {
     const foreign = await rpc('pull_logs', { vault_id: vaultId, after_sequence: 0, max_count: 1000 }, bob.access_token);
     const unknown = await rpc('pull_logs', { vault_id: randomUUID(), after_sequence: 0, max_count: 1000 }, bob.access_token);
-    expect(foreign).toMatchObject({ status: 200, body: [] });
-    expect(unknown).toMatchObject({ status: 200, body: [] });
+    expectError(foreign, 404, 'PT404', 'vault_id');
+    expect(foreign.body).toEqual(unknown.body);
   });
 });
 

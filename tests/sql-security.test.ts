@@ -15,12 +15,13 @@ const b64 = (bytes: number) => randomBytes(bytes).toString('base64');
 const entry = () => ({ id: randomUUID(), encrypted_data: b64(64), nonce: b64(12), haex_timestamp: `${Date.now()}`, device_id: 'd1' });
 
 const TABLES = ['vaults', 'vault_keys', 'sync_logs'] as const;
-const PUBLIC_FUNCTIONS = ['create_vault', 'delete_vault', 'get_vault_key', 'list_vaults', 'pull_logs', 'push_logs', 'update_vault_key'];
-const SECURITY_DEFINER = ['public.create_vault', 'public.delete_vault', 'public.get_vault_key', 'public.push_logs', 'public.update_vault_key'];
+const PUBLIC_FUNCTIONS = ['compact_logs', 'create_vault', 'delete_vault', 'get_vault_key', 'list_vaults', 'pull_logs', 'push_logs', 'update_vault_key'];
+const SECURITY_DEFINER = ['private.keep_vault_tombstone', 'public.compact_logs', 'public.create_vault', 'public.delete_vault',
+  'public.get_vault_key', 'public.push_logs', 'public.update_vault_key'];
 /** Functions allowed without `set search_path = ''`: the inlinable hot path. */
 const NO_SEARCH_PATH = ['public.pull_logs'];
 /** private functions `authenticated` may execute: what the SECURITY INVOKER pull_logs calls. */
-const PRIVATE_FOR_AUTHENTICATED = ['private.limits', 'private.pull_page_size'];
+const PRIVATE_FOR_AUTHENTICATED = ['private.limits', 'private.pull_compacted_through', 'private.pull_vault_state'];
 
 let alice: StackUser;
 let bob: StackUser;
@@ -115,7 +116,7 @@ describe('attack matrix against user A\'s vault (nothing read, nothing changed)'
       'insert vaults': '403 42501', 'insert vault_keys': '403 42501', 'insert sync_logs': '403 42501',
       'update vaults': '403 42501', 'update vault_keys': '403 42501', 'update sync_logs': '403 42501',
       'delete vaults': '403 42501', 'delete vault_keys': '403 42501', 'delete sync_logs': '403 42501',
-      'rpc push_logs': '404 PT404', 'rpc pull_logs': '200 []', 'rpc get_vault_key': '404 PT404',
+      'rpc push_logs': '404 PT404', 'rpc pull_logs': '404 PT404', 'rpc get_vault_key': '404 PT404',
       'rpc update_vault_key': '404 PT404', 'rpc delete_vault': '404 PT404',
       'rpc create_vault': '409 PT409', // the contract: an existing id is a conflict, whoever owns it
       'rpc list_vaults': '200 []',
@@ -167,14 +168,14 @@ describe('in SQL, by role', () => {
       const rows = await sql`select
         (select count(*)::int from public.vaults where id = ${vaultId}) as vaults,
         (select count(*)::int from public.vault_keys where vault_id = ${vaultId}) as keys,
-        (select count(*)::int from public.sync_logs where vault_id = ${vaultId}) as logs,
-        (select count(*)::int from public.pull_logs(${vaultId}, 0, 1000)) as pulled`;
+        (select count(*)::int from public.sync_logs where vault_id = ${vaultId}) as logs`;
       const codes: string[] = [];
       for (const statement of [
         `update public.vaults set last_sequence = 0 where id = '${vaultId}'`,
         `delete from public.sync_logs where vault_id = '${vaultId}'`,
         `insert into public.sync_logs (vault_id, sequence, id, author_id, encrypted_data, nonce, haex_timestamp)
            values ('${vaultId}', 4, gen_random_uuid(), '${bob.id}', 'AAAA', 'n', 't')`,
+        `select * from public.pull_logs('${vaultId}', 0, 1000)`,
         `select private.create_vault('${randomUUID()}', 'AAAA', 'AAAA', 'AAAA')`,
         `select private.require_uid()`,
         `select private.is_base64('AAAA')`,
@@ -192,8 +193,8 @@ describe('in SQL, by role', () => {
       }
       return { counts: rows[0], codes };
     });
-    expect(result.counts).toEqual({ vaults: 0, keys: 0, logs: 0, pulled: 0 });
-    expect(result.codes).toEqual(Array(8).fill('42501'));
+    expect(result.counts).toEqual({ vaults: 0, keys: 0, logs: 0 });
+    expect(result.codes).toEqual([...Array(3).fill('42501'), 'PT404', ...Array(5).fill('42501')]);
   });
 
   it('anon can neither read a table nor execute a function', async () => {
@@ -336,9 +337,13 @@ describe('catalog audit', () => {
       has_schema_privilege('authenticated', 'private', 'usage') as auth_usage,
       has_schema_privilege('authenticated', 'private', 'create') as auth_create,
       coalesce((select bool_or(a.grantee = 0) from pg_namespace n, aclexplode(n.nspacl) a where n.nspname = 'private'), false) as public_grant,
-      (select count(*)::int from pg_class c where c.relnamespace = 'private'::regnamespace and c.relkind in ('r', 'v', 'm', 'p', 'f')) as relations`;
+      (select array_agg(c.relname::text order by c.relname) from pg_class c
+        where c.relnamespace = 'private'::regnamespace and c.relkind in ('r', 'v', 'm', 'p', 'f')) as relations,
+      (select count(*)::int from pg_class c, pg_roles r where c.relnamespace = 'private'::regnamespace
+        and r.rolname in ('anon', 'authenticated') and has_table_privilege(r.oid, c.oid, 'SELECT,INSERT,UPDATE,DELETE')) as granted`;
     expect(row).toEqual({
-      anon_usage: false, anon_create: false, auth_usage: true, auth_create: false, public_grant: false, relations: 0,
+      anon_usage: false, anon_create: false, auth_usage: true, auth_create: false, public_grant: false,
+      relations: ['vault_tombstones'], granted: 0,
     });
   });
 

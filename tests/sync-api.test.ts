@@ -96,7 +96,8 @@ describe('vaults, push and pull', () => {
     const vaultId = await createVault(user);
     let list = await api(`${F}/vaults`, { token: user.access_token });
     expect(list.status).toBe(200);
-    expect(list.body).toEqual({ vaults: [{ vaultId, createdAt: expect.any(String), updatedAt: expect.any(String), lastSequence: 0, logCount: 0, bytes: 0 }] });
+    expect(list.body).toEqual({ vaults: [{ vaultId, createdAt: expect.any(String), updatedAt: expect.any(String), lastSequence: 0, logCount: 0, bytes: 0,
+      compactedLogs: 0, compactedThrough: 0 }] });
 
     const logs = [log(1), log(2), log(3, { deviceId: undefined }), log(4, { id: undefined, deviceId: null })];
     const pushed = await api(`${F}/push`, { token: user.access_token, body: { vaultId, logs } });
@@ -116,20 +117,20 @@ describe('vaults, push and pull', () => {
     expect(all.status).toBe(200);
     expect(all.body.hasMore).toBe(false);
     expect(all.body.nextSequence).toBe(5);
+    expect(all.body.lastSequence).toBe(5);
     expect(all.body.logs).toHaveLength(5);
     expect(all.body.logs[0]).toEqual({
       id: logs[0]!.id, sequence: 1, encryptedData: logs[0]!.encryptedData, nonce: logs[0]!.nonce,
-      haexTimestamp: logs[0]!.haexTimestamp, deviceId: 'dev-1', createdAt: expect.any(String),
+      haexTimestamp: logs[0]!.haexTimestamp, deviceId: 'dev-1', createdAt: expect.any(String), recordKey: null,
     });
     expect(all.body.logs[2].deviceId).toBeNull();
 
     const page = await api(`${F}/pull`, { token: user.access_token, body: { vaultId, afterSequence: 1, limit: 2 } });
     expect(page.body.logs.map((l: any) => l.sequence)).toEqual([2, 3]);
-    expect(page.body).toMatchObject({ hasMore: true, nextSequence: 3 });
+    expect(page.body).toMatchObject({ hasMore: true, nextSequence: 3, lastSequence: 5 });
     const end = await api(`${F}/pull`, { token: user.access_token, body: { vaultId, afterSequence: 5 } });
-    expect(end.body).toEqual({ logs: [], hasMore: false, nextSequence: 5 });
-    const beyond = await api(`${F}/pull`, { token: user.access_token, body: { vaultId, afterSequence: 99 } });
-    expect(beyond.body).toEqual({ logs: [], hasMore: false, nextSequence: 99 });
+    expect(end.body).toEqual({ logs: [], hasMore: false, nextSequence: 5, lastSequence: 5, compactedThrough: 0 });
+    expectError(await api(`${F}/pull`, { token: user.access_token, body: { vaultId, afterSequence: 99 } }), 409, 'cursor_ahead');
 
     list = await api(`${F}/vaults`, { token: user.access_token });
     expect(list.body.vaults[0]).toMatchObject({ vaultId, lastSequence: 5, logCount: 5 });
@@ -140,8 +141,7 @@ describe('vaults, push and pull', () => {
     expect(del.body).toBeNull();
     expect((await api(`${F}/vaults`, { token: user.access_token })).body).toEqual({ vaults: [] });
     expectError(await api(`${F}/vaults/${vaultId}`, { method: 'DELETE', token: user.access_token }), 404, 'not_found');
-    expect((await api(`${F}/pull`, { token: user.access_token, body: { vaultId, afterSequence: 2 } })).body)
-      .toEqual({ logs: [], hasMore: false, nextSequence: 2 });
+    expectError(await api(`${F}/pull`, { token: user.access_token, body: { vaultId, afterSequence: 2 } }), 404, 'not_found');
     expectError(await api(`${F}/push`, { token: user.access_token, body: { vaultId, logs: [log(1)] } }), 404, 'not_found');
   });
 
@@ -156,7 +156,7 @@ describe('errors', () => {
     ['GET', '/vaults'], ['POST', '/vault-key', { vaultId: randomUUID(), ...key() }],
     ['GET', `/vault-key/${randomUUID()}`], ['PUT', `/vault-key/${randomUUID()}`, { ...key(), ifUpdatedAt: new Date().toISOString() }],
     ['DELETE', `/vaults/${randomUUID()}`], ['POST', '/push', { vaultId: randomUUID(), logs: [log(1)] }],
-    ['POST', '/pull', { vaultId: randomUUID() }],
+    ['POST', '/pull', { vaultId: randomUUID() }], ['POST', '/compact', { vaultId: randomUUID() }],
   ];
 
   it.each(routes)('401 on %s %s without a token, with the anon key, an expired or a forged token', async (method, p, body) => {
@@ -211,7 +211,7 @@ describe('errors', () => {
       }
     }
     const ok = await api(`${F}/pull`, { token: alice.access_token, rawBody: JSON.stringify({ vaultId: randomUUID() }), headers: { 'content-type': 'Application/JSON; charset=utf-8' } });
-    expect(ok.status).toBe(200); // got past the content-type check (empty page of an unknown vault)
+    expectError(ok, 404, 'not_found'); // got past the content-type check (to the database: an unknown vault)
   });
 });
 
@@ -231,13 +231,11 @@ describe('isolation between users', () => {
     expectError(await api(`${F}/vault-key/${vaultId}`, { method: 'PUT', token: b, body: { ...key(), ifUpdatedAt: before.keys[0]!.updated_at.toISOString() } }), 404, 'not_found');
     expectError(await api(`${F}/vaults/${vaultId}`, { method: 'DELETE', token: b }), 404, 'not_found');
     expectError(await api(`${F}/push`, { token: b, body: { vaultId, logs: [log(3)] } }), 404, 'not_found');
-    // Pull: an empty page, exactly as for a vault that does not exist (RLS hides the rows), with
-    // both read shapes (limit < max_rows: table read; limit 1000: embedded read).
-    for (const limit of [10, 1000]) {
-      const res = await api(`${F}/pull`, { token: b, body: { vaultId, limit } });
-      expect(res.status).toBe(200);
-      expect(res.body).toEqual({ logs: [], hasMore: false, nextSequence: 0 });
-      expect((await api(`${F}/pull`, { token: b, body: { vaultId: randomUUID(), limit } })).body).toEqual(res.body);
+    // Pull: 404 exactly as for a vault that does not exist (one read shape: the pull_logs rpc).
+    for (const afterSequence of [0, 1, 99]) {
+      const res = await api(`${F}/pull`, { token: b, body: { vaultId, afterSequence, limit: 1000 } });
+      expectError(res, 404, 'not_found');
+      expect((await api(`${F}/pull`, { token: b, body: { vaultId: randomUUID(), afterSequence, limit: 1000 } })).body).toEqual(res.body);
     }
     expectError(await api(`${F}/vault-key`, { token: b, body: { vaultId, ...key() } }), 409, 'conflict');
     const list = await api(`${F}/vaults`, { token: b });

@@ -41,6 +41,7 @@ async function pullAll(limit: number, maxPages = Infinity) {
     const { logs, hasMore, nextSequence } = res.body;
     expect(logs.length).toBeLessThanOrEqual(limit);
     expect(nextSequence).toBe(logs.length ? logs.at(-1).sequence : cursor);
+    expect(res.body.lastSequence).toBe(TOTAL);
     seen.push(...logs);
     pages++;
     expect(hasMore).toBe(nextSequence < TOTAL);
@@ -81,11 +82,22 @@ describe('pagination over 2,500 logs', () => {
     expect(res.body).toMatchObject({ hasMore: true, nextSequence: 100 });
   });
 
-  it('PostgREST answers the embedded read in the shape the fast path expects', async () => {
-    const url = `${stack.POSTGREST_URL}/vaults?select=lastSequence:last_sequence,logs:sync_logs(id,sequence)&id=eq.${vaultId}`
-      + '&logs.sequence=gt.2497&logs.order=sequence.asc&logs.limit=2';
-    const text = await (await fetch(url, { headers: { authorization: `Bearer ${user.access_token}` } })).text();
-    expect(text).toMatch(/^\[\{"lastSequence":2500,"logs":\[/);
-    expect(JSON.parse(text)[0].logs.map((l: any) => l.sequence)).toEqual([2498, 2499]);
+  it('PostgREST answers the pull rpc in the shape the function passes through (state first in every row)', async () => {
+    // functions/sync/protocol.ts PULL_COLUMNS
+    const columns = 'lastSequence:last_sequence,hasMore:has_more,nextSequence:next_sequence,id,encryptedData:encrypted_data,'
+      + 'nonce,haexTimestamp:haex_timestamp,deviceId:device_id,createdAt:created_at,sequence';
+    const url = `${stack.POSTGREST_URL}/rpc/pull_logs?select=${columns}`;
+    const text = await (await fetch(url, {
+      method: 'POST', body: JSON.stringify({ vault_id: vaultId, after_sequence: 2497, max_count: 2 }),
+      headers: { authorization: `Bearer ${user.access_token}`, 'content-type': 'application/json' },
+    })).text();
+    expect(text).toMatch(/^\[\{"lastSequence":2500,"hasMore":true,"nextSequence":2499,"id":"/);
+    expect(JSON.parse(text).map((l: any) => l.sequence)).toEqual([2498, 2499]);
+  });
+
+  it('this stack runs max_rows 1001 (the other cap: sync-pagination-max-rows.test.ts)', async () => {
+    const res = await fetch(`${stack.POSTGREST_URL}/sync_logs?select=sequence&vault_id=eq.${vaultId}`,
+      { headers: { authorization: `Bearer ${user.access_token}` } });
+    expect(await res.json()).toHaveLength(1001);
   });
 });

@@ -20,6 +20,7 @@ export type Database = {
           haex_timestamp: string
           id: string
           nonce: string
+          record_key: string | null
           sequence: number
           vault_id: string
         }
@@ -31,6 +32,7 @@ export type Database = {
           haex_timestamp: string
           id: string
           nonce: string
+          record_key?: string | null
           sequence: number
           vault_id: string
         }
@@ -42,6 +44,7 @@ export type Database = {
           haex_timestamp?: string
           id?: string
           nonce?: string
+          record_key?: string | null
           sequence?: number
           vault_id?: string
         }
@@ -94,24 +97,33 @@ export type Database = {
       vaults: {
         Row: {
           bytes: number
+          compacted_logs: number
+          compacted_through: number
           created_at: string
           id: string
+          keyed_logs_since_compaction: number
           last_sequence: number
           owner_id: string
           updated_at: string
         }
         Insert: {
           bytes?: number
+          compacted_logs?: number
+          compacted_through?: number
           created_at?: string
           id: string
+          keyed_logs_since_compaction?: number
           last_sequence?: number
           owner_id: string
           updated_at?: string
         }
         Update: {
           bytes?: number
+          compacted_logs?: number
+          compacted_through?: number
           created_at?: string
           id?: string
+          keyed_logs_since_compaction?: number
           last_sequence?: number
           owner_id?: string
           updated_at?: string
@@ -123,6 +135,7 @@ export type Database = {
       [_ in never]: never
     }
     Functions: {
+      compact_logs: { Args: { vault_id: string }; Returns: Json }
       create_vault: {
         Args: {
           encrypted_vault_key: string
@@ -155,6 +168,8 @@ export type Database = {
         Args: Record<PropertyKey, never>
         Returns: {
           bytes: number
+          compacted_logs: number
+          compacted_through: number
           created_at: string
           last_sequence: number
           log_count: number
@@ -165,12 +180,17 @@ export type Database = {
       pull_logs: {
         Args: { after_sequence?: number; max_count?: number; vault_id: string }
         Returns: {
+          compacted_through: number
           created_at: string
           device_id: string
           encrypted_data: string
           haex_timestamp: string
+          has_more: boolean
           id: string
+          last_sequence: number
+          next_sequence: number
           nonce: string
+          record_key: string
           sequence: number
         }[]
       }

@@ -6,11 +6,22 @@
  *   password, or a key record that is not this vault's.
  * - LogDecryptionError: a log failed authentication (altered, moved to another vault, id or
  *   timestamp rewritten, or a different key). Names the log id and sequence.
- * - SequenceGapError: a pull page did not continue at cursor + 1 (the server skipped or reordered).
+ * - SequenceGapError: a pull page did not continue at cursor + 1 (the server skipped or reordered a
+ *   log); skipping sequences at or below the page's compactedThrough is compaction, not a gap.
  * - NotFoundError (404/PT404), ConflictError (409/PT409), ValidationError (400/413, PT400/PT413,
  *   with the offending `field` when the server names it).
+ * - VaultDeletedError (a ConflictError, code `vault_deleted`): createVault with the id of a vault
+ *   that was deleted. Vault ids are never reused. What an app does: treat its local copy as a vault
+ *   deleted elsewhere (ask the user), or create a NEW vault (createVault without vaultId) and push its
+ *   local data there; devices still syncing the old id get NotFoundError from pull and push.
+ * - CursorAheadError (a ConflictError, code `cursor_ahead`): a pull's cursor is beyond the vault's
+ *   last sequence: the server holds fewer logs than this device has seen (a database restored from a
+ *   backup, or a cursor stored for another vault). What an app does: pull again from 0 (its apply
+ *   must be idempotent by log id or HLC, as CRDT merges are) and push its local changes again (push
+ *   is idempotent by log id), so the server regains what it lost.
  * - TransportError: anything else on the way (network, 5xx, 429, 401/403, unexpected answers);
- *   `retryable` says whether repeating the same request may succeed.
+ *   `retryable` says whether repeating the same request may succeed: network failures, 408, 429, 502,
+ *   503 and 504. A 500 is the server's bug (its log says more), and a repeat would meet it again.
  */
 
 export class HaexSyncError extends Error {
@@ -52,6 +63,10 @@ export class ServerError extends HaexSyncError {
 
 export class NotFoundError extends ServerError {}
 export class ConflictError extends ServerError {}
+/** 409 `vault_deleted` (SQL PT409, hint vault_deleted): the vault id belonged to a deleted vault. */
+export class VaultDeletedError extends ConflictError {}
+/** 409 `cursor_ahead` (SQL PT409, hint cursor_ahead): the pull cursor is beyond the vault's last sequence. */
+export class CursorAheadError extends ConflictError {}
 export class ValidationError extends ServerError {
   /** The offending field as the server names it (`vault_id`, `logs[3].nonce`, `logs`), if any. */
   readonly field: string | undefined;
@@ -79,11 +94,15 @@ export const isRetryable = (error: unknown): boolean => error instanceof Transpo
 export function errorFromStatus(status: number, code: string, message: string, field?: string,
   details?: unknown, retryAfterMs?: number, cause?: unknown): ServerError {
   if (status === 404) return new NotFoundError(message, status, code, details);
-  if (status === 409) return new ConflictError(message, status, code, details);
+  if (status === 409) {
+    const Conflict = code === 'vault_deleted' ? VaultDeletedError : code === 'cursor_ahead' ? CursorAheadError : ConflictError;
+    return new Conflict(message, status, code, details);
+  }
   if (status === 400 || status === 413 || status === 422) {
     return new ValidationError(message, status, code, field, details);
   }
-  const retryable = status === 0 || status === 408 || status === 429 || status >= 500;
+  const retryable = status === 0 || status === 408 || status === 429 || status === 502 || status === 503
+    || status === 504;
   return new TransportError(message, status, code, retryable, retryAfterMs, details, { cause });
 }
 

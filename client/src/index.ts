@@ -6,12 +6,13 @@ export { HaexSyncClient, Vault } from './sync.ts';
 export type { HaexSyncClientOptions, SyncOptions, SyncResult } from './sync.ts';
 export type { LiveOptions, LiveState, LiveSync } from './live.ts';
 export {
-  ConflictError, HaexSyncError, isRetryable, LogDecryptionError, NotFoundError, SequenceGapError, ServerError,
-  TransportError, UsageError, ValidationError, WrongPasswordError,
+  ConflictError, CursorAheadError, HaexSyncError, isRetryable, LogDecryptionError, NotFoundError, SequenceGapError, ServerError,
+  TransportError, UsageError, ValidationError, VaultDeletedError, WrongPasswordError,
 } from './errors.ts';
 export {
-  decryptLog, encryptChange, logAad, LOG_AAD_PREFIX, logDecryptor, MAX_PLAINTEXT_BYTES,
+  decryptLog, encryptChange, logAad, LOG_AAD_PREFIX, LOG_AAD_PREFIX_V2, logDecryptor, MAX_PLAINTEXT_BYTES,
 } from './log-crypto.ts';
+export { RECORD_KEY_INFO, recordKeyFor } from './record-key.ts';
 export type { Change, DecryptedLog, EncryptedLog, StoredLog } from './log-crypto.ts';
 export {
   createVaultKey, PBKDF2_ITERATIONS, rewrapVaultKey, unwrapVaultKey, VAULT_KEY_AAD_PREFIX, vaultKeyAad, wrapVaultKey,
@@ -26,5 +27,5 @@ export type { RetryPolicy } from './retry.ts';
 export { rpcTransport } from './transport/rpc.ts';
 export { edgeFunctionTransport } from './transport/edge-function.ts';
 export type { EdgeFunctionEndpoint } from './transport/edge-function.ts';
-export type { PullResult, PushResult, SyncTransport, VaultKeyRecord, VaultSummary } from './transport/types.ts';
+export type { CompactResult, PullResult, PushResult, SyncTransport, VaultKeyRecord, VaultSummary } from './transport/types.ts';
 export type { Database } from './database.types.ts';

@@ -8,13 +8,23 @@
  *   plaintext      = UTF-8 of JSON.stringify(data)  (any JSON value the app hands over)
  *   haex_timestamp = the change's HLC timestamp, in clear text (the server orders and filters by it)
  *   device_id      = optional, in clear text
- *   aad            = UTF-8 of "haex-sync/log/v1" 0x00 vaultId 0x00 logId 0x00 haexTimestamp 0x00 deviceId
+ *   record_key     = optional: opaque base64url name of what the change overwrites (record-key.ts), from
+ *                    the change's `key`; the server compacts logs by it (compact_logs)
+ *   aad            = without a record key (v1):
+ *                      UTF-8 of "haex-sync/log/v1" 0x00 vaultId 0x00 logId 0x00 haexTimestamp 0x00 deviceId
+ *                    with a record key (v2):
+ *                      UTF-8 of "haex-sync/log/v2" 0x00 vaultId 0x00 logId 0x00 haexTimestamp 0x00 deviceId
+ *                      0x00 recordKey
  *                    (UUIDs in lower-case canonical form; a missing deviceId is the empty string)
  *
  * What the AAD buys: a log altered in any byte, copied into another vault, given another id, or
  * whose timestamp or device id the server rewrote fails GCM authentication -> LogDecryptionError
  * naming the log id and sequence. Because haex_timestamp is authenticated, the server cannot
- * reorder the CRDT history by rewriting timestamps. The fields are separated by NUL, which none of
+ * reorder the CRDT history by rewriting timestamps. The AAD version follows the presence of a record
+ * key, and v2 binds it: the server can neither move a log to another record key, nor strip a record
+ * key (v2 log read as v1) nor add one (v1 log read as v2): each fails authentication. Logs of v1
+ * (pushed before record keys, or by an app that opted out) decrypt as before.
+ * The fields are separated by NUL, which none of
  * them may contain (UUIDs cannot; timestamps and device ids with NUL are refused here and by the
  * server), so the encoding is unambiguous.
  *
@@ -28,11 +38,14 @@
  * key, i.e. four billion changes per vault before a key rotation would be needed.
  */
 import { LogDecryptionError, UsageError } from './errors.ts';
+import { isRecordKey, recordKeyFor } from './record-key.ts';
 import {
   base64ByteLength, canonicalUuid, decodeBase64Into, fromUtf8, randomBytes, subtle, toBase64, utf8, utf8Into,
 } from './encoding.ts';
 
 export const LOG_AAD_PREFIX = 'haex-sync/log/v1';
+/** AAD version of logs with a record key. */
+export const LOG_AAD_PREFIX_V2 = 'haex-sync/log/v2';
 export const LOG_NONCE_BYTES = 12;
 export const GCM_TAG_BYTES = 16;
 export const MAX_ENCRYPTED_DATA_CHARS = 524_288;
@@ -50,6 +63,12 @@ export interface Change {
   /** Stable id; give the id of your CRDT log entry so retries across restarts never duplicate. Default: random UUID. */
   id?: string;
   deviceId?: string | null;
+  /**
+   * What the change overwrites (for HaexHub: table, primary key and column, e.g.
+   * JSON.stringify([table, pk, column])). Sent only as an HMAC (record-key.ts) so the server can
+   * drop the change once a newer one of the same key exists. Omit it to opt out of compaction.
+   */
+  key?: string;
 }
 
 /** A log as the server stores it (camelCase). */
@@ -59,6 +78,8 @@ export interface EncryptedLog {
   nonce: string;
   haexTimestamp: string;
   deviceId?: string | null;
+  /** Opaque record key (record-key.ts), or absent/null: never compacted. */
+  recordKey?: string | null;
 }
 
 /** A log as pulled from the server. */
@@ -73,6 +94,8 @@ export interface DecryptedLog {
   sequence: number;
   haexTimestamp: string;
   deviceId: string | null;
+  /** The record key the log was pushed with (authenticated), or null. */
+  recordKey: string | null;
   createdAt: string;
   data: unknown;
 }
@@ -87,19 +110,28 @@ function checkText(value: unknown, what: string, min: number, max: number): stri
   return value;
 }
 
-/** "haex-sync/log/v1\0<vaultId>\0<logId>\0<haexTimestamp>\0<deviceId>" as UTF-8. */
-export function logAad(vaultId: string, logId: string, haexTimestamp: string, deviceId?: string | null):
-  Uint8Array<ArrayBuffer> {
-  return utf8([LOG_AAD_PREFIX, canonicalUuid(vaultId, 'vaultId'), canonicalUuid(logId, 'log id'),
-    checkText(haexTimestamp, 'haexTimestamp', 1, MAX_HAEX_TIMESTAMP_CHARS),
-    deviceId == null ? '' : checkText(deviceId, 'deviceId', 0, MAX_DEVICE_ID_CHARS)].join('\u0000'));
+/**
+ * "haex-sync/log/v1\0<vaultId>\0<logId>\0<haexTimestamp>\0<deviceId>" as UTF-8, or with a record key
+ * "haex-sync/log/v2\0<vaultId>\0<logId>\0<haexTimestamp>\0<deviceId>\0<recordKey>".
+ */
+export function logAad(vaultId: string, logId: string, haexTimestamp: string, deviceId?: string | null,
+  recordKey?: string | null): Uint8Array<ArrayBuffer> {
+  const fields = [recordKey == null ? LOG_AAD_PREFIX : LOG_AAD_PREFIX_V2, canonicalUuid(vaultId, 'vaultId'),
+    canonicalUuid(logId, 'log id'), checkText(haexTimestamp, 'haexTimestamp', 1, MAX_HAEX_TIMESTAMP_CHARS),
+    deviceId == null ? '' : checkText(deviceId, 'deviceId', 0, MAX_DEVICE_ID_CHARS)];
+  if (recordKey != null) {
+    if (!isRecordKey(recordKey)) throw new UsageError('recordKey must be 1 to 64 base64url characters');
+    fields.push(recordKey);
+  }
+  return utf8(fields.join('\u0000'));
 }
 
 /** Encrypts one change. Assigns a random id if it has none. */
 export async function encryptChange(key: CryptoKey, vaultId: string, change: Change): Promise<EncryptedLog> {
   const id = change.id === undefined ? globalThis.crypto.randomUUID() : canonicalUuid(change.id, 'change id');
   const deviceId = change.deviceId ?? null;
-  const aad = logAad(vaultId, id, change.haexTimestamp, deviceId);
+  const recordKey = change.key === undefined ? null : await recordKeyFor(key, change.key);
+  const aad = logAad(vaultId, id, change.haexTimestamp, deviceId, recordKey);
   const json = JSON.stringify(change.data);
   if (json === undefined) throw new UsageError(`change ${id}: data is not a JSON value`);
   const plaintext = utf8(json);
@@ -112,6 +144,7 @@ export async function encryptChange(key: CryptoKey, vaultId: string, change: Cha
     id, encryptedData: toBase64(new Uint8Array(sealed)), nonce: toBase64(nonce), haexTimestamp: change.haexTimestamp,
   };
   if (deviceId !== null) log.deviceId = deviceId;
+  if (recordKey !== null) log.recordKey = recordKey;
   return log;
 }
 
@@ -126,7 +159,7 @@ const SUSPICIOUS = /[\u0000\uD800-\uDFFF]/;
 
 /**
  * A decryptor bound to one key and vault, for decrypting many logs (a pulled page): validates the
- * vault id and encodes the fixed AAD prefix `haex-sync/log/v1 ∅ vaultId ∅` once; per log only the
+ * vault id and encodes the fixed AAD prefixes `haex-sync/log/v1|v2 ∅ vaultId ∅` once; per log only the
  * log's own fields are checked and appended. Same checks and errors as decryptLog.
  *
  * `page(logs)` starts the decryption of every log at once and returns one promise per log (same
@@ -139,16 +172,18 @@ export function logDecryptor(key: CryptoKey, vaultId: string): {
   page: (logs: readonly StoredLog[]) => Array<Promise<DecryptedLog>>;
 } {
   // An invalid vault id fails every log as "malformed" (as decryptLog always did), not the call.
-  let prefix: Uint8Array | undefined, badVault: unknown;
+  let prefix: Uint8Array | undefined, prefixV2: Uint8Array | undefined, badVault: unknown;
   try {
     prefix = utf8(`${LOG_AAD_PREFIX}\u0000${canonicalUuid(vaultId, 'vaultId')}\u0000`);
+    prefixV2 = utf8(`${LOG_AAD_PREFIX_V2}\u0000${canonicalUuid(vaultId, 'vaultId')}\u0000`);
   } catch (error) {
     badVault = error;
   }
   const crypto = subtle();
   const len = (value: unknown) => (typeof value === 'string' ? value.length : 0);
   /** Upper bound of the bytes decryptAt writes for `log`. */
-  const room = (log: StoredLog) => (prefix?.length ?? 0) + 3 * (len(log.id) + len(log.haexTimestamp) + len(log.deviceId) + 2)
+  const room = (log: StoredLog) => (prefixV2?.length ?? 0)
+    + 3 * (len(log.id) + len(log.haexTimestamp) + len(log.deviceId) + len(log.recordKey) + 3)
     + LOG_NONCE_BYTES + Math.max(0, typeof log.encryptedData === 'string' ? base64ByteLength(log.encryptedData) : 0);
 
   /** Decodes the log's inputs into slab[at..] and starts its decryption; returns the promise and the next free offset. */
@@ -157,7 +192,7 @@ export function logDecryptor(key: CryptoKey, vaultId: string): {
       Promise.reject(new LogDecryptionError(vaultId, String(log.id), log.sequence, reason, { cause }));
     let aad: Uint8Array<ArrayBuffer>, nonce: Uint8Array<ArrayBuffer>, sealed: Uint8Array<ArrayBuffer>;
     try {
-      if (prefix === undefined) throw badVault;
+      if (prefix === undefined || prefixV2 === undefined) throw badVault;
       const id = typeof log.id === 'string' && LOWER_UUID.test(log.id) ? log.id : canonicalUuid(log.id, 'log id');
       const ts = log.haexTimestamp;
       if (typeof ts !== 'string' || ts.length < 1 || ts.length > MAX_HAEX_TIMESTAMP_CHARS || SUSPICIOUS.test(ts)) {
@@ -167,10 +202,14 @@ export function logDecryptor(key: CryptoKey, vaultId: string): {
       if (device != null && (typeof device !== 'string' || device.length > MAX_DEVICE_ID_CHARS || SUSPICIOUS.test(device))) {
         checkText(device, 'deviceId', 0, MAX_DEVICE_ID_CHARS);
       }
+      const recordKey = log.recordKey;
+      if (recordKey != null && !isRecordKey(recordKey)) throw new UsageError('recordKey is not 1 to 64 base64url characters');
       const start = at;
-      slab.set(prefix, at);
-      at += prefix.length;
+      const head = recordKey == null ? prefix : prefixV2;
+      slab.set(head, at);
+      at += head.length;
       at += utf8Into(`${id}\u0000${ts}\u0000${device == null ? '' : device}`, slab, at);
+      if (recordKey != null) at += utf8Into(`\u0000${recordKey}`, slab, at);
       aad = slab.subarray(start, at);
       const nonceBytes = typeof log.nonce === 'string' ? base64ByteLength(log.nonce) : -1;
       if (nonceBytes > LOG_NONCE_BYTES) return [fail(`nonce has ${nonceBytes} bytes, expected ${LOG_NONCE_BYTES}`), at];
@@ -206,7 +245,7 @@ export function logDecryptor(key: CryptoKey, vaultId: string): {
       }
       return {
         id: log.id, sequence: log.sequence, haexTimestamp: log.haexTimestamp, deviceId: log.deviceId ?? null,
-        createdAt: log.createdAt, data,
+        recordKey: log.recordKey ?? null, createdAt: log.createdAt, data,
       };
     },
     (cause: unknown) => {

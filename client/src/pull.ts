@@ -10,14 +10,25 @@
  *   time, the decryption of consecutive pages and the consumer's work overlap; nothing further is
  *   requested until the consumer asks for the next page. Memory does not grow with the vault's size.
  *   (A consumer that stops early leaves one page fetched and decrypted for nothing.)
- * - Sequences of a vault are gap-free from 1 (server invariant). Every log must be exactly
- *   cursor + 1; anything else (a skipped, repeated or reordered log, or "hasMore" with an empty page)
- *   throws SequenceGapError instead of silently skipping. The cursor never advances past a log that
- *   was not decrypted and handed over.
+ * - Each answer carries the page's state from the server, read in the snapshot of the page:
+ *   `hasMore`, `nextSequence` (the cursor to continue from) and the vault's `lastSequence`. The pull
+ *   follows `nextSequence` and stops when `hasMore` is false: never a guess from the page length.
+ *   Pages end at the server's row limit and at its byte budget (8 MiB of log fields, always at least
+ *   one log), so a page may hold fewer logs than `pageSize` while more follow.
+ * - Sequences of a vault are assigned gap-free from 1 (server invariant); compaction removes
+ *   superseded logs only at or below the page's `compactedThrough`. Every log must be exactly
+ *   cursor + 1 or skip only sequences at or below compactedThrough (a compacted gap; any other
+ *   missing sequence, also in a tail without logs, is a lost log), and the state must agree (nextSequence from the last log up to lastSequence, hasMore
+ *   exactly when nextSequence < lastSequence, no empty page with hasMore); anything else throws
+ *   SequenceGapError instead of silently skipping. The cursor never advances past a log that was not
+ *   decrypted and handed over.
+ * - A cursor beyond the vault's last sequence throws CursorAheadError, a vault that is gone (deleted,
+ *   or not the user's) NotFoundError (see errors.ts for what an app does then).
  * - Every log is authenticated (log-crypto.ts); one that fails throws LogDecryptionError naming it,
  *   and iteration stops there (the page with it is not yielded, so the cursor stays before it).
  * - Page size 1..1000 (default 1000). Requests retry per retry.ts.
- * - Only non-empty pages are yielded; an up-to-date vault yields nothing.
+ * - Only pages that move the cursor are yielded (with logs, or, once a vault's tail holds no logs,
+ *   without); an up-to-date vault yields nothing.
  */
 import { SequenceGapError, UsageError } from './errors.ts';
 import { type DecryptedLog, logDecryptor } from './log-crypto.ts';
@@ -38,9 +49,11 @@ export interface PullOptions {
 
 export interface PullPage {
   logs: DecryptedLog[];
-  /** Sequence of the last log of this page: persist it as the cursor once the page is applied. */
+  /** The cursor after this page (the server's nextSequence): persist it once the page is applied. */
   nextSequence: number;
   hasMore: boolean;
+  /** The vault's last sequence when this page was read (e.g. for progress). */
+  lastSequence: number;
 }
 
 export async function* pullPages(transport: SyncTransport, key: CryptoKey, vaultId: string,
@@ -52,7 +65,7 @@ export async function* pullPages(transport: SyncTransport, key: CryptoKey, vault
     throw new UsageError(`pageSize must be 1 to ${MAX_PAGE_SIZE}`);
   }
   const decrypt = logDecryptor(key, vaultId);
-  interface Fetched { decrypted: Promise<DecryptedLog[]>; nextSequence: number; hasMore: boolean }
+  interface Fetched { decrypted: Promise<DecryptedLog[]>; nextSequence: number; hasMore: boolean; lastSequence: number }
   /**
    * Fetches the page after `from`, checks its sequences and, as soon as it arrives, starts decrypting
    * it (its decryption then fills the gaps of the previous page's). Resolves once fetched (undefined
@@ -61,16 +74,27 @@ export async function* pullPages(transport: SyncTransport, key: CryptoKey, vault
   const fetchAfter = async (from: number): Promise<Fetched | undefined> => {
     const answer = await withRetry(() => transport.pull(vaultId, from, pageSize), options.retry, options.signal);
     if (answer.logs.length > pageSize) throw new SequenceGapError(vaultId, from + pageSize + 1, answer.logs[pageSize]!.sequence);
+    // Compaction removes logs only at or below compactedThrough: a skipped range all at or below it
+    // is compacted; any other missing sequence is a lost log.
+    const compactedThrough = answer.compactedThrough ?? 0;
     let expected = from + 1;
     for (const log of answer.logs) {
-      if (log.sequence !== expected) throw new SequenceGapError(vaultId, expected, log.sequence);
-      expected++;
+      if (log.sequence !== expected && !(log.sequence > expected && log.sequence - 1 <= compactedThrough)) {
+        throw new SequenceGapError(vaultId, expected, log.sequence);
+      }
+      expected = log.sequence + 1;
     }
-    if (answer.logs.length === 0) {
-      if (answer.hasMore) throw new SequenceGapError(vaultId, from + 1, undefined);
-      return undefined;
+    const { hasMore, nextSequence, lastSequence } = answer;
+    if (answer.logs.length === 0 && hasMore) throw new SequenceGapError(vaultId, from + 1, undefined);
+    // The state must fit the logs: the cursor moves to the last log or beyond it (a tail without logs),
+    // never past the vault's end, and "more" means exactly that the end is not reached.
+    if (!Number.isSafeInteger(nextSequence) || nextSequence < expected - 1 || nextSequence > lastSequence
+      || hasMore !== (nextSequence < lastSequence) || (hasMore && nextSequence !== expected - 1)) {
+      throw new SequenceGapError(vaultId, expected, nextSequence);
     }
-    const hasMore = answer.hasMore ?? answer.logs.length === pageSize;
+    // A tail without logs (expected .. nextSequence) must be compacted too.
+    if (nextSequence >= expected && nextSequence > compactedThrough) throw new SequenceGapError(vaultId, expected, nextSequence);
+    if (answer.logs.length === 0 && nextSequence === from) return undefined;
     // Decrypt the page concurrently; report the FIRST failing log in sequence order.
     const pending = decrypt.page(answer.logs);
     const decrypted = Promise.all(pending).catch(async () => {
@@ -78,7 +102,7 @@ export async function* pullPages(transport: SyncTransport, key: CryptoKey, vault
       throw (settled.find((s) => s.status === 'rejected') as PromiseRejectedResult).reason;
     });
     decrypted.catch(() => {}); // a prefetched page nobody awaits (the consumer stopped early) must not go unhandled
-    return { decrypted, nextSequence: expected - 1, hasMore };
+    return { decrypted, nextSequence, hasMore, lastSequence };
   };
   const start = (from: number) => {
     const fetched = fetchAfter(from);
@@ -94,7 +118,7 @@ export async function* pullPages(transport: SyncTransport, key: CryptoKey, vault
     if (page.hasMore) next = start(page.nextSequence);
     const logs = await page.decrypted;
     cursor = page.nextSequence;
-    yield { logs, nextSequence: cursor, hasMore: page.hasMore };
+    yield { logs, nextSequence: cursor, hasMore: page.hasMore, lastSequence: page.lastSequence };
     if (!page.hasMore) return;
   }
 }

@@ -79,6 +79,7 @@ export async function pushEncrypted(transport: SyncTransport, vaultId: string, l
     const answer = await withRetry(() => transport.push(vaultId, batch), options.retry, options.signal);
     result.lastSequence = answer.lastSequence;
     result.logs.push(...answer.logs);
+    if (answer.compactionDue) result.compactionDue = true;
     await options.onBatch?.(answer, batch);
   }
   return result;

@@ -23,7 +23,7 @@ import { type PullOptions, type PullPage, pullPages } from './pull.ts';
 import { type BatchOptions, encryptChanges, type PushOptions, pushEncrypted } from './push.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import { rpcTransport } from './transport/rpc.ts';
-import type { PushResult, SyncTransport, VaultKeyRecord, VaultSummary } from './transport/types.ts';
+import type { CompactResult, PushResult, SyncTransport, VaultKeyRecord, VaultSummary } from './transport/types.ts';
 import { createVaultKey, rewrapVaultKey, unwrapVaultKey, type WrappedVaultKey } from './vault-key.ts';
 
 export interface HaexSyncClientOptions {
@@ -39,6 +39,11 @@ export interface HaexSyncClientOptions {
   push?: BatchOptions;
   /** Default page size of pulls (1..1000, default 1000). */
   pageSize?: number;
+  /**
+   * Run compaction after a push whose answer says it is due (default true). It runs after the
+   * push has been stored, as separate requests; its failure never fails the push.
+   */
+  autoCompact?: boolean;
 }
 
 interface Settings {
@@ -48,6 +53,7 @@ interface Settings {
   retry: RetryPolicy;
   push: BatchOptions;
   pageSize: number | undefined;
+  autoCompact: boolean;
 }
 
 export interface SyncOptions {
@@ -117,7 +123,28 @@ export class Vault {
     Promise<PushResult> {
     const logs = changes.every((c) => isEncrypted(c as Change | EncryptedLog))
       ? changes as readonly EncryptedLog[] : await this.encrypt(changes as readonly Change[]);
-    return pushEncrypted(this.#s.transport, this.vaultId, logs, { ...this.#s.push, ...options, retry: this.#s.retry });
+    const result = await pushEncrypted(this.#s.transport, this.vaultId, logs,
+      { ...this.#s.push, ...options, retry: this.#s.retry });
+    if (result.compactionDue && this.#s.autoCompact) {
+      try {
+        await this.compact();
+      } catch { /* the push is stored; the next push says again that compaction is due */ }
+    }
+    return result;
+  }
+
+  /**
+   * Removes this vault's superseded logs on the server (compact_logs; logs pushed with a change
+   * `key`), calling again until the server has examined every log. Returns the logs removed and
+   * the live logs left. Devices at any cursor still converge (pulls skip compacted sequences).
+   */
+  async compact(): Promise<CompactResult> {
+    let removed = 0;
+    for (;;) {
+      const step = await withRetry(() => this.#s.transport.compact(this.vaultId), this.#s.retry);
+      removed += step.removed;
+      if (step.complete) return { removed, remaining: step.remaining, complete: true };
+    }
   }
 
   /** Decrypted pages after `afterSequence`, one at a time. */
@@ -176,7 +203,7 @@ export class HaexSyncClient {
     if (!transport) throw new TypeError('HaexSyncClient.create needs `supabase` or `transport`');
     return new HaexSyncClient({
       transport, supabase: options.supabase, deviceId: options.deviceId ?? null, retry: options.retry ?? {}, push: options.push ?? {},
-      pageSize: options.pageSize,
+      pageSize: options.pageSize, autoCompact: options.autoCompact ?? true,
     });
   }
 

@@ -22,11 +22,13 @@
  *   password to obtain the bytes for the new wrap, and wipes them afterwards.
  * - The password is normalised to NFC so that the same password typed on different platforms
  *   (composed vs decomposed accents) derives the same key.
+ * - Importing the key also derives the record-key HMAC key from the same bytes (HKDF, record-key.ts).
  * - GCM authentication failure on unwrap is a WrongPasswordError (wrong password or a key record
  *   not of this vault); it is never a crash or garbage key.
  */
 import { UsageError, WrongPasswordError } from './errors.ts';
 import { canonicalUuid, fromBase64, randomBytes, subtle, toBase64, utf8 } from './encoding.ts';
+import { bindRecordKeyKey, deriveRecordKeyKey } from './record-key.ts';
 
 export const PBKDF2_ITERATIONS = 600_000;
 export const SALT_BYTES = 32;
@@ -53,9 +55,18 @@ export async function deriveKeyEncryptionKey(password: string, salt: Uint8Array<
     { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
 }
 
-/** Imports 32 raw bytes as the vault's AES-256-GCM key (non-extractable). */
-export const importVaultKey = (raw: Uint8Array<ArrayBuffer>): Promise<CryptoKey> =>
-  subtle().importKey('raw', raw, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+/**
+ * Imports 32 raw bytes as the vault's AES-256-GCM key (non-extractable), and derives from the same
+ * bytes the HMAC key of record keys (record-key.ts), bound to the returned key.
+ */
+export async function importVaultKey(raw: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
+  const [key, hmacKey] = await Promise.all([
+    subtle().importKey('raw', raw, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']),
+    deriveRecordKeyKey(raw),
+  ]);
+  bindRecordKeyKey(key, hmacKey);
+  return key;
+}
 
 /** Wraps raw vault key bytes with the password (fresh salt and nonce). */
 export async function wrapVaultKey(vaultId: string, rawVaultKey: Uint8Array<ArrayBuffer>, password: string): Promise<WrappedVaultKey> {

@@ -6,8 +6,8 @@ import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import { afterAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
-  ConflictError, edgeFunctionTransport, HaexSyncClient, LogDecryptionError, NotFoundError, rpcTransport,
-  TransportError, ValidationError, WrongPasswordError, type DecryptedLog, type SyncTransport, type Vault,
+  ConflictError, CursorAheadError, edgeFunctionTransport, HaexSyncClient, LogDecryptionError, NotFoundError, rpcTransport,
+  TransportError, ValidationError, VaultDeletedError, WrongPasswordError, type DecryptedLog, type SyncTransport, type Vault,
 } from '../src/index.ts';
 import { adminSql, newUser, stack } from '../../tests/support/stack.ts';
 
@@ -122,6 +122,39 @@ describe.each(transports)('two devices, one user, transport: %s', (_name, makeTr
     expect(stale).toBeInstanceOf(ConflictError);
     await client.deleteVault(vault.vaultId);
     await expect(transport.getVaultKey(vault.vaultId)).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it('a deleted user\'s still-valid token: createVault fails at once with a non-retryable 401, no retries', async () => {
+    const user = await newUser('client-deleted');
+    await adminSql()`delete from auth.users where id = ${user.id}`;
+    const retries: number[] = [];
+    const client = HaexSyncClient.create({ transport: makeTransport(user),
+      retry: { sleep: async () => {}, onRetry: ({ attempt }) => retries.push(attempt) } });
+    const error = await client.createVault('pw').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransportError);
+    expect({ status: (error as TransportError).status, retryable: (error as TransportError).retryable, retries })
+      .toEqual({ status: 401, retryable: false, retries: [] });
+  });
+
+  it('a deleted vault id -> VaultDeletedError on create, NotFoundError on pull; a cursor ahead -> CursorAheadError', async () => {
+    const user = await newUser('client-409');
+    const transport = makeTransport(user);
+    const client = HaexSyncClient.create({ transport, retry: { maxAttempts: 1 } });
+    const vault = await client.createVault('pw');
+    await vault.push([{ data: 1, haexTimestamp: 't1' }, { data: 2, haexTimestamp: 't2' }]);
+    const ahead = await (async () => { for await (const _ of vault.pull(3)) { /* */ } })().catch((e: unknown) => e);
+    expect(ahead).toBeInstanceOf(CursorAheadError);
+    expect(ahead).toMatchObject({ status: 409, code: 'cursor_ahead' });
+    const pages = [];
+    for await (const page of vault.pull(0, { pageSize: 1 })) pages.push([page.nextSequence, page.hasMore, page.lastSequence]);
+    expect(pages).toEqual([[1, true, 2], [2, false, 2]]);
+
+    await client.deleteVault(vault.vaultId);
+    const again = await client.createVault('pw', { vaultId: vault.vaultId }).catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(VaultDeletedError);
+    expect(again).toMatchObject({ status: 409, code: 'vault_deleted' });
+    const gone = await (async () => { for await (const _ of vault.pull(2)) { /* */ } })().catch((e: unknown) => e);
+    expect(gone).toBeInstanceOf(NotFoundError);
   });
 });
 

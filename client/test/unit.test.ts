@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   backoffDelay, decryptLog, encryptChange, LogDecryptionError, logAad, MAX_PLAINTEXT_BYTES, planBatches, pullPages,
   pushChanges, SequenceGapError, TransportError, UsageError, ValidationError, withRetry, WrongPasswordError,
-  type StoredLog, type SyncTransport,
+  ConflictError, CursorAheadError, VaultDeletedError, type PullResult, type StoredLog, type SyncTransport,
 } from '../src/index.ts';
 import { canonicalUuid, fromBase64, fromUtf8, toBase64 } from '../src/encoding.ts';
 import { errorFromStatus, parseRetryAfter } from '../src/errors.ts';
@@ -223,9 +223,13 @@ describe('backoff and retries', () => {
     expect(parseRetryAfter(new Date(Date.now() + 10_000).toUTCString(), Date.now())).toBeGreaterThan(8000);
     expect(parseRetryAfter('soon')).toBeUndefined();
   });
-  it('maps statuses: 5xx/429/408/network retryable, other 4xx not', () => {
-    for (const s of [0, 408, 429, 500, 502, 503]) expect((errorFromStatus(s, 'x', 'm') as TransportError).retryable).toBe(true);
-    expect((errorFromStatus(401, 'x', 'm') as TransportError).retryable).toBe(false);
+  it('maps statuses: 502-504/429/408/network retryable, 500 and other 4xx not; 409 codes to their errors', () => {
+    for (const s of [0, 408, 429, 502, 503, 504]) expect((errorFromStatus(s, 'x', 'm') as TransportError).retryable).toBe(true);
+    for (const s of [401, 403, 500]) expect((errorFromStatus(s, 'x', 'm') as TransportError).retryable).toBe(false);
+    expect(errorFromStatus(409, 'vault_deleted', 'm')).toBeInstanceOf(VaultDeletedError);
+    expect(errorFromStatus(409, 'cursor_ahead', 'm')).toBeInstanceOf(CursorAheadError);
+    expect(errorFromStatus(409, 'conflict', 'm')).toBeInstanceOf(ConflictError);
+    expect(errorFromStatus(409, 'conflict', 'm')).not.toBeInstanceOf(VaultDeletedError);
     expect(errorFromStatus(400, 'x', 'm', 'logs[0].nonce')).toBeInstanceOf(ValidationError);
     expect((errorFromStatus(413, 'x', 'm', 'logs') as ValidationError).field).toBe('logs');
   });
@@ -271,7 +275,10 @@ function memoryTransport(): SyncTransport & { rows: StoredLog[]; pulls: number }
     },
     async pull(_vaultId: string, after: number, limit: number) {
       t.pulls++;
-      return { logs: rows.filter((r) => r.sequence > after).slice(0, limit) };
+      const logs = rows.filter((r) => r.sequence > after).slice(0, limit);
+      const lastSequence = rows.length;
+      const nextSequence = logs.length ? logs.at(-1)!.sequence : after;
+      return { logs, hasMore: nextSequence < lastSequence, nextSequence, lastSequence };
     },
   } as unknown as SyncTransport & { rows: StoredLog[]; pulls: number };
   return t;
@@ -318,14 +325,35 @@ describe('push and pull logic (in-memory server)', () => {
     expect(after).toEqual([23, 24, 25]);
 
     // a server that skips sequence 12
-    const skipping = { ...server, pull: async (v: string, a: number, l: number) => ({ logs: (await server.pull(v, a, l)).logs.filter((r) => r.sequence !== 12) }) };
+    const skipping = { ...server, pull: async (v: string, a: number, l: number) => {
+      const page = await server.pull(v, a, l);
+      return { ...page, logs: page.logs.filter((r) => r.sequence !== 12) };
+    } };
     const seen: number[] = [];
     await expect((async () => { for await (const p of pullPages(skipping, key, VAULT, { pageSize: 10 })) seen.push(p.nextSequence); })())
       .rejects.toBeInstanceOf(SequenceGapError);
     expect(seen).toEqual([10]);
     // a server that claims more but returns nothing
-    const liar = { ...server, pull: async () => ({ logs: [], hasMore: true }) };
+    const liar = { ...server, pull: async () => ({ logs: [], hasMore: true, nextSequence: 0, lastSequence: 25 }) };
     await expect(pullPages(liar, key, VAULT).next()).rejects.toBeInstanceOf(SequenceGapError);
+    // page states that do not fit the logs: "no more" before the end, a cursor behind the page or past the end
+    for (const lie of [
+      (p: PullResult) => ({ ...p, hasMore: false }),
+      (p: PullResult) => ({ ...p, nextSequence: p.nextSequence - 1 }),
+      (p: PullResult) => ({ ...p, nextSequence: p.lastSequence + 1, hasMore: false }),
+    ]) {
+      const lying = { ...server, pull: async (v: string, a: number, l: number) => lie(await server.pull(v, a, l)) };
+      await expect(pullPages(lying, key, VAULT, { pageSize: 10 }).next()).rejects.toBeInstanceOf(SequenceGapError);
+    }
+    // a page without logs that moves the cursor to the vault's end (a tail without logs, compacted) is handed over
+    const tail = { ...server, pull: async () => ({ logs: [], hasMore: false, nextSequence: 30, lastSequence: 30, compactedThrough: 30 }) };
+    const tailPages = [];
+    for await (const page of pullPages(tail, key, VAULT, { afterSequence: 25 })) tailPages.push(page);
+    expect(tailPages).toEqual([{ logs: [], nextSequence: 30, hasMore: false, lastSequence: 30 }]);
+    // ... but a tail beyond compactedThrough is lost logs, not compaction
+    const lostTail = { ...server, pull: async () => ({ logs: [], hasMore: false, nextSequence: 30, lastSequence: 30, compactedThrough: 27 }) };
+    await expect((async () => { for await (const _p of pullPages(lostTail, key, VAULT, { afterSequence: 25 })) { /* consume */ } })())
+      .rejects.toBeInstanceOf(SequenceGapError);
     // a tampered log stops the iteration with the log's id and sequence
     server.rows[14] = { ...server.rows[14]!, haexTimestamp: 'rewritten' };
     const error = await (async () => { for await (const _ of pullPages(server, key, VAULT, { pageSize: 10 })) { /* */ } })()

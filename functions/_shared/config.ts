@@ -30,8 +30,6 @@ export interface SyncConfig {
   maxEncryptedDataChars: number;
   /** Sum of `encryptedData` lengths of one push. */
   maxPushDataChars: number;
-  /** PostgREST's db-max-rows (`max_rows`): decides how /pull reads (see protocol.ts). */
-  postgrestMaxRows: number;
   /** `*` or a list of allowed origins. */
   corsOrigins: '*' | string[];
   /** Reported by the health route. */
@@ -69,7 +67,6 @@ export function loadConfig(): SyncConfig {
     defaultPullLimit: intEnv('SYNC_DEFAULT_PULL_LIMIT', Math.min(100, maxPullLimit), 1, maxPullLimit),
     maxEncryptedDataChars: intEnv('SYNC_MAX_ENCRYPTED_DATA_CHARS', 524288, 4, 524288),
     maxPushDataChars: intEnv('SYNC_MAX_PUSH_DATA_CHARS', 16 * 1024 * 1024, 4, 16 * 1024 * 1024),
-    postgrestMaxRows: intEnv('SYNC_POSTGREST_MAX_ROWS', 1000, 1, 1_000_000),
     corsOrigins: cors === '*' ? '*' : cors.split(',').map((o) => o.trim()).filter((o) => o !== ''),
     env: env('SYNC_ENV') ?? 'development',
     postgrestUrl: (env('HAEX_POSTGREST_URL') ?? `${supabaseUrl}/rest/v1`).replace(/\/+$/, ''),

@@ -32,7 +32,7 @@
  * the JWT secret is the project's legacy HS256 secret (asymmetric signing keys are not supported here).
  */
 import postgres from 'postgres';
-import { tablePullOut } from '../sync/protocol.ts';
+import { pageOut } from '../sync/protocol.ts';
 import { type Caller, jwtKey, requireVerifiedUser } from './auth.ts';
 import type { SyncConfig } from './config.ts';
 import { mapSqlError, type PullRequest, type SyncDb } from './db.ts';
@@ -43,13 +43,14 @@ type Param = string | number | boolean | null | Record<string, unknown> | unknow
 
 const NAME = /^[a-z_]+$/;
 
-/** The pull read of the rest path's shape 1 (protocol.ts PULL_COLUMNS, same names and order), with
- *  limit + 1 rows for an exact hasMore; RLS restricts it to the caller's vaults. */
-const PULL_SQL = `select coalesce(json_agg(t order by t.sequence), '[]')::text as page from (
-  select id, encrypted_data as "encryptedData", nonce, haex_timestamp as "haexTimestamp",
-    device_id as "deviceId", created_at as "createdAt", sequence
-  from (select id, sequence, encrypted_data, nonce, haex_timestamp, device_id, created_at from public.sync_logs
-        where vault_id = $1 and sequence > $2 order by sequence limit $3) r
+/** The pull of the rest path (pull_logs with protocol.ts PULL_COLUMNS: same names and order), as
+ *  the same JSON text PostgREST builds with json_agg, so pageOut reads both alike. */
+const PULL_SQL = `select coalesce(json_agg(t), '[]')::text as page from (
+  select last_sequence as "lastSequence", has_more as "hasMore", next_sequence as "nextSequence",
+    compacted_through as "compactedThrough", id,
+    encrypted_data as "encryptedData", nonce, haex_timestamp as "haexTimestamp", device_id as "deviceId",
+    created_at as "createdAt", record_key as "recordKey", sequence
+  from public.pull_logs($1, $2, $3)
 ) t`;
 
 /** What PostgREST does per request: the role, the claims, and the role's statement_timeout (8 s on
@@ -132,8 +133,8 @@ export class DirectDb implements SyncDb {
   }
 
   async pull(caller: Caller, input: PullRequest): Promise<string> {
-    const text = await this.run(caller, PULL_SQL, [input.vaultId, input.afterSequence, input.limit + 1]);
-    return tablePullOut(text ?? '[]', input);
+    const text = await this.run(caller, PULL_SQL, [input.vaultId, input.afterSequence, input.limit]);
+    return pageOut(text ?? '[]');
   }
 
   /** Closes the pool (tests). */
@@ -146,8 +147,9 @@ export class DirectDb implements SyncDb {
 export function mapDirectError(error: unknown): HttpError {
   if (error instanceof HttpError) return error;
   if (error instanceof postgres.PostgresError) {
-    return mapSqlError(0, { code: error.code, message: error.message, details: error.detail ?? null }, 'PostgreSQL');
+    return mapSqlError(0, { code: error.code, message: error.message, details: error.detail ?? null, hint: error.hint ?? null },
+      'PostgreSQL');
   }
   console.error('sync: PostgreSQL unreachable', error);
-  return new HttpError(502, 'internal', 'the database is not reachable');
+  return new HttpError(502, 'unavailable', 'the database is not reachable');
 }

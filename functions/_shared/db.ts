@@ -10,7 +10,7 @@
  * PTxyz codes (status xyz) with `details` = the field path in snake_case (`logs[3].encrypted_data`),
  * which we translate to the API's camelCase names.
  */
-import { pullPath, tablePullOut, pullOut, usesTableRead } from '../sync/protocol.ts';
+import { pageOut, pullRpc } from '../sync/protocol.ts';
 import { type Caller, requireUser } from './auth.ts';
 import type { SyncConfig } from './config.ts';
 import { HttpError } from './errors.ts';
@@ -28,7 +28,7 @@ export interface SyncDb {
   rows<T>(caller: Caller, fn: string, args: Record<string, unknown>): Promise<T[]>;
   /** Calls a scalar SQL function: its (JSON) value, null for void. */
   value<T>(caller: Caller, fn: string, args: Record<string, unknown>): Promise<T>;
-  /** POST /pull: the API page `{ logs, hasMore, nextSequence }` as JSON text. */
+  /** POST /pull: the API page `{ logs, hasMore, nextSequence, lastSequence }` as JSON text. */
   pull(caller: Caller, input: PullRequest): Promise<string>;
 }
 
@@ -53,46 +53,65 @@ const FIELD_NAMES: Record<string, string> = {
   encrypted_data: 'encryptedData',
   haex_timestamp: 'haexTimestamp',
   device_id: 'deviceId',
+  record_key: 'recordKey',
   after_sequence: 'afterSequence',
   max_count: 'limit',
 };
 const FIELD_PATTERN = new RegExp(`\\b(${Object.keys(FIELD_NAMES).join('|')})\\b`, 'g');
 const apiNames = (text: string) => text.replace(FIELD_PATTERN, (name) => FIELD_NAMES[name]!);
 
-const STATUS_CODES: Record<number, HttpError['code']> = {
-  400: 'bad_request', 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 413: 'payload_too_large',
-};
-
 /** A database error as both transports see it: PostgREST's JSON body, or postgres.js' PostgresError
- *  (whose `detail` is PostgREST's `details`). */
+ *  (whose `detail` and `hint` are PostgREST's `details` and `hint`). */
 export interface SqlError {
   code?: string;
   message?: string;
   details?: string | null;
+  hint?: string | null;
 }
 
 /**
- * Maps a database error to the API's error; shared by both transports (db-direct.ts passes
- * status 0). Unknown failures: 502 `internal`, no internals leaked.
+ * The error table (docs/http-api.md, "Errors"): SQLSTATE -> status and API code. The PTxyz codes
+ * are raised by our own SQL, whose messages and `detail` (the field path) we write ourselves, so
+ * those reach the client (field names in camelCase). Every other row answers a fixed message:
+ * PostgreSQL's own text never reaches a client. `hint` distinguishes the 409s a client acts on.
+ */
+const PT_CODES: Record<string, HttpError['code']> = {
+  PT400: 'bad_request', PT401: 'unauthorized', PT403: 'forbidden', PT404: 'not_found', PT409: 'conflict',
+  PT413: 'payload_too_large',
+};
+const CONFLICT_HINTS: Record<string, HttpError['code']> = { vault_deleted: 'vault_deleted', cursor_ahead: 'cursor_ahead' };
+/** SQLSTATEs (exact, or a class as its two first characters) with a fixed answer. */
+const FIXED: Array<[RegExp, number, HttpError['code'], string]> = [
+  // PostgREST's JWT errors (expired, bad signature, malformed), or any 401 PostgREST answers itself.
+  [/^PGRST30\d$/, 401, 'unauthorized', 'invalid or expired JWT'],
+  // insufficient_privilege: the database refused a privilege.
+  [/^42501$/, 403, 'forbidden', 'not allowed'],
+  // Data exceptions (class 22): a value the validation let through but PostgreSQL refuses.
+  [/^22/, 400, 'bad_request', 'a value is out of range or malformed'],
+  // Transient: statement timeout, serialization failure, deadlock, lock not available, out of
+  // resources, shutting down or connection trouble: repeating the request may succeed.
+  [/^(57014|40001|40P01|55P03|53|57P0[1-3]|08)/, 503, 'unavailable', 'the database is busy; retry later'],
+];
+
+/**
+ * Maps a database error to the API's error through the table above; shared by both transports
+ * (db-direct.ts passes status 0). Anything not in the table is 500 `internal`, logged here with its
+ * details and answered without them. (502 is only for PostgREST not answering at all: Postgrest#request.)
  */
 export function mapSqlError(status: number, body: SqlError | undefined, source = 'PostgREST'): HttpError {
   const code = body?.code ?? '';
-  const message = apiNames(body?.message ?? 'request failed');
-  const details = typeof body?.details === 'string' && body.details !== '' ? apiNames(body.details) : undefined;
-  const pt = /^PT(\d{3})$/.exec(code);
-  if (pt) {
-    const ptStatus = Number(pt[1]);
-    const apiCode = STATUS_CODES[ptStatus];
-    if (apiCode) return new HttpError(ptStatus, apiCode, message, details);
+  const apiCode = PT_CODES[code];
+  if (apiCode) {
+    const details = typeof body?.details === 'string' && body.details !== '' ? apiNames(body.details) : undefined;
+    const hinted = code === 'PT409' && typeof body?.hint === 'string' ? CONFLICT_HINTS[body.hint] : undefined;
+    return new HttpError(Number(code.slice(2)), hinted ?? apiCode, apiNames(body?.message ?? 'request failed'), details);
   }
-  if (/^PGRST3\d\d$/.test(code) || status === 401) return new HttpError(401, 'unauthorized', 'invalid or expired JWT');
-  if (code === '42501' || status === 403) return new HttpError(403, 'forbidden', 'not allowed');
-  // Data exceptions (invalid text representation, untranslatable character, ...): bad input that
-  // slipped past validation. Still the client's fault, never a 500.
-  if (/^22/.test(code)) return new HttpError(400, 'bad_request', message, details);
-  if (code === '23505') return new HttpError(409, 'conflict', message, details);
+  for (const [pattern, fixedStatus, fixedCode, message] of FIXED) {
+    if (pattern.test(code)) return new HttpError(fixedStatus, fixedCode, message);
+  }
+  if (status === 401) return new HttpError(401, 'unauthorized', 'invalid or expired JWT');
   console.error(`sync: unexpected ${source} answer`, status, JSON.stringify(body));
-  return new HttpError(502, 'internal', 'the database request failed');
+  return new HttpError(500, 'internal', 'internal server error');
 }
 
 /** Maps a PostgREST error answer to the API's error. */
@@ -122,7 +141,7 @@ export class Postgrest {
       });
     } catch (error) {
       console.error('sync: PostgREST unreachable', error);
-      throw new HttpError(502, 'internal', 'the database is not reachable');
+      throw new HttpError(502, 'unavailable', 'the database is not reachable');
     }
     const text = await response.text();
     if (!response.ok) {
@@ -145,7 +164,7 @@ export class Postgrest {
 /** SYNC_DB_TRANSPORT=rest: PostgREST with the caller's token (it verifies the JWT itself). */
 export class RestDb implements SyncDb {
   private readonly postgrest: Postgrest;
-  constructor(private readonly config: Pick<SyncConfig, 'postgrestUrl' | 'anonKey' | 'postgrestMaxRows'>) {
+  constructor(config: Pick<SyncConfig, 'postgrestUrl' | 'anonKey'>) {
     this.postgrest = new Postgrest(config);
   }
 
@@ -162,8 +181,7 @@ export class RestDb implements SyncDb {
   }
 
   async pull(caller: Caller, input: PullRequest): Promise<string> {
-    const maxRows = this.config.postgrestMaxRows;
-    const text = await this.postgrest.request(caller.authorization, pullPath(input, maxRows));
-    return usesTableRead(input, maxRows) ? tablePullOut(text, input) : pullOut(text, input.afterSequence);
+    const { path, args } = pullRpc(input);
+    return pageOut(await this.postgrest.request(caller.authorization, path, { method: 'POST', body: JSON.stringify(args) }));
   }
 }

@@ -5,7 +5,8 @@
 
 export type ErrorCode =
   | 'bad_request' | 'invalid_json' | 'unauthorized' | 'forbidden' | 'not_found' | 'method_not_allowed'
-  | 'conflict' | 'payload_too_large' | 'unsupported_media_type' | 'upstream_error' | 'internal';
+  | 'conflict' | 'vault_deleted' | 'cursor_ahead' | 'payload_too_large' | 'unsupported_media_type' | 'unavailable'
+  | 'internal';
 
 export class HttpError extends Error {
   constructor(

@@ -7,23 +7,36 @@
  *   GET  /vault-key/:vaultId                                                        -> 200 { vaultKey }
  *   PUT  /vault-key/:vaultId   { encryptedVaultKey, salt, nonce, ifUpdatedAt }      -> 200 { vaultKey }
  *        vaultKey = { vaultId, encryptedVaultKey, salt, nonce, createdAt, updatedAt }
- *   GET  /vaults                                    -> 200 { vaults: [{ vaultId, createdAt, updatedAt, lastSequence, logCount, bytes }] }
+ *   GET  /vaults                                    -> 200 { vaults: [{ vaultId, createdAt, updatedAt, lastSequence, logCount, bytes,
+ *                                                                       compactedLogs, compactedThrough }] }
  *   DELETE /vaults/:vaultId                         -> 204
- *   POST /push  { vaultId, logs: [{ id?, encryptedData, nonce, haexTimestamp, deviceId? }] }
- *               -> 200 { lastSequence, logs: [{ id, sequence, duplicate }] }   (same order as sent)
+ *   POST /push  { vaultId, logs: [{ id?, encryptedData, nonce, haexTimestamp, deviceId?, recordKey? }] }
+ *               -> 200 { lastSequence, logs: [{ id, sequence, duplicate }], compactionDue? }   (same order as sent;
+ *                  compactionDue: true only when the server suggests POST /compact)
+ *   POST /compact { vaultId }                       -> 200 { removed, remaining, complete }   (again while !complete)
  *   POST /pull  { vaultId, afterSequence = 0, limit = SYNC_DEFAULT_PULL_LIMIT }
- *               -> 200 { logs: [{ id, sequence, encryptedData, nonce, haexTimestamp, deviceId, createdAt }],
- *                        hasMore, nextSequence }
+ *               -> 200 { logs: [{ id, sequence, encryptedData, nonce, haexTimestamp, deviceId, createdAt, recordKey }],
+ *                        hasMore, nextSequence, lastSequence, compactedThrough }
+ *               404 not_found (vault absent, deleted or not the caller's),
+ *               409 cursor_ahead (afterSequence > the vault's lastSequence)
  *
  * Limits (defaults; SYNC_* env vars, see functions/_shared/config.ts): 1..1000 logs per push;
  * encryptedData non-empty padded base64 of at most 524,288 characters, at most 16 MiB summed per push;
- * log nonce 1..64 characters, haexTimestamp 1..128, deviceId 0..128 (or null/absent); vault key:
+ * log nonce 1..64 characters, haexTimestamp 1..128, deviceId 0..128 (or null/absent), recordKey 1..64
+ * characters of unpadded base64url (or null/absent: never compacted); vault key:
  * encryptedVaultKey base64 1..4096, salt base64 1..256, nonce base64 1..64; pull limit 1..1000.
  * Strings must be well-formed Unicode without NUL (PostgreSQL text cannot hold NUL). Ids are UUIDs.
  * Objects are strict: unknown fields are an error.
  *
- * Invariants: sequences of a vault are 1, 2, 3, ... without gaps, assigned by the server in commit
- * order, so a reader following `nextSequence` never skips a log. A push is all-or-nothing and
+ * A pull page also ends once its logs reach the byte budget of private.limits() (8 MiB of log fields),
+ * always with at least one log; hasMore, nextSequence, lastSequence and compactedThrough come from the
+ * database in the snapshot of the page.
+ *
+ * Invariants: sequences of a vault are assigned 1, 2, 3, ... without gaps by the server in commit
+ * order, so a reader following `nextSequence` never skips a log. Compaction (POST /compact) removes
+ * superseded logs only at or below the vault's compactedThrough, so a page skips exactly those: a
+ * missing sequence <= compactedThrough is compacted, any other is a lost log. Vault ids are never reused: a
+ * deleted vault's id answers 409 vault_deleted on POST /vault-key. A push is all-or-nothing and
  * idempotent by log id (a retried id reports its existing sequence with duplicate: true). Another
  * user's vault is indistinguishable from a missing one (404).
  */
@@ -56,6 +69,8 @@ const base64 = (max: number) =>
 const badText = (value: string): string | undefined =>
   value.includes('\u0000') ? 'must not contain NUL characters'
   : value.isWellFormed() ? undefined : 'must be well-formed Unicode';
+/** record_key: unpadded base64url, 1..64 characters, exactly as the SQL check in push_logs. */
+const RECORD_KEY = /^[A-Za-z0-9_-]{1,64}$/;
 const counter = z.number().int('must be an integer').nonnegative('must be 0 or more')
   .max(Number.MAX_SAFE_INTEGER, 'is too large');
 
@@ -78,6 +93,7 @@ export function schemas(config: Pick<SyncConfig, 'maxLogsPerPush' | 'maxPullLimi
     haexTimestamp: z.string().min(1, `must be 1 to ${LIMITS.haexTimestampChars} characters`)
       .max(LIMITS.haexTimestampChars, `must be 1 to ${LIMITS.haexTimestampChars} characters`),
     deviceId: z.string().max(LIMITS.deviceIdChars, `must be 0 to ${LIMITS.deviceIdChars} characters`).nullable().optional(),
+    recordKey: z.string().nullable().optional(),
   }).strict();
   return {
     createVaultKey: z.object({ vaultId: uuid, ...vaultKeyFields }).strict(),
@@ -107,11 +123,15 @@ export function schemas(config: Pick<SyncConfig, 'maxLogsPerPush' | 'maxPullLimi
         if (haexTimestamp) issue(['logs', i, 'haexTimestamp'], haexTimestamp);
         const deviceId = typeof entry.deviceId === 'string' ? badText(entry.deviceId) : undefined;
         if (deviceId) issue(['logs', i, 'deviceId'], deviceId);
+        if (typeof entry.recordKey === 'string' && !RECORD_KEY.test(entry.recordKey)) {
+          issue(['logs', i, 'recordKey'], 'must be 1 to 64 base64url characters (A-Z a-z 0-9 - _, no padding)');
+        }
       }
       if (total > config.maxPushDataChars) {
         issue(['logs'], `encryptedData must total at most ${config.maxPushDataChars} characters per push`);
       }
     }),
+    compact: z.object({ vaultId: uuid }).strict(),
     pull: z.object({
       vaultId: uuid,
       afterSequence: counter.default(0),
@@ -177,10 +197,12 @@ export const vaultKeyOut = (row: VaultKeyRow) => ({
 
 export interface VaultRow {
   vault_id: string; created_at: string; updated_at: string; last_sequence: number; log_count: number; bytes: number;
+  compacted_logs: number; compacted_through: number;
 }
 export const vaultOut = (row: VaultRow) => ({
   vaultId: row.vault_id, createdAt: row.created_at, updatedAt: row.updated_at,
   lastSequence: row.last_sequence, logCount: row.log_count, bytes: row.bytes,
+  compactedLogs: row.compacted_logs, compactedThrough: row.compacted_through,
 });
 
 /** push_logs' `logs` argument. */
@@ -188,119 +210,87 @@ export const pushLogsArgs = (body: PushBody) => ({
   vault_id: body.vaultId,
   logs: body.logs.map((l) => ({
     id: l.id, encrypted_data: l.encryptedData, nonce: l.nonce, haex_timestamp: l.haexTimestamp, device_id: l.deviceId,
+    record_key: l.recordKey,
   })),
 });
 
-export interface PushAnswer { last_sequence: number; results: Array<{ id: string; sequence: number; duplicate: boolean }> }
-export const pushOut = (answer: PushAnswer) => ({ lastSequence: answer.last_sequence, logs: answer.results ?? [] });
+export interface PushAnswer {
+  last_sequence: number; results: Array<{ id: string; sequence: number; duplicate: boolean }>; compaction_due?: boolean;
+}
+export const pushOut = (answer: PushAnswer) => answer.compaction_due === true
+  ? { lastSequence: answer.last_sequence, logs: answer.results ?? [], compactionDue: true }
+  : { lastSequence: answer.last_sequence, logs: answer.results ?? [] };
+
+export interface CompactAnswer { removed: number; remaining: number; complete: boolean }
 
 // --- pull ----------------------------------------------------------------------------------------
 
 /**
- * The PostgREST reads behind POST /pull. Both are ONE request and ONE SQL statement, both are index
- * range scans on sync_logs' primary key (vault_id, sequence) with RLS, and both know `hasMore`
- * exactly without an extra query:
+ * POST /pull is ONE PostgREST request and ONE SQL statement: the pull_logs rpc, inlined by PostgreSQL
+ * into an index range scan on sync_logs (see supabase/migrations/..._recreate_pull_logs_with_page_state.sql).
+ * The page's state comes with it from the database, in the same snapshot: every row carries the
+ * vault's lastSequence, hasMore and nextSequence, so nothing here depends on PostgREST's max_rows or
+ * guesses from the page length (a page holds at most 1000 rows, under any max_rows of 1000 or more).
+ * pull_logs also ends a page at the byte budget of private.limits() (always >= 1 log).
  *
- * 1. limit + 1 <= PostgREST's max_rows (SYNC_POSTGREST_MAX_ROWS, 1000 like supabase/config.toml and
- *    hosted Supabase): the plain table read of limit + 1 rows (the fastest shape, measured ~0.55x of
- *    the SQL floor); the extra row only says "there is more" and is dropped.
- *      GET /sync_logs?select=...&vault_id=eq.V&sequence=gt.N&order=sequence.asc&limit=L+1
- * 2. Otherwise (limit = 1000 with max_rows = 1000): PostgREST would silently cap the read at 1000 rows
- *    and hasMore would be wrong, and the pull_logs rpc has the same cap. So we read the vault row with
- *    the page embedded, and its last_sequence in the same snapshot:
- *      GET /vaults?select=lastSequence:last_sequence,logs:sync_logs(...)&id=eq.V
- *          &logs.sequence=gt.N&logs.order=sequence.asc&logs.limit=L
- *    Sequences are gap-free and committed together with last_sequence (push_logs updates both under
- *    the vault's row lock), so hasMore = lastReturned < lastSequence is exact. PostgREST 12 casts the
- *    embedded page to jsonb, which makes this read ~1.5-2x slower in PostgreSQL than shape 1: raising
- *    max_rows to 1001 moves pages of 1000 to shape 1.
- *
- * A vault that is not the caller's, or does not exist, gives an empty page in both shapes (RLS), as
- * pull_logs does: `{ logs: [], hasMore: false, nextSequence: afterSequence }`.
- *
- * Columns are renamed to the API's camelCase by PostgREST itself and the page is passed through as
- * text, without JSON.parse/stringify of up to megabytes (see pullOut / tablePullOut).
+ * PostgREST renames the columns to the API's camelCase itself (`select=`), with the state columns
+ * first in each row; the page is passed through as text: the state prefix of each row is cut off
+ * instead of JSON.parse/stringify of up to megabytes (pageOut; any unexpected shape takes the
+ * parsing path, pageOutParsed). A page without logs is one row whose log columns are null.
  */
-export const PULL_COLUMNS = 'id,encryptedData:encrypted_data,nonce,haexTimestamp:haex_timestamp,deviceId:device_id,'
-  + 'createdAt:created_at,sequence';
+export const PULL_COLUMNS = 'lastSequence:last_sequence,hasMore:has_more,nextSequence:next_sequence,'
+  + 'compactedThrough:compacted_through,'
+  + 'id,encryptedData:encrypted_data,nonce,haexTimestamp:haex_timestamp,deviceId:device_id,createdAt:created_at,'
+  + 'recordKey:record_key,sequence';
 
-export const usesTableRead = (body: PullBody, postgrestMaxRows: number) => body.limit + 1 <= postgrestMaxRows;
+/** The rpc path and body of a pull. */
+export const pullRpc = (body: PullBody) => ({
+  path: `/rpc/pull_logs?select=${PULL_COLUMNS}`,
+  args: { vault_id: body.vaultId, after_sequence: body.afterSequence, max_count: body.limit },
+});
 
-export function pullPath(body: PullBody, postgrestMaxRows: number): string {
-  if (usesTableRead(body, postgrestMaxRows)) {
-    return `/sync_logs?select=${PULL_COLUMNS}&vault_id=eq.${body.vaultId}&sequence=gt.${body.afterSequence}`
-      + `&order=sequence.asc&limit=${body.limit + 1}`;
+const unexpected = () => new HttpError(500, 'internal', 'unexpected database answer');
+const STATE = /\{"lastSequence":(\d+),"hasMore":(true|false),"nextSequence":(\d+),"compactedThrough":(\d+),/g;
+const EMPTY_ROW =
+  /^\s*\[\s*\{"lastSequence":(\d+),"hasMore":false,"nextSequence":(\d+),"compactedThrough":(\d+),"id":null,[^{}]*\}\s*\]\s*$/;
+
+const page = (logs: string, hasMore: boolean, nextSequence: number, lastSequence: number, compactedThrough: number) =>
+  `{"logs":${logs},"hasMore":${hasMore},"nextSequence":${nextSequence},"lastSequence":${lastSequence},`
+  + `"compactedThrough":${compactedThrough}}`;
+
+/** pull_logs rows (as PULL_COLUMNS selects them) -> the API page as JSON text. */
+export function pageOut(rows: string): string {
+  const empty = EMPTY_ROW.exec(rows);
+  if (empty) return page('[]', false, Number(empty[2]), Number(empty[1]), Number(empty[3]));
+  STATE.lastIndex = 0;
+  const first = STATE.exec(rows);
+  if (!first || !/^\s*\[\s*$/.test(rows.slice(0, first.index))) return pageOutParsed(rows);
+  let count = 0;
+  const logs = rows.replace(STATE, (match, last, more, next, compacted) =>
+    last === first[1] && more === first[2] && next === first[3] && compacted === first[4] ? (count++, '{') : match);
+  // Every row must have had the same state; anything else is parsed (and checked) properly.
+  if (count === 0 || logs.includes('"lastSequence":')) return pageOutParsed(rows);
+  return page(logs.trimEnd(), first[2] === 'true', Number(first[3]), Number(first[1]), Number(first[4]));
+}
+
+interface PullRowOut {
+  lastSequence: number; hasMore: boolean; nextSequence: number; compactedThrough: number; id: string | null; [k: string]: unknown;
+}
+
+export function pageOutParsed(text: string): string {
+  let rows: PullRowOut[];
+  try {
+    rows = JSON.parse(text) as PullRowOut[];
+  } catch {
+    throw unexpected();
   }
-  return `/vaults?select=lastSequence:last_sequence,logs:sync_logs(${PULL_COLUMNS})&id=eq.${body.vaultId}`
-    + `&logs.sequence=gt.${body.afterSequence}&logs.order=sequence.asc&logs.limit=${body.limit}`;
-}
-
-const emptyPage = (afterSequence: number) => `{"logs":[],"hasMore":false,"nextSequence":${afterSequence}}`;
-const SEQUENCE_KEY = '"sequence":';
-/** The number after the last `"sequence":` key (a key cannot occur inside a JSON string, where every
- *  quote is escaped; rows are ascending), or undefined. */
-function lastSequenceIn(json: string): number | undefined {
-  const at = json.lastIndexOf(SEQUENCE_KEY);
-  if (at < 0) return undefined;
-  const digits = /^\s*(\d+)/.exec(json.slice(at + SEQUENCE_KEY.length, at + SEQUENCE_KEY.length + 32));
-  return digits ? Number(digits[1]) : undefined;
-}
-
-/** Shape 1 -> the API page as JSON text. Rows start with the `id` key (first in PULL_COLUMNS). */
-export function tablePullOut(postgrestBody: string, body: PullBody): string {
-  const rowStart = /\{\s*"id"\s*:/g;
-  let rows = 0;
-  let lastStart = -1;
-  for (let m = rowStart.exec(postgrestBody); m; m = rowStart.exec(postgrestBody)) {
-    rows++;
-    lastStart = m.index;
+  if (!Array.isArray(rows) || rows.length === 0) throw unexpected();
+  const { lastSequence, hasMore, nextSequence, compactedThrough } = rows[0]!;
+  if (rows.some((r) => r.lastSequence !== lastSequence || r.hasMore !== hasMore || r.nextSequence !== nextSequence
+    || r.compactedThrough !== compactedThrough)) {
+    throw unexpected();
   }
-  if (rows === 0) {
-    if (/^\s*\[\s*\]\s*$/.test(postgrestBody)) return emptyPage(body.afterSequence);
-    return tablePullOutParsed(postgrestBody, body);
-  }
-  let logs = postgrestBody.trimEnd();
-  const hasMore = rows > body.limit;
-  if (hasMore) logs = `${postgrestBody.slice(0, lastStart).replace(/\s*,\s*$/, '')}]`;
-  const last = lastSequenceIn(logs);
-  if (last === undefined || rows > body.limit + 1) return tablePullOutParsed(postgrestBody, body);
-  return `{"logs":${logs},"hasMore":${hasMore},"nextSequence":${last}}`;
-}
-
-export function tablePullOutParsed(postgrestBody: string, body: PullBody): string {
-  const rows = JSON.parse(postgrestBody) as Array<{ sequence: number }>;
-  if (!Array.isArray(rows)) throw new HttpError(502, 'internal', 'unexpected database answer');
-  const logs = rows.slice(0, body.limit);
-  const last = logs.length > 0 ? logs[logs.length - 1]!.sequence : body.afterSequence;
-  return JSON.stringify({ logs, hasMore: rows.length > body.limit, nextSequence: last });
-}
-
-const PULL_HEAD = /^\s*\[\s*\{\s*"lastSequence"\s*:\s*(\d+)\s*,\s*"logs"\s*:\s*/;
-const PULL_TAIL = /\s*\}\s*\]\s*$/;
-
-/** Shape 2 -> the API page as JSON text; any unexpected shape takes the parsing path. */
-export function pullOut(postgrestBody: string, afterSequence: number): string {
-  const head = PULL_HEAD.exec(postgrestBody);
-  const tail = PULL_TAIL.exec(postgrestBody);
-  if (head && tail && tail.index > head[0].length) {
-    const lastSequence = Number(head[1]);
-    const logs = postgrestBody.slice(head[0].length, tail.index);
-    let last = lastSequenceIn(logs);
-    if (last === undefined) {
-      if (!/^\[\s*\]$/.test(logs)) return pullOutParsed(postgrestBody, afterSequence);
-      last = afterSequence;
-    }
-    return `{"logs":${logs},"hasMore":${last < lastSequence},"nextSequence":${last}}`;
-  }
-  return pullOutParsed(postgrestBody, afterSequence);
-}
-
-export function pullOutParsed(postgrestBody: string, afterSequence: number): string {
-  const rows = JSON.parse(postgrestBody) as Array<{ lastSequence: number; logs: Array<{ sequence: number }> | null }>;
-  if (!Array.isArray(rows)) throw new HttpError(502, 'internal', 'unexpected database answer');
-  const row = rows[0];
-  if (!row) return emptyPage(afterSequence);
-  const logs = row.logs ?? [];
-  const last = logs.length > 0 ? logs[logs.length - 1]!.sequence : afterSequence;
-  return JSON.stringify({ logs, hasMore: last < row.lastSequence, nextSequence: last });
+  const logs = rows[0]!.id === null ? []
+    : rows.map(({ lastSequence: _l, hasMore: _h, nextSequence: _n, compactedThrough: _c, ...log }) => log);
+  return JSON.stringify({ logs, hasMore, nextSequence, lastSequence, compactedThrough });
 }

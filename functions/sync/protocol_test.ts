@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { HttpError } from '../_shared/errors.ts';
 import { mapPostgrestError } from '../_shared/db.ts';
-import { fieldPath, parse, pullOut, pullOutParsed, schemas, tablePullOut, tablePullOutParsed, vaultIdParam } from './protocol.ts';
+import { fieldPath, pageOut, pageOutParsed, parse, schemas, vaultIdParam } from './protocol.ts';
 
 const S = schemas({ maxLogsPerPush: 3, maxPullLimit: 1000, defaultPullLimit: 100, maxEncryptedDataChars: 8, maxPushDataChars: 12 });
 const uuid = '6f1c1f7e-0b7a-4d0e-9a53-3a8c2f5b9d10';
@@ -48,30 +48,25 @@ Deno.test('vaultIdParam accepts uuids only', () => {
   for (const bad of ['..%2F..%2Fvaults', '%E0%A4%A', `${uuid}%00`, '']) fails(() => vaultIdParam(bad), /vaultId/);
 });
 
-Deno.test('pullOut fast path equals the parsing path', () => {
+Deno.test('pageOut cuts the state off each row and equals the parsing path', () => {
+  const state = (last: number, more: boolean, next: number, compacted = 3) =>
+    `{"lastSequence":${last},"hasMore":${more},"nextSequence":${next},"compactedThrough":${compacted},`;
+  const row = (n: number, s = state(9, true, 5)) => `${s}"id":"${n}","nonce":"{\\"lastSequence\\":1,","sequence":${n}}`;
   const bodies = [
-    '[{"lastSequence":5,"logs":[{"id": "a", "nonce": "\\"sequence\\": 9", "sequence": 2}, {"id": "b", "sequence": 3}]}]',
-    '[{"lastSequence":3,"logs":[{"id":"a","sequence":3}]}]',
-    '[{"lastSequence":3,"logs":[]}]',
-    '[]',
+    `[${[4, 5].map((n) => row(n)).join(', \n ')}]`,
+    `[${row(9, state(9, false, 9))}]`,
+    `[${state(7, false, 7)}"id":null,"encryptedData":null,"nonce":null,"haexTimestamp":null,"deviceId":null,"createdAt":null,"sequence":null}]`,
   ];
-  for (const body of bodies) {
-    assert.deepEqual(JSON.parse(pullOut(body, 1) ?? 'null'), JSON.parse(pullOutParsed(body, 1) ?? 'null'), body);
+  for (const body of bodies) assert.deepEqual(JSON.parse(pageOut(body)), JSON.parse(pageOutParsed(body)), body);
+  assert.deepEqual(JSON.parse(pageOut(bodies[0]!)), {
+    logs: [{ id: '4', nonce: '{"lastSequence":1,', sequence: 4 }, { id: '5', nonce: '{"lastSequence":1,', sequence: 5 }],
+    hasMore: true, nextSequence: 5, lastSequence: 9, compactedThrough: 3,
+  });
+  assert.deepEqual(JSON.parse(pageOut(bodies[2]!)), { logs: [], hasMore: false, nextSequence: 7, lastSequence: 7, compactedThrough: 3 });
+  // Rows that disagree about the page's state, or no rows at all, are not a page.
+  for (const bad of [`[${row(4)}, ${row(5, state(9, false, 9))}]`, `[${row(4)}, ${row(5, state(9, true, 5, 4))}]`, '[]', 'null']) {
+    assert.throws(() => pageOut(bad), (e: unknown) => e instanceof HttpError && e.status === 500);
   }
-  assert.deepEqual(JSON.parse(pullOut(bodies[0]!, 1)!), { logs: [{ id: 'a', nonce: '"sequence": 9', sequence: 2 }, { id: 'b', sequence: 3 }], hasMore: true, nextSequence: 3 });
-  assert.deepEqual(JSON.parse(pullOut('[]', 7)), { logs: [], hasMore: false, nextSequence: 7 });
-});
-
-Deno.test('tablePullOut drops the extra row and equals the parsing path', () => {
-  const row = (n: number) => `{"id":"${n}","nonce":"{\\"id\\": \\"sequence\\":1","sequence":${n}}`;
-  const body = (from: number, count: number) => `[${Array.from({ length: count }, (_, i) => row(from + i)).join(', \n ')}]`;
-  const q = (afterSequence: number, limit: number) => ({ vaultId: uuid, afterSequence, limit });
-  for (const [text, query] of [[body(4, 3), q(3, 2)], [body(4, 2), q(3, 2)], [body(4, 1), q(3, 2)], ['[]', q(9, 2)]] as const) {
-    assert.deepEqual(JSON.parse(tablePullOut(text, query)), JSON.parse(tablePullOutParsed(text, query)), text);
-  }
-  assert.deepEqual(JSON.parse(tablePullOut(body(4, 3), q(3, 2))).logs.map((l: { sequence: number }) => l.sequence), [4, 5]);
-  assert.equal(JSON.parse(tablePullOut(body(4, 3), q(3, 2))).hasMore, true);
-  assert.equal(JSON.parse(tablePullOut(body(4, 2), q(3, 2))).hasMore, false);
 });
 
 Deno.test('PostgREST errors map to API statuses with camelCase fields', () => {
@@ -81,11 +76,17 @@ Deno.test('PostgREST errors map to API statuses with camelCase fields', () => {
   assert.equal(e.details, 'logs[3].encryptedData');
   assert.equal(mapPostgrestError(404, { code: 'PT404', message: 'vault not found' }).status, 404);
   assert.equal(mapPostgrestError(409, { code: 'PT409', message: 'x' }).code, 'conflict');
+  assert.equal(mapPostgrestError(409, { code: 'PT409', message: 'x', hint: 'vault_deleted' }).code, 'vault_deleted');
+  assert.equal(mapPostgrestError(409, { code: 'PT409', message: 'x', hint: 'cursor_ahead' }).code, 'cursor_ahead');
   assert.equal(mapPostgrestError(413, { code: 'PT413', message: 'x' }).status, 413);
   assert.equal(mapPostgrestError(401, { code: 'PGRST301', message: 'x' }).status, 401);
-  assert.equal(mapPostgrestError(400, { code: '22P02', message: 'x' }).status, 400);
-  const unexpected = mapPostgrestError(500, { code: 'XX000', message: 'secret internals' });
-  assert.equal(unexpected.status, 502);
-  assert.equal(unexpected.code, 'internal');
-  assert.doesNotMatch(unexpected.message, /secret/);
+  // Fixed rows: PostgreSQL's own message text never comes through.
+  for (const [code, status, apiCode] of [['22P02', 400, 'bad_request'], ['22001', 400, 'bad_request'],
+    ['42501', 403, 'forbidden'], ['57014', 503, 'unavailable'], ['40P01', 503, 'unavailable'], ['53300', 503, 'unavailable'],
+    ['23505', 500, 'internal'], ['23503', 500, 'internal'], ['XX000', 500, 'internal'], ['P0001', 500, 'internal'],
+    ['', 500, 'internal']] as const) {
+    const mapped = mapPostgrestError(400, { code, message: 'secret internals: duplicate key value violates', details: 'Key (id)=(x)' });
+    assert.deepEqual([mapped.status, mapped.code, mapped.details], [status, apiCode, undefined], code);
+    assert.doesNotMatch(mapped.message, /secret|duplicate|Key/, code);
+  }
 });

@@ -11,7 +11,7 @@ import { HttpError, jsonResponse, notFound } from '../_shared/errors.ts';
 import { readJson } from '../_shared/http.ts';
 import pkg from '../../package.json' with { type: 'json' };
 import {
-  parse, pushLogsArgs, type PushAnswer, pushOut, schemas, vaultIdParam, type VaultKeyRow, vaultKeyOut, vaultOut,
+  type CompactAnswer, parse, pushLogsArgs, type PushAnswer, pushOut, schemas, vaultIdParam, type VaultKeyRow, vaultKeyOut, vaultOut,
   type VaultRow,
 } from './protocol.ts';
 
@@ -35,7 +35,7 @@ const S = schemas(config);
 const body = (ctx: Context, cfg: SyncConfig = config) => readJson(ctx.request, cfg.maxBodyBytes);
 const user = (ctx: Context): Promise<Caller> => db.authenticate(ctx.request.headers.get('authorization'));
 const one = <T>(rows: T[]): T => {
-  if (!Array.isArray(rows) || rows.length !== 1) throw new HttpError(502, 'internal', 'unexpected database answer');
+  if (!Array.isArray(rows) || rows.length !== 1) throw new HttpError(500, 'internal', 'unexpected database answer');
   return rows[0]!;
 };
 
@@ -92,6 +92,14 @@ route('POST', '/push', async (ctx) => {
   const input = parse(S.push, await body(ctx));
   const answer = await db.value<PushAnswer>(caller, 'push_logs', pushLogsArgs(input));
   return jsonResponse(pushOut(answer));
+});
+
+// Compaction (compact_logs): removes the caller's superseded logs; answered as SQL gives it.
+route('POST', '/compact', async (ctx) => {
+  const caller = await user(ctx);
+  const input = parse(S.compact, await body(ctx));
+  const answer = await db.value<CompactAnswer>(caller, 'compact_logs', { vault_id: input.vaultId });
+  return jsonResponse({ removed: answer.removed, remaining: answer.remaining, complete: answer.complete });
 });
 
 route('POST', '/pull', async (ctx) => {

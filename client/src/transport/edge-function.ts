@@ -1,6 +1,7 @@
 /**
  * edgeFunctionTransport: the `sync` Edge Function (functions/sync, docs/http-api.md), camelCase JSON:
- *   POST /vault-key, GET|PUT /vault-key/:vaultId, GET /vaults, DELETE /vaults/:vaultId, POST /push, POST /pull
+ *   POST /vault-key, GET|PUT /vault-key/:vaultId, GET /vaults, DELETE /vaults/:vaultId, POST /push, POST /pull,
+ *   POST /compact
  * Auth: `Authorization: Bearer <user JWT>`.
  *
  * Two ways to reach it:
@@ -8,14 +9,15 @@
  *                                                           the client's session or global headers authorise
  *   edgeFunctionTransport({ url, accessToken, apikey? })    plain fetch to `url` (…/functions/v1/sync)
  *
- * Error mapping: status 404 -> NotFoundError, 409 -> ConflictError, 400/413 -> ValidationError
+ * Error mapping: status 404 -> NotFoundError, 409 -> ConflictError (code `vault_deleted` ->
+ * VaultDeletedError, `cursor_ahead` -> CursorAheadError), 400/413 -> ValidationError
  * (field from `error.details`: the first `{ field }` of a schema error, or the field path string
- * of an SQL error), network failures, 408, 429 and 5xx -> TransportError{retryable: true, retryAfterMs
- * from Retry-After}, anything else -> TransportError{retryable: false}.
+ * of an SQL error), network failures, 408, 429, 502, 503 and 504 -> TransportError{retryable: true,
+ * retryAfterMs from Retry-After}, anything else (401, 403, 500, ...) -> TransportError{retryable: false}.
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { errorFromStatus, parseRetryAfter, TransportError } from '../errors.ts';
-import type { PullResult, PushResult, SyncTransport, VaultKeyRecord, VaultSummary } from './types.ts';
+import type { CompactResult, PullResult, PushResult, SyncTransport, VaultKeyRecord, VaultSummary } from './types.ts';
 
 export interface EdgeFunctionEndpoint {
   /** The function's URL, e.g. `${SUPABASE_URL}/functions/v1/sync`. */
@@ -130,19 +132,35 @@ export function edgeFunctionTransport(target: SupabaseClient<any, any, any> | Ed
           const out: Record<string, unknown> = { id: l.id, encryptedData: l.encryptedData, nonce: l.nonce,
             haexTimestamp: l.haexTimestamp };
           if (l.deviceId != null) out.deviceId = l.deviceId;
+          if (l.recordKey != null) out.recordKey = l.recordKey;
           return out;
         }),
       });
       if (typeof answer?.lastSequence !== 'number' || !Array.isArray(answer.logs)) {
         throw new TransportError('POST /push: unexpected answer', 502, 'unexpected_answer', false);
       }
-      return answer;
+      const result: PushResult = { lastSequence: answer.lastSequence, logs: answer.logs };
+      if (answer.compactionDue === true) result.compactionDue = true;
+      return result;
+    },
+    async compact(vaultId): Promise<CompactResult> {
+      const answer = await request<CompactResult>('POST', '/compact', { vaultId });
+      if (typeof answer?.removed !== 'number' || typeof answer.remaining !== 'number') {
+        throw new TransportError('POST /compact: unexpected answer', 502, 'unexpected_answer', false);
+      }
+      return { removed: answer.removed, remaining: answer.remaining, complete: answer.complete === true };
     },
     async pull(vaultId, afterSequence, limit): Promise<PullResult> {
-      const answer = await request<{ logs: PullResult['logs']; hasMore: boolean }>('POST', '/pull',
-        { vaultId, afterSequence, limit });
-      if (!Array.isArray(answer?.logs)) throw new TransportError('POST /pull: unexpected answer', 502, 'unexpected_answer', false);
-      return { logs: answer.logs.map((l) => ({ ...l, deviceId: l.deviceId ?? null })), hasMore: answer.hasMore === true };
+      const answer = await request<PullResult>('POST', '/pull', { vaultId, afterSequence, limit });
+      if (!Array.isArray(answer?.logs) || typeof answer.hasMore !== 'boolean' || typeof answer.nextSequence !== 'number'
+        || typeof answer.lastSequence !== 'number') {
+        throw new TransportError('POST /pull: unexpected answer', 502, 'unexpected_answer', false);
+      }
+      return {
+        logs: answer.logs.map((l) => ({ ...l, deviceId: l.deviceId ?? null })), hasMore: answer.hasMore,
+        nextSequence: answer.nextSequence, lastSequence: answer.lastSequence,
+        compactedThrough: typeof answer.compactedThrough === 'number' ? answer.compactedThrough : 0,
+      };
     },
   };
 }

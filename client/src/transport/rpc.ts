@@ -2,31 +2,38 @@
  * rpcTransport: the SQL API (supabase/migrations, docs/sql-api.md) through supabase-js `.rpc()`.
  * Typed by the generated client/src/database.types.ts (`SupabaseClient<Database>`).
  *
- * Error mapping (PostgREST): PT404 -> NotFoundError, PT409 -> ConflictError, PT400/PT413 ->
- * ValidationError (field = the error's `details`, which the SQL functions set to the argument path),
- * network failure (status 0), 408, 429 and 5xx -> TransportError{retryable: true}, others (401, 403,
- * unexpected shapes) -> TransportError{retryable: false}. supabase-js does not expose response headers,
- * so Retry-After is not seen through this transport.
- * pull_logs does not say whether more logs follow: `hasMore` is left undefined and pull.ts asks again
- * until a page comes back shorter than requested.
+ * Error mapping (PostgREST): PT404 -> NotFoundError, PT409 -> ConflictError (hint `vault_deleted` ->
+ * VaultDeletedError, `cursor_ahead` -> CursorAheadError), PT400/PT413 -> ValidationError (field = the
+ * error's `details`, which the SQL functions set to the argument path); network failure (status 0),
+ * 408, 429, 502-504 and the transient SQLSTATEs (timeout, deadlock, serialization, out of resources)
+ * -> TransportError{retryable: true}; others (401, 403, 500, unexpected shapes) ->
+ * TransportError{retryable: false}. supabase-js does not expose response headers, so Retry-After is
+ * not seen through this transport.
+ * pull_logs returns the page's state on every row (lastSequence, hasMore, nextSequence, from the
+ * snapshot of the page); a page without logs is one row whose log columns are null.
  */
 import type { PostgrestError, SupabaseClient } from '@supabase/supabase-js';
 import type { Database, Json } from '../database.types.ts';
 import { errorFromStatus, TransportError } from '../errors.ts';
-import type { PullResult, PushResult, SyncTransport, VaultKeyRecord, VaultSummary } from './types.ts';
+import type { CompactResult, PullResult, PushResult, SyncTransport, VaultKeyRecord, VaultSummary } from './types.ts';
 
 type Client = SupabaseClient<Database>;
 type KeyRow = Database['public']['Functions']['get_vault_key']['Returns'][number];
 
 interface RpcAnswer<T> { data: T | null; error: PostgrestError | null; status: number }
 
+/** SQLSTATEs of failures that a repeat may not meet (as the Edge Function's error table has them). */
+const TRANSIENT = /^(57014|40001|40P01|55P03|53|57P0[1-3]|08)/;
+/** The 409s an app acts on, told apart by the SQL error's hint. */
+const CONFLICT_HINTS = new Set(['vault_deleted', 'cursor_ahead']);
+
 function fail(fn: string, error: PostgrestError, status: number): never {
   const code = error.code ?? '';
-  const httpStatus = code === 'PT404' ? 404 : code === 'PT409' ? 409 : code === 'PT400' ? 400
-    : code === 'PT413' ? 413 : status;
+  const httpStatus = /^PT\d{3}$/.test(code) ? Number(code.slice(2)) : TRANSIENT.test(code) ? 503 : status;
   const field = typeof error.details === 'string' && error.details !== '' ? error.details : undefined;
-  throw errorFromStatus(httpStatus, code || (status === 0 ? 'network' : `http_${status}`),
-    `${fn}: ${error.message}`, field, error.details, undefined, error);
+  const apiCode = code === 'PT409' && CONFLICT_HINTS.has(error.hint ?? '') ? error.hint!
+    : code || (status === 0 ? 'network' : `http_${status}`);
+  throw errorFromStatus(httpStatus, apiCode, `${fn}: ${error.message}`, field, error.details, undefined, error);
 }
 
 async function call<T>(fn: string, run: () => PromiseLike<RpcAnswer<T>>): Promise<T> {
@@ -72,7 +79,8 @@ export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTrans
       const rows = await call('list_vaults', () => db.rpc('list_vaults'));
       return (rows ?? []).map((r) => ({
         vaultId: r.vault_id, createdAt: r.created_at, updatedAt: r.updated_at, lastSequence: Number(r.last_sequence),
-        logCount: Number(r.log_count), bytes: Number(r.bytes),
+        logCount: Number(r.log_count), bytes: Number(r.bytes), compactedLogs: Number(r.compacted_logs),
+        compactedThrough: Number(r.compacted_through),
       }));
     },
     async deleteVault(vaultId) {
@@ -81,29 +89,46 @@ export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTrans
     async push(vaultId, logs): Promise<PushResult> {
       const body = logs.map((l) => ({
         id: l.id, encrypted_data: l.encryptedData, nonce: l.nonce, haex_timestamp: l.haexTimestamp,
-        device_id: l.deviceId ?? null,
+        device_id: l.deviceId ?? null, record_key: l.recordKey ?? null,
       })) satisfies Json;
       const answer = await call('push_logs', () => db.rpc('push_logs', { vault_id: vaultId, logs: body })) as
-        { last_sequence?: unknown; results?: unknown } | null;
+        { last_sequence?: unknown; results?: unknown; compaction_due?: unknown } | null;
       if (!answer || typeof answer.last_sequence !== 'number' || !Array.isArray(answer.results)) {
         throw new TransportError('push_logs: unexpected answer', 502, 'unexpected_answer', false);
       }
-      return {
+      const result: PushResult = {
         lastSequence: answer.last_sequence,
         logs: (answer.results as Array<{ id: string; sequence: number; duplicate: boolean }>)
           .map((r) => ({ id: r.id, sequence: Number(r.sequence), duplicate: r.duplicate === true })),
       };
+      if (answer.compaction_due === true) result.compactionDue = true;
+      return result;
     },
     async pull(vaultId, afterSequence, limit): Promise<PullResult> {
       const rows = await call('pull_logs', () => db.rpc('pull_logs', {
         vault_id: vaultId, after_sequence: afterSequence, max_count: limit,
       }));
+      const state = Array.isArray(rows) ? rows[0] : undefined;
+      if (!state || typeof state.has_more !== 'boolean') {
+        throw new TransportError('pull_logs: unexpected answer', 502, 'unexpected_answer', false);
+      }
+      // A page without logs is one row with null log columns (the generated types cannot say so).
+      const logs = (state.id as string | null) === null ? [] : rows!.map((r) => ({
+        id: r.id, sequence: Number(r.sequence), encryptedData: r.encrypted_data, nonce: r.nonce,
+        haexTimestamp: r.haex_timestamp, deviceId: r.device_id ?? null, createdAt: r.created_at, recordKey: r.record_key ?? null,
+      }));
       return {
-        logs: (rows ?? []).map((r) => ({
-          id: r.id, sequence: Number(r.sequence), encryptedData: r.encrypted_data, nonce: r.nonce,
-          haexTimestamp: r.haex_timestamp, deviceId: r.device_id ?? null, createdAt: r.created_at,
-        })),
+        logs, hasMore: state.has_more, nextSequence: Number(state.next_sequence), lastSequence: Number(state.last_sequence),
+        compactedThrough: Number(state.compacted_through ?? 0),
       };
+    },
+    async compact(vaultId): Promise<CompactResult> {
+      const answer = await call('compact_logs', () => db.rpc('compact_logs', { vault_id: vaultId })) as
+        { removed?: unknown; remaining?: unknown; complete?: unknown } | null;
+      if (!answer || typeof answer.removed !== 'number' || typeof answer.remaining !== 'number') {
+        throw new TransportError('compact_logs: unexpected answer', 502, 'unexpected_answer', false);
+      }
+      return { removed: answer.removed, remaining: answer.remaining, complete: answer.complete === true };
     },
   };
 }

@@ -21,21 +21,47 @@ export interface VaultSummary {
   createdAt: string;
   updatedAt: string;
   lastSequence: number;
+  /** Live logs (compaction removed the others). */
   logCount: number;
   bytes: number;
+  /** Logs removed by compaction in total. */
+  compactedLogs: number;
+  /** How far compaction has run: missing sequences at or below it were compacted. */
+  compactedThrough: number;
+}
+
+export interface CompactResult {
+  /** Logs this call removed. */
+  removed: number;
+  /** Live logs of the vault afterwards. */
+  remaining: number;
+  /** False when the call stopped at its time budget: call again. */
+  complete: boolean;
 }
 
 export interface PushResult {
   lastSequence: number;
   /** Same order as sent; `duplicate` when the server already had the id (a retried push). */
   logs: Array<{ id: string; sequence: number; duplicate: boolean }>;
+  /** The server suggests a compaction (many logs with record keys since the last one). */
+  compactionDue?: boolean;
 }
 
+/** One pull page with its state, read by the server in the same snapshot as the logs. */
 export interface PullResult {
-  /** Ascending by sequence. */
+  /** Ascending by sequence; ends at the server's row and byte limits (at least one log if any follow the cursor). */
   logs: StoredLog[];
-  /** Whether the server has logs after the last one returned; undefined when the transport cannot tell. */
-  hasMore?: boolean;
+  /** Whether the vault has logs after this page. */
+  hasMore: boolean;
+  /** The cursor to pull after next (the page's last sequence, or the vault's lastSequence when nothing follows). */
+  nextSequence: number;
+  /** The vault's last sequence. */
+  lastSequence: number;
+  /**
+   * How far compaction has run: sequences at or below it may be missing (compacted); a missing
+   * sequence above it is a lost log. Absent (0) from a server without compaction.
+   */
+  compactedThrough?: number;
 }
 
 export interface SyncTransport {
@@ -47,4 +73,6 @@ export interface SyncTransport {
   deleteVault(vaultId: string): Promise<void>;
   push(vaultId: string, logs: EncryptedLog[]): Promise<PushResult>;
   pull(vaultId: string, afterSequence: number, limit: number): Promise<PullResult>;
+  /** One compact_logs call (it may stop early: see CompactResult.complete). */
+  compact(vaultId: string): Promise<CompactResult>;
 }

@@ -1,0 +1,221 @@
+/**
+ * The pull contract (issue 10), through the gateway on both read paths a client has — the pull_logs
+ * rpc (PostgREST) and POST /pull of the Edge Function — and in SQL:
+ *   - pages are bounded in bytes (private.limits().max_pull_bytes) as well as rows, always with at
+ *     least one log; pages of maximal logs stay under 16 MiB on the wire;
+ *   - hasMore / nextSequence / lastSequence come from the database with the page, exact at every edge;
+ *   - a cursor beyond the vault's last sequence is 409 cursor_ahead (PT409), not an empty page;
+ *   - vault ids are never reused: a deleted id answers 409 vault_deleted, also after the owner's
+ *     account is deleted, and a device still pulling it gets 404.
+ * (The same contract under max_rows = 1000: tests/sync-pagination-max-rows.test.ts.)
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { StackUser } from '../stack/users.ts';
+import { adminSql, api, asUser, newUser, rpc, stack } from './support/stack.ts';
+import { createVault, entry, expectError } from './support/sql-fixtures.ts';
+
+const F = '/functions/v1/sync';
+const MAX_DATA = 524_288;
+const SIXTEEN_MIB = 16 * 1024 * 1024;
+const maximal = () => entry({ encrypted_data: randomBytes((MAX_DATA / 4) * 3).toString('base64'), nonce: 'n'.repeat(64),
+  haex_timestamp: `t${randomUUID()}`.padEnd(128, 'x'), device_id: 'd'.repeat(128) });
+const logBytes = MAX_DATA + 64 + 128 + 128;
+
+let alice: StackUser;
+let bob: StackUser;
+let budget: number;
+
+beforeAll(async () => {
+  [alice, bob] = await Promise.all([newUser('alice'), newUser('bob')]);
+  budget = Number((await adminSql()`select (private.limits()).max_pull_bytes as b`)[0]!.b);
+});
+
+/** POST with the raw answer text (its size is what a page costs on the wire). */
+async function postRaw(path: string, body: unknown, token: string) {
+  const res = await fetch(`${stack.API_URL}${path}`, {
+    method: 'POST', body: JSON.stringify(body),
+    headers: { apikey: stack.ANON_KEY, authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+  });
+  const text = await res.text();
+  return { status: res.status, bytes: Buffer.byteLength(text), body: JSON.parse(text) };
+}
+
+interface Page { sequences: number[]; hasMore: boolean; nextSequence: number; lastSequence: number; bytes: number }
+type Reader = (vaultId: string, after: number, limit: number) => Promise<Page>;
+
+const readers: Record<string, Reader> = {
+  'rpc pull_logs': async (vaultId, after, limit) => {
+    const res = await postRaw('/rest/v1/rpc/pull_logs', { vault_id: vaultId, after_sequence: after, max_count: limit }, alice.access_token);
+    expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+    const rows = res.body as Array<{ sequence: number | null; has_more: boolean; next_sequence: number; last_sequence: number }>;
+    return { sequences: rows.filter((r) => r.sequence !== null).map((r) => r.sequence!), hasMore: rows[0]!.has_more,
+      nextSequence: rows[0]!.next_sequence, lastSequence: rows[0]!.last_sequence, bytes: res.bytes };
+  },
+  'POST /pull': async (vaultId, after, limit) => {
+    const res = await postRaw(`${F}/pull`, { vaultId, afterSequence: after, limit }, alice.access_token);
+    expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+    return { sequences: res.body.logs.map((l: { sequence: number }) => l.sequence), hasMore: res.body.hasMore,
+      nextSequence: res.body.nextSequence, lastSequence: res.body.lastSequence, bytes: res.bytes };
+  },
+};
+
+async function readAll(read: Reader, vaultId: string, limit: number) {
+  const pages: Page[] = [];
+  let cursor = 0;
+  for (;;) {
+    const page = await read(vaultId, cursor, limit);
+    pages.push(page);
+    expect(page.sequences).toEqual(Array.from({ length: page.sequences.length }, (_, i) => cursor + 1 + i));
+    cursor = page.nextSequence;
+    if (!page.hasMore) return { pages, cursor };
+    expect(pages.length).toBeLessThan(10_000);
+  }
+}
+
+describe('pages of maximal logs', () => {
+  const COUNT = 40;
+  let vaultId: string;
+
+  beforeAll(async () => {
+    ({ vault_id: vaultId } = await createVault(alice));
+    for (let pushed = 0; pushed < COUNT; pushed += 20) {
+      const res = await rpc('push_logs', { vault_id: vaultId, logs: Array.from({ length: 20 }, maximal) }, alice.access_token);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+  }, 120_000);
+
+  it.each(Object.keys(readers))('%s: every page is at most the byte budget plus one log, under 16 MiB, and all arrive', async (name) => {
+    const { pages, cursor } = await readAll(readers[name]!, vaultId, 1000);
+    expect(cursor).toBe(COUNT);
+    expect(pages.flatMap((p) => p.sequences)).toEqual(Array.from({ length: COUNT }, (_, i) => i + 1));
+    const perPage = Math.ceil(budget / logBytes); // logs before the budget is reached, plus the one that crosses it
+    expect(pages.map((p) => p.sequences.length)).toEqual(
+      Array.from({ length: Math.ceil(COUNT / perPage) }, (_, i) => Math.min(perPage, COUNT - i * perPage)));
+    for (const page of pages) {
+      expect(page.sequences.length * logBytes).toBeLessThan(budget + logBytes);
+      expect(page.bytes).toBeLessThan(SIXTEEN_MIB);
+    }
+    expect(pages.map((p) => p.hasMore)).toEqual(pages.map((_, i) => i < pages.length - 1));
+  }, 60_000);
+});
+
+describe('hasMore and the next cursor come from the database', () => {
+  let vaultId: string;
+  beforeAll(async () => {
+    ({ vault_id: vaultId } = await createVault(alice));
+    const res = await rpc('push_logs', { vault_id: vaultId, logs: Array.from({ length: 30 }, () => entry()) }, alice.access_token);
+    expect(res.status).toBe(200);
+  });
+
+  it.each(Object.keys(readers))('%s: exact at a full last page, a cut page, the end and an empty vault tail', async (name) => {
+    const read = readers[name]!;
+    expect(await read(vaultId, 20, 10)).toEqual(expect.objectContaining({ hasMore: false, nextSequence: 30, lastSequence: 30 }));
+    expect(await read(vaultId, 19, 10)).toEqual(expect.objectContaining({ hasMore: true, nextSequence: 29, lastSequence: 30 }));
+    expect(await read(vaultId, 0, 1000)).toEqual(expect.objectContaining({ hasMore: false, nextSequence: 30 }));
+    expect(await read(vaultId, 30, 1000)).toEqual(expect.objectContaining({ sequences: [], hasMore: false, nextSequence: 30, lastSequence: 30 }));
+  });
+
+  it('a page without logs moves the cursor to last_sequence when the vault\'s tail holds no logs', async () => {
+    // What compaction (issue 13) may leave: last_sequence beyond the last stored log. Set up by the
+    // superuser in a rolled-back transaction, then read as the owner.
+    const page = await asUser(alice, async (sql) => {
+      await sql`reset role`;
+      await sql`update public.vaults set last_sequence = 35 where id = ${vaultId}`;
+      await sql`select set_config('role', 'authenticated', true)`;
+      return sql`select sequence, last_sequence::int, has_more, next_sequence::int from public.pull_logs(${vaultId}, 28, 1000)`;
+    });
+    expect(page.map((r) => [r.sequence === null ? null : Number(r.sequence), r.last_sequence, r.has_more, r.next_sequence]))
+      .toEqual([[29, 35, false, 35], [30, 35, false, 35]]);
+  });
+
+  it('always at least one log: with a budget of 1 byte every page holds exactly one', async () => {
+    const pages = await asUser(alice, async (sql) => {
+      await sql`reset role`;
+      const [{ limits }] = await sql`select to_jsonb(private.limits()) as limits` as unknown as [{ limits: Record<string, number> }];
+      await sql.unsafe(`create or replace function private.limits() returns private.limit_set
+        language sql immutable parallel safe set search_path = '' as $$
+          select jsonb_populate_record(null::private.limit_set, '${JSON.stringify({ ...limits, max_pull_bytes: 1 })}'::jsonb) $$`);
+      await sql`select set_config('role', 'authenticated', true)`;
+      const out: number[][] = [];
+      for (let cursor = 0; cursor < 30;) {
+        const rows = await sql`select sequence::int, has_more, next_sequence::int from public.pull_logs(${vaultId}, ${cursor}, 1000)`;
+        out.push(rows.map((r) => r.sequence));
+        cursor = rows[0]!.next_sequence;
+      }
+      return out;
+    });
+    expect(pages).toEqual(Array.from({ length: 30 }, (_, i) => [i + 1]));
+  });
+
+  it('stays exact while pushes commit between pages (state and page from one snapshot)', async () => {
+    const { vault_id } = await createVault(alice);
+    let pushing = true;
+    const pusher = (async () => {
+      for (let i = 0; pushing && i < 200; i++) {
+        expect((await rpc('push_logs', { vault_id, logs: [entry(), entry()] }, alice.access_token)).status).toBe(200);
+      }
+    })();
+    const violations: string[] = [];
+    let cursor = 0;
+    for (let i = 0; i < 150; i++) {
+      const page = await readers['rpc pull_logs']!(vault_id, cursor, 3);
+      const last = page.sequences.at(-1) ?? cursor;
+      if (page.nextSequence !== (page.hasMore ? last : page.lastSequence) || page.hasMore !== page.nextSequence < page.lastSequence
+        || last !== page.nextSequence || page.sequences.length < Math.min(3, page.lastSequence - cursor)) {
+        violations.push(JSON.stringify({ cursor, ...page }));
+      }
+      cursor = page.nextSequence;
+    }
+    pushing = false;
+    await pusher;
+    expect(violations).toEqual([]);
+  });
+});
+
+describe('cursor beyond the vault', () => {
+  it('is 409 cursor_ahead (PT409, hint cursor_ahead) on both paths; the last sequence itself is fine', async () => {
+    const { vault_id } = await createVault(alice);
+    expect((await rpc('push_logs', { vault_id, logs: [entry(), entry()] }, alice.access_token)).status).toBe(200);
+    const sql = await rpc('pull_logs', { vault_id, after_sequence: 3, max_count: 10 }, alice.access_token);
+    expectError(sql, 409, 'PT409', 'after_sequence');
+    expect(sql.body.hint).toBe('cursor_ahead');
+    const http = await api(`${F}/pull`, { token: alice.access_token, body: { vaultId: vault_id, afterSequence: 3 } });
+    expect([http.status, http.body.error.code, http.body.error.details]).toEqual([409, 'cursor_ahead', 'afterSequence']);
+    expect((await rpc('pull_logs', { vault_id, after_sequence: 2, max_count: 10 }, alice.access_token)).status).toBe(200);
+  });
+});
+
+describe('vault ids are never reused', () => {
+  it('a deleted id answers 409 vault_deleted to its owner and to anyone else, on both paths', async () => {
+    const { vault_id } = await createVault(alice);
+    expect((await rpc('delete_vault', { vault_id }, alice.access_token)).status).toBe(204);
+    const key = { encrypted_vault_key: 'a2V5', salt: 'c2FsdA==', nonce: 'bm9uY2U=' };
+    for (const user of [alice, bob]) {
+      const res = await rpc('create_vault', { vault_id, ...key }, user.access_token);
+      expectError(res, 409, 'PT409', 'vault_id');
+      expect(res.body.hint).toBe('vault_deleted');
+      const http = await api(`${F}/vault-key`, { token: user.access_token, body: { vaultId: vault_id, encryptedVaultKey: 'a2V5', salt: 'c2FsdA==', nonce: 'bm9uY2U=' } });
+      expect([http.status, http.body.error.code]).toEqual([409, 'vault_deleted']);
+    }
+    expect((await adminSql()`select count(*)::int as n from public.vaults where id = ${vault_id}`)[0]!.n).toBe(0);
+  });
+
+  it('a device still pulling the deleted vault gets 404, not an empty vault', async () => {
+    const { vault_id } = await createVault(alice);
+    expect((await rpc('push_logs', { vault_id, logs: [entry()] }, alice.access_token)).status).toBe(200);
+    expect((await rpc('delete_vault', { vault_id }, alice.access_token)).status).toBe(204);
+    expectError(await rpc('pull_logs', { vault_id, after_sequence: 1, max_count: 10 }, alice.access_token), 404, 'PT404', 'vault_id');
+    const http = await api(`${F}/pull`, { token: alice.access_token, body: { vaultId: vault_id, afterSequence: 1 } });
+    expect([http.status, http.body.error.code]).toEqual([404, 'not_found']);
+  });
+
+  it('deleting the owner\'s account (cascade) leaves tombstones too', async () => {
+    const carol = await newUser('carol');
+    const { vault_id } = await createVault(carol);
+    await adminSql()`delete from auth.users where id = ${carol.id}`;
+    const res = await rpc('create_vault', { vault_id, encrypted_vault_key: 'a2V5', salt: 'c2FsdA==', nonce: 'bm9uY2U=' }, bob.access_token);
+    expectError(res, 409, 'PT409', 'vault_id');
+    expect(res.body.hint).toBe('vault_deleted');
+  });
+});
