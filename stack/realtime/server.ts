@@ -119,6 +119,10 @@ export class RealtimeServer {
   #accept(ws: WebSocket, vsn: Vsn, apikey: string, headers: Record<string, string>) {
     const connection: Connection = { ws, vsn, apikey, channels: new Map(), lastSeen: Date.now(), headers };
     this.#connections.add(connection);
+    // Phoenix's socket process takes one message at a time (a join finishes before the next frame is
+    // read); handling them concurrently let two joins of one topic both subscribe, one of them
+    // orphaned in #subscribers: duplicate delivery and a leak that outlived the socket.
+    let queue = Promise.resolve();
     ws.on('message', (data: RawData, isBinary: boolean) => {
       connection.lastSeen = Date.now();
       let message: PhoenixMessage;
@@ -127,7 +131,7 @@ export class RealtimeServer {
       } catch {
         return; // Phoenix drops frames it cannot decode
       }
-      this.#handle(connection, message).catch(() => {});
+      queue = queue.then(() => this.#handle(connection, message)).catch(() => {});
     });
     ws.on('close', () => {
       this.#connections.delete(connection);
