@@ -8,6 +8,7 @@ import type { StackUser } from '../stack/users.ts';
 import { createVault, entry } from './support/sql-fixtures.ts';
 import { eventually, rawSocket, sleep } from './support/realtime.ts';
 import { newUser, rpc, stack } from './support/stack.ts';
+import { MAX_CHANNELS_PER_CLIENT } from '../stack/realtime/server.ts';
 
 let alice: StackUser;
 let vaultId: string;
@@ -43,6 +44,59 @@ describe('joins racing on one socket', () => {
       ]);
     } finally {
       raw.ws.close();
+    }
+  });
+});
+
+describe('limits', () => {
+  it(`a socket may hold ${MAX_CHANNELS_PER_CLIENT} channels; the next join is refused with Realtime's ChannelRateLimitReached`, async () => {
+    const raw = await rawSocket(`apikey=${stack.ANON_KEY}&vsn=2.0.0`);
+    try {
+      // The service role passes RLS, so every topic is readable: only the limit can refuse.
+      const join = { config: { private: true }, access_token: stack.SERVICE_ROLE_KEY };
+      const prefix = `realtime:limit-${crypto.randomUUID()}`;
+      for (let i = 0; i <= MAX_CHANNELS_PER_CLIENT; i++) raw.send([String(i), String(i), `${prefix}:${i}`, 'phx_join', join]);
+      await eventually(() => raw.frames.length === MAX_CHANNELS_PER_CLIENT + 1, 'every join reply', 30_000);
+      const statuses = raw.frames.map((f) => (f as [string, string, string, string, { status: string }])[4].status);
+      expect(statuses.slice(0, MAX_CHANNELS_PER_CLIENT).every((s) => s === 'ok')).toBe(true);
+      expect(raw.frames.at(-1)).toEqual([String(MAX_CHANNELS_PER_CLIENT), String(MAX_CHANNELS_PER_CLIENT), `${prefix}:${MAX_CHANNELS_PER_CLIENT}`,
+        'phx_reply', { status: 'error', response: { reason: 'ChannelRateLimitReached: Too many channels' } }]);
+    } finally {
+      raw.ws.close();
+    }
+  });
+});
+
+describe('HTTP broadcast API: odd input is a 4xx or delivered, never a 500', () => {
+  const headers = { apikey: stack.ANON_KEY, authorization: `Bearer ${stack.SERVICE_ROLE_KEY}`, 'content-type': 'application/json' };
+
+  it('a malformed percent-encoding in the single-message path is 400, as Plug refuses it', async () => {
+    const res = await fetch(`${stack.API_URL}/realtime/v1/api/broadcast/vault%E0%A4%A/events/logs`, {
+      method: 'POST', headers, body: JSON.stringify({ n: 1 }),
+    });
+    expect({ status: res.status, body: await res.json() }).toEqual({ status: 400, body: 'Bad Request' });
+  });
+
+  it('an event longer than V2\'s 255 bytes is accepted (202) and still reaches a 1.0.0 subscriber', async () => {
+    const topic = `realtime:long-event-${crypto.randomUUID()}`;
+    const join = { config: { private: true }, access_token: stack.SERVICE_ROLE_KEY };
+    const v2 = await rawSocket(`apikey=${stack.ANON_KEY}&vsn=2.0.0`);
+    const v1 = await rawSocket(`apikey=${stack.ANON_KEY}&vsn=1.0.0`);
+    try {
+      v2.send(['1', '1', topic, 'phx_join', join]);
+      v1.ws.send(JSON.stringify({ topic, event: 'phx_join', payload: join, ref: '1', join_ref: '1' }));
+      await eventually(() => v2.frames.length === 1 && v1.frames.length === 1, 'both join replies');
+      const event = 'e'.repeat(300);
+      const res = await fetch(`${stack.API_URL}/realtime/v1/api/broadcast`, {
+        method: 'POST', headers,
+        body: JSON.stringify({ messages: [{ topic: topic.slice('realtime:'.length), event, payload: { n: 1 }, private: true }] }),
+      });
+      expect(res.status).toBe(202);
+      await eventually(() => v1.frames.length === 2, 'the broadcast on 1.0.0');
+      expect(v1.frames[1]).toEqual({ topic, event: 'broadcast', payload: { type: 'broadcast', event, payload: { n: 1 } }, ref: null });
+    } finally {
+      v2.ws.close();
+      v1.ws.close();
     }
   });
 });

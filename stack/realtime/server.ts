@@ -25,7 +25,9 @@
  * `phx_close`. The token is re-checked at its expiry or every 5 minutes, whichever comes first.
  * Delivery: every broadcast committed to realtime.messages reaches each subscriber of its topic (and
  * privacy) in commit order; one frame is encoded per topic and serializer, not per subscriber.
- * A socket silent for 60 s (realtime-js heartbeats every 25 s) is dropped.
+ * A socket silent for 60 s (realtime-js heartbeats every 25 s) is dropped. A socket holds at most
+ * MAX_CHANNELS_PER_CLIENT joined channels (Realtime's default, 100); its messages are handled one at
+ * a time, in order, as Phoenix's socket process handles them.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -36,6 +38,8 @@ import { checkToken, joinRefusal } from './tokens.ts';
 
 const CONFIRM_TOKEN_INTERVAL_MS = 5 * 60_000;
 const IDLE_TIMEOUT_MS = 60_000;
+/** Realtime's TENANT_MAX_CHANNELS_PER_CLIENT default: more joined channels on one socket are refused. */
+export const MAX_CHANNELS_PER_CLIENT = 100;
 
 interface Channel {
   connection: Connection;
@@ -186,6 +190,7 @@ export class RealtimeServer {
     const token = typeof params.access_token === 'string' && !params.access_token.startsWith('sb_')
       ? params.access_token : typeof params.user_token === 'string' ? params.user_token : connection.apikey;
     if (config.private !== true) return refuse('PrivateOnly: This project only allows private channels');
+    if (connection.channels.size >= MAX_CHANNELS_PER_CLIENT) return refuse('ChannelRateLimitReached: Too many channels');
     const check = checkToken(token, this.#secret);
     if (!check.ok) return refuse(joinRefusal(check));
     const channel: Channel = {
@@ -307,13 +312,23 @@ export class RealtimeServer {
   publish(subTopic: string, isPrivate: boolean, broadcast: Broadcast, except?: Channel): void {
     const set = this.#subscribers.get(`${isPrivate ? 'private' : 'public'}:${subTopic}`);
     if (!set) return;
-    const frames: Partial<Record<Vsn, string | Buffer>> = {};
+    // null: the broadcast has no frame in that serializer (V2 caps topic, event and metadata at 255
+    // bytes, as Realtime's V2Serializer does); those subscribers miss it, the others still get it,
+    // and the sender (HTTP API, websocket, database) is not failed by it.
+    const frames: Partial<Record<Vsn, string | Buffer | null>> = {};
     const topic = `realtime:${subTopic}`;
     for (const channel of set) {
       if (channel === except || channel.read.broadcast !== true) continue;
       const { vsn } = channel.connection;
-      const frame = frames[vsn] ??= encodeBroadcast(vsn, topic, broadcast);
-      this.#send(channel.connection, frame);
+      if (frames[vsn] === undefined) {
+        try {
+          frames[vsn] = encodeBroadcast(vsn, topic, broadcast);
+        } catch {
+          frames[vsn] = null;
+        }
+      }
+      const frame = frames[vsn];
+      if (frame !== null) this.#send(channel.connection, frame);
     }
   }
 
