@@ -3,6 +3,7 @@
  * socket, frames it cannot decode, unknown events. Phoenix handles a socket's messages one at a
  * time, so a second join of a topic replaces the first, and bad frames never hurt other sockets.
  */
+import postgres from 'postgres';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { StackUser } from '../stack/users.ts';
 import { createVault, entry } from './support/sql-fixtures.ts';
@@ -98,5 +99,21 @@ describe('HTTP broadcast API: odd input is a 4xx or delivered, never a 500', () 
       v2.ws.close();
       v1.ws.close();
     }
+  });
+});
+
+describe('realtime.send as Supabase defines it', () => {
+  it.each([
+    ['realtime.send', `select realtime.send('[1]'::jsonb, 'e', 'robustness', true)`],
+    ['realtime.send_binary', `select realtime.send_binary('\\x00'::bytea, 'e', null, true)`],
+  ])('%s never fails its caller: a failed insert is WARNING WarnSendingBroadcastMessage (migration 20260605120000)', async (_name, query) => {
+    const notices: Array<{ severity?: string; message?: string }> = [];
+    const sql = postgres(stack.DB_URL, { max: 1, onnotice: (n) => notices.push(n) });
+    try {
+      await sql.unsafe(query);
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+    expect(notices).toEqual([expect.objectContaining({ severity: 'WARNING', message: expect.stringMatching(/^WarnSendingBroadcastMessage: /) })]);
   });
 });
