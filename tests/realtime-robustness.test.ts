@@ -49,6 +49,35 @@ describe('joins racing on one socket', () => {
   });
 });
 
+describe('frames', () => {
+  it('a binary push (kind 0: join_ref, ref, topic, event sizes) is decoded as V2Serializer does: a binary heartbeat is answered with its ref', async () => {
+    const raw = await rawSocket(`apikey=${stack.ANON_KEY}&vsn=2.0.0`);
+    try {
+      const [ref, topic, event] = ['5', 'phoenix', 'heartbeat'].map((s) => Buffer.from(s));
+      raw.ws.send(Buffer.concat([Buffer.from([0, 0, ref!.length, topic!.length, event!.length]), ref!, topic!, event!, Buffer.from([1, 2, 3])]));
+      await eventually(() => raw.frames.length === 1, 'the heartbeat reply');
+      expect(raw.frames[0]).toEqual([null, '5', 'phoenix', 'phx_reply', { status: 'ok', response: {} }]);
+    } finally {
+      raw.ws.close();
+    }
+  });
+
+  it('garbage (non-JSON text, short and unknown binary kinds, wrong shapes, unknown events) is dropped and the socket still answers', async () => {
+    const raw = await rawSocket(`apikey=${stack.ANON_KEY}&vsn=2.0.0`);
+    try {
+      for (const junk of ['not json', '{"topic":1}', '[1,2]', 'null', '[null,null,"phoenix","heartbeat"]']) raw.ws.send(junk);
+      for (const junk of [[], [3], [3, 255, 255, 255, 255, 255, 1], [0, 9], [9, 1, 2, 3], [4, 0, 0, 0, 1]]) raw.ws.send(Buffer.from(junk));
+      raw.send(['1', '1', 'realtime:x', 'no_such_event', 'not an object']);
+      raw.send(['1', '2', `realtime:vault:${vaultId}`, 'phx_join', 'not an object']);
+      raw.send([null, '9', 'phoenix', 'heartbeat', {}]);
+      await eventually(() => raw.frames.some((f) => Array.isArray(f) && f[1] === '9'), 'the heartbeat reply');
+      expect(raw.frames).toContainEqual([null, '9', 'phoenix', 'phx_reply', { status: 'ok', response: {} }]);
+    } finally {
+      raw.ws.close();
+    }
+  });
+});
+
 describe('limits', () => {
   it(`a socket may hold ${MAX_CHANNELS_PER_CLIENT} channels; the next join is refused with Realtime's ChannelRateLimitReached`, async () => {
     const raw = await rawSocket(`apikey=${stack.ANON_KEY}&vsn=2.0.0`);
