@@ -10,7 +10,7 @@
 -- realtime.send) therefore run unchanged on hosted Supabase.
 --
 -- Partitions of realtime.messages (one per UTC day) are created by the Realtime server, as Supabase's
--- does on connect and daily (stack/realtime/partitions.ts); a send with no partition for today fails
+-- does on connect and daily (stack/realtime/database.ts); a send with no partition for today fails
 -- inside realtime.send, which, as on Supabase, only raises a WARNING.
 --
 -- One object here is NOT Supabase's: the embedded-only trigger at the end, which hands every
