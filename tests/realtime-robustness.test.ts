@@ -9,7 +9,7 @@ import type { StackUser } from '../stack/users.ts';
 import { createVault, entry } from './support/sql-fixtures.ts';
 import { eventually, rawSocket, sleep } from './support/realtime.ts';
 import { newUser, rpc, stack } from './support/stack.ts';
-import { MAX_CHANNELS_PER_CLIENT } from '../stack/realtime/server.ts';
+import { MAX_BROADCAST_PAYLOAD_BYTES, MAX_CHANNELS_PER_CLIENT } from '../stack/realtime/server.ts';
 
 let alice: StackUser;
 let vaultId: string;
@@ -79,6 +79,33 @@ describe('frames', () => {
 });
 
 describe('limits', () => {
+  it('a broadcast over Realtime\'s 3,000 KB payload limit (a 3.5 MB frame) is refused with ack, not delivered, and the socket stays open', async () => {
+    const topic = `realtime:big-${crypto.randomUUID()}`;
+    const sender = await rawSocket(`apikey=${stack.ANON_KEY}&vsn=1.0.0`);
+    const receiver = await rawSocket(`apikey=${stack.ANON_KEY}&vsn=1.0.0`);
+    const join = (ack: boolean) => JSON.stringify({ topic, event: 'phx_join', ref: '1', join_ref: '1',
+      payload: { config: { private: true, broadcast: { ack } }, access_token: stack.SERVICE_ROLE_KEY } });
+    try {
+      sender.ws.send(join(true));
+      receiver.ws.send(join(false));
+      await eventually(() => sender.frames.length === 1 && receiver.frames.length === 1, 'both join replies');
+      const send = (ref: string, payload: unknown) =>
+        sender.ws.send(JSON.stringify({ topic, event: 'broadcast', ref, join_ref: '1', payload: { type: 'broadcast', event: 'e', payload } }));
+      send('2', { big: 'x'.repeat(MAX_BROADCAST_PAYLOAD_BYTES + 500_000) });
+      send('3', { small: true });
+      await eventually(() => sender.frames.length === 3, 'both acks');
+      expect(sender.frames.slice(1)).toEqual([
+        { topic, event: 'phx_reply', ref: '2', payload: { status: 'error', response: 'payload_size_exceeded' } },
+        { topic, event: 'phx_reply', ref: '3', payload: { status: 'ok', response: {} } },
+      ]);
+      await eventually(() => receiver.frames.length === 2, 'the small broadcast');
+      expect(receiver.frames[1]).toMatchObject({ payload: { event: 'e', payload: { small: true } } });
+    } finally {
+      sender.ws.close();
+      receiver.ws.close();
+    }
+  });
+
   it(`a socket may hold ${MAX_CHANNELS_PER_CLIENT} channels; the next join is refused with Realtime's ChannelRateLimitReached`, async () => {
     const raw = await rawSocket(`apikey=${stack.ANON_KEY}&vsn=2.0.0`);
     try {

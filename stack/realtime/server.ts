@@ -25,7 +25,8 @@
  * `phx_close`. The token is re-checked at its expiry or every 5 minutes, whichever comes first.
  * Delivery: every broadcast committed to realtime.messages reaches each subscriber of its topic (and
  * privacy) in commit order; one frame is encoded per topic and serializer, not per subscriber.
- * A socket silent for 60 s (realtime-js heartbeats every 25 s) is dropped. A socket holds at most
+ * A socket silent for 60 s (realtime-js heartbeats every 25 s) is dropped. Frames over 5 MB close the
+ * socket, broadcast payloads over 3,000 KB are not sent (both Realtime's defaults). A socket holds at most
  * MAX_CHANNELS_PER_CLIENT joined channels (Realtime's default, 100); its messages are handled one at
  * a time, in order, as Phoenix's socket process handles them.
  */
@@ -38,6 +39,10 @@ import { checkToken, joinRefusal } from './tokens.ts';
 
 const CONFIRM_TOKEN_INTERVAL_MS = 5 * 60_000;
 const IDLE_TIMEOUT_MS = 60_000;
+/** Realtime's endpoint `max_frame_size`: a larger frame closes the socket (1009). */
+const MAX_FRAME_BYTES = 5_000_000;
+/** Realtime's default `max_payload_size_in_kb` (3000) plus its 500 bytes of padding, for a broadcast's payload. */
+export const MAX_BROADCAST_PAYLOAD_BYTES = 3000 * 1000 + 500;
 /** Realtime's TENANT_MAX_CHANNELS_PER_CLIENT default: more joined channels on one socket are refused. */
 export const MAX_CHANNELS_PER_CLIENT = 100;
 
@@ -72,7 +77,7 @@ export interface RealtimeServerOptions {
 }
 
 export class RealtimeServer {
-  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 3 * 1024 * 1024 });
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   readonly #db: RealtimeDatabase;
   readonly #secret: string;
   /** `${private ? 'private' : 'public'}:${subTopic}` -> its channels. */
@@ -272,6 +277,12 @@ export class RealtimeServer {
       }
     }
     if (!channel.write) return;
+    // BroadcastHandler, after the write check: too large a payload is not sent; with ack the reply is
+    // {:error, :payload_size_exceeded}, which Phoenix encodes as the bare string.
+    if (Buffer.byteLength(broadcast.payloadJson) > MAX_BROADCAST_PAYLOAD_BYTES) {
+      if (channel.ack) this.#reply(channel.connection, m, 'error', 'payload_size_exceeded');
+      return;
+    }
     this.publish(channel.subTopic, true, broadcast, channel.self ? undefined : channel);
     if (channel.ack) this.#reply(channel.connection, m, 'ok', {});
   }
