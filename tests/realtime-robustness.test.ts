@@ -3,6 +3,9 @@
  * socket, frames it cannot decode, unknown events. Phoenix handles a socket's messages one at a
  * time, so a second join of a topic replaces the first, and bad frames never hurt other sockets.
  */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import postgres from 'postgres';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { StackUser } from '../stack/users.ts';
@@ -171,5 +174,14 @@ describe('realtime.send as Supabase defines it', () => {
       await sql.end({ timeout: 5 });
     }
     expect(notices).toEqual([expect.objectContaining({ severity: 'WARNING', message: expect.stringMatching(/^WarnSendingBroadcastMessage: /) })]);
+  });
+});
+
+describe('connections', () => {
+  it('a client resetting its connection after a refused upgrade does not end the server process', async () => {
+    const script = path.join(import.meta.dirname, 'support', 'realtime-upgrade-reset.ts');
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { timeout: 30_000 })
+      .catch((error: { stdout?: string; stderr?: string; code?: number }) => ({ stdout: `exit ${error.code}: ${error.stderr}` }));
+    expect(stdout.trim()).toBe('alive');
   });
 });

@@ -107,6 +107,10 @@ export class RealtimeServer {
 
   /** Handles an HTTP upgrade on /realtime/v1/websocket (the gateway has matched the path). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+    // Node's HTTP server takes its own error listener off a socket it hands to 'upgrade': a client
+    // resetting the connection while we refuse it would be an unhandled 'error' that ends the stack.
+    const onError = () => socket.destroy();
+    socket.on('error', onError);
     const vsnParam = url.searchParams.get('vsn') ?? '1.0.0';
     const refuse = (status: number, body: unknown) => {
       const text = JSON.stringify(body);
@@ -122,6 +126,7 @@ export class RealtimeServer {
     }
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) if (name.startsWith('x-') && typeof value === 'string') headers[name] = value;
+    socket.off('error', onError); // ws listens from here on
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, vsnParam, apikey, headers));
   }
 
