@@ -10,7 +10,7 @@
 -- realtime.send) therefore run unchanged on hosted Supabase.
 --
 -- Partitions of realtime.messages (one per UTC day) are created by the Realtime server, as Supabase's
--- does on connect and daily (stack/realtime/partitions.ts); a send with no partition for today fails
+-- does on connect and daily (stack/realtime/database.ts); a send with no partition for today fails
 -- inside realtime.send, which, as on Supabase, only raises a WARNING.
 --
 -- One object here is NOT Supabase's: the embedded-only trigger at the end, which hands every
@@ -66,7 +66,7 @@ create or replace function realtime.topic() returns text as $$
 select nullif(current_setting('realtime.topic', true), '')::text;
 $$ language sql stable;
 
--- As of migration 20251103001201: never fails its caller; a failed insert is a WARNING.
+-- As of migration 20260605120000: never fails its caller; a failed insert is a WARNING (WarnSendingBroadcastMessage).
 create or replace function realtime.send(payload jsonb, event text, topic text, private boolean default true) returns void
 as $$
 declare
@@ -93,12 +93,12 @@ begin
   exception
     when others then
       -- Capture and notify the error
-      raise warning 'ErrorSendingBroadcastMessage: %', SQLERRM;
+      raise warning 'WarnSendingBroadcastMessage: %', SQLERRM;
   end;
 end;
 $$ language plpgsql;
 
--- As of migration 20260603120000.
+-- As of migrations 20260603120000 and 20260605120000.
 create or replace function realtime.send_binary(payload bytea, event text, topic text, private boolean default true) returns void
 as $$
 declare
@@ -113,7 +113,7 @@ begin
     values (generated_id, payload, event, topic, private, 'broadcast');
   exception
     when others then
-      raise warning 'ErrorSendingBroadcastMessage: %', SQLERRM;
+      raise warning 'WarnSendingBroadcastMessage: %', SQLERRM;
   end;
 end;
 $$ language plpgsql;

@@ -6,6 +6,8 @@
  * Any other request gets GoTrue's original shape `{ "code": <HTTP status>, "error_code", "msg" }`.
  * Both carry `x-sb-error-code`. A weak password adds `weak_password: { reasons }`.
  * Unexpected failures are 500 `unexpected_failure` with a fixed message; details go to the log only.
+ * OAuth-style failures (a refresh grant without refresh_token) are GoTrue's OAuthError: 400
+ * `{ "error", "error_description" }` in either version.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -13,6 +15,13 @@ export class AuthError extends Error {
   constructor(readonly status: number, readonly code: string, message: string,
     readonly extra: Record<string, unknown> = {}) {
     super(message);
+  }
+}
+
+/** GoTrue's OAuthError: always 400 `{ error, error_description }`, in either API version, no x-sb-error-code. */
+export class OAuthError extends Error {
+  constructor(readonly error: string, readonly description: string) {
+    super(description);
   }
 }
 
@@ -59,6 +68,7 @@ export function sendJson(req: IncomingMessage, res: ServerResponse, status: numb
 }
 
 export function sendError(req: IncomingMessage, res: ServerResponse, error: unknown, log: (line: string) => void) {
+  if (error instanceof OAuthError) return sendJson(req, res, 400, { error: error.error, error_description: error.description });
   const known = error instanceof AuthError ? error : undefined;
   if (!known) log(`auth: unexpected failure on ${req.method} ${req.url?.split('?')[0]}: ${(error as Error)?.stack ?? String(error)}`);
   const status = known?.status ?? 500;

@@ -40,16 +40,24 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // GoTrue validates with checkmail's format rule: a local part, @, and a domain with a dot-free-or-dotted host.
 const EMAIL = /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 
-async function readBody(req: IncomingMessage): Promise<Body> {
+/**
+ * GoTrue's retrieveRequestParams: the body must be JSON, an empty one included ("unexpected end of
+ * JSON input"), except where GoTrue reads it only when present (`optional`: DELETE /admin/users/ID).
+ */
+async function readBody(req: IncomingMessage, optional = false): Promise<Body> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new AuthError(413, 'request_too_large', 'Request body too large');
+    // GoTrue's limitRequestBody (http.MaxBytesReader, 1 MiB).
+    if (size > MAX_BODY_BYTES) {
+      throw new AuthError(413, 'request_entity_too_large', `Request body too large (max ${MAX_BODY_BYTES} bytes)`);
+    }
     chunks.push(chunk as Buffer);
   }
   const text = Buffer.concat(chunks).toString('utf8');
-  if (text.trim() === '') return {};
+  if (optional && text === '') return {};
+  if (text.trim() === '') throw badRequest('bad_json', 'Could not parse request body as JSON: unexpected end of JSON input');
   if ((req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
     return Object.fromEntries(new URLSearchParams(text));
   }
@@ -265,7 +273,7 @@ async function adminUsers(req: IncomingMessage, url: URL, id: string | undefined
   if (req.method === 'GET') return userJson(user);
   if (req.method === 'PUT') return adminUpdate(req, user, ctx);
   if (req.method === 'DELETE') {
-    const body = await readBody(req);
+    const body = await readBody(req, true);
     if (body.should_soft_delete === true) throw validationFailed('Soft deletion is not available on the embedded stack');
     await deleteUser(ctx.sql, user.id);
     return {};

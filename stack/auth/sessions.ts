@@ -13,7 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type postgres from 'postgres';
-import { AuthError, badRequest, validationFailed } from './errors.ts';
+import { AuthError, badRequest, OAuthError, validationFailed } from './errors.ts';
 import { encodeRefreshToken, newRefreshTokenKey, parseRefreshToken, signAccessToken } from './tokens.ts';
 import { findUserById, isBanned, userJson, type UserRow } from './users.ts';
 
@@ -104,7 +104,7 @@ const notFound = () => badRequest('refresh_token_not_found', 'Invalid Refresh To
 export async function refreshSession(sql: postgres.Sql, refreshToken: unknown, client: ClientInfo,
   settings: TokenSettings): Promise<SessionResponse> {
   if (typeof refreshToken !== 'string' || refreshToken === '') {
-    throw badRequest('validation_failed', 'refresh_token required');
+    throw new OAuthError('invalid_request', 'refresh_token required');
   }
   // GoTrue's Validate: 12 lowercase alphanumerics are a token of its first algorithm (never issued
   // here, so never found); anything else must parse as an algorithm-2 token.

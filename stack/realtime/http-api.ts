@@ -64,8 +64,15 @@ export async function handleRealtimeHttp(server: RealtimeServer, req: IncomingMe
   }
 
   if (single) {
-    const topic = decodeURIComponent(single[1]!);
-    const event = decodeURIComponent(single[2]!);
+    let topic: string;
+    let event: string;
+    try {
+      topic = decodeURIComponent(single[1]!);
+      event = decodeURIComponent(single[2]!);
+    } catch {
+      // Plug's router refuses a malformed path with 400; Realtime's ErrorView renders the status text.
+      return answer(res, 400, 'Bad Request');
+    }
     const isPrivate = url.searchParams.get('private') === 'true';
     if (typeof body !== 'object' || body === null || Array.isArray(body)) return answer(res, 422, { errors: { payload: ['is invalid'] } });
     if (isPrivate && !(await server.database.writeAuthorization(context(topic)).catch(() => false))) {

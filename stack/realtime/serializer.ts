@@ -5,7 +5,8 @@
  *
  * 1.0.0  text only: `{"topic","event","payload","ref"}` (join_ref is not sent by the server).
  * 2.0.0  text: `[join_ref, ref, topic, event, payload]`; binary (first byte = kind):
- *          0 push               client -> server: join_ref, topic, event sizes, then the bytes
+ *          0 push               client -> server: join_ref, ref, topic, event sizes (u8 each), then
+ *                               the strings and the binary payload (V2Serializer.decode_binary)
  *          3 user broadcast push client -> server: sizes of join_ref, ref, topic, user event,
  *                               metadata (u8 each), payload encoding (0 binary, 1 JSON), then the
  *                               strings and the payload
@@ -87,11 +88,12 @@ export function decodeFrame(vsn: Vsn, data: Buffer, isBinary: boolean): PhoenixM
     };
   }
   if (kind === KIND_PUSH) {
-    const [joinRefSize, topicSize, eventSize] = [u8(), u8(), u8()];
+    const [joinRefSize, refSize, topicSize, eventSize] = [u8(), u8(), u8(), u8()];
     const joinRef = str(joinRefSize);
+    const ref = str(refSize);
     const topic = str(topicSize);
     const event = str(eventSize);
-    return { joinRef: joinRef || null, ref: null, topic, event, payload: { binary: data.subarray(offset) } };
+    return { joinRef: joinRef || null, ref: ref || null, topic, event, payload: { binary: data.subarray(offset) } };
   }
   throw new FrameError(`unknown binary frame kind ${kind}`);
 }

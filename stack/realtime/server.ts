@@ -25,7 +25,10 @@
  * `phx_close`. The token is re-checked at its expiry or every 5 minutes, whichever comes first.
  * Delivery: every broadcast committed to realtime.messages reaches each subscriber of its topic (and
  * privacy) in commit order; one frame is encoded per topic and serializer, not per subscriber.
- * A socket silent for 60 s (realtime-js heartbeats every 25 s) is dropped.
+ * A socket silent for 60 s (realtime-js heartbeats every 25 s) is dropped. Frames over 5 MB close the
+ * socket, broadcast payloads over 3,000 KB are not sent (both Realtime's defaults). A socket holds at most
+ * MAX_CHANNELS_PER_CLIENT joined channels (Realtime's default, 100); its messages are handled one at
+ * a time, in order, as Phoenix's socket process handles them.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -36,6 +39,12 @@ import { checkToken, joinRefusal } from './tokens.ts';
 
 const CONFIRM_TOKEN_INTERVAL_MS = 5 * 60_000;
 const IDLE_TIMEOUT_MS = 60_000;
+/** Realtime's endpoint `max_frame_size`: a larger frame closes the socket (1009). */
+const MAX_FRAME_BYTES = 5_000_000;
+/** Realtime's default `max_payload_size_in_kb` (3000) plus its 500 bytes of padding, for a broadcast's payload. */
+export const MAX_BROADCAST_PAYLOAD_BYTES = 3000 * 1000 + 500;
+/** Realtime's TENANT_MAX_CHANNELS_PER_CLIENT default: more joined channels on one socket are refused. */
+export const MAX_CHANNELS_PER_CLIENT = 100;
 
 interface Channel {
   connection: Connection;
@@ -68,7 +77,7 @@ export interface RealtimeServerOptions {
 }
 
 export class RealtimeServer {
-  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 3 * 1024 * 1024 });
+  readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   readonly #db: RealtimeDatabase;
   readonly #secret: string;
   /** `${private ? 'private' : 'public'}:${subTopic}` -> its channels. */
@@ -98,6 +107,10 @@ export class RealtimeServer {
 
   /** Handles an HTTP upgrade on /realtime/v1/websocket (the gateway has matched the path). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+    // Node's HTTP server takes its own error listener off a socket it hands to 'upgrade': a client
+    // resetting the connection while we refuse it would be an unhandled 'error' that ends the stack.
+    const onError = () => socket.destroy();
+    socket.on('error', onError);
     const vsnParam = url.searchParams.get('vsn') ?? '1.0.0';
     const refuse = (status: number, body: unknown) => {
       const text = JSON.stringify(body);
@@ -113,12 +126,17 @@ export class RealtimeServer {
     }
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(req.headers)) if (name.startsWith('x-') && typeof value === 'string') headers[name] = value;
+    socket.off('error', onError); // ws listens from here on
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, vsnParam, apikey, headers));
   }
 
   #accept(ws: WebSocket, vsn: Vsn, apikey: string, headers: Record<string, string>) {
     const connection: Connection = { ws, vsn, apikey, channels: new Map(), lastSeen: Date.now(), headers };
     this.#connections.add(connection);
+    // Phoenix's socket process takes one message at a time (a join finishes before the next frame is
+    // read); handling them concurrently let two joins of one topic both subscribe, one of them
+    // orphaned in #subscribers: duplicate delivery and a leak that outlived the socket.
+    let queue = Promise.resolve();
     ws.on('message', (data: RawData, isBinary: boolean) => {
       connection.lastSeen = Date.now();
       let message: PhoenixMessage;
@@ -127,7 +145,7 @@ export class RealtimeServer {
       } catch {
         return; // Phoenix drops frames it cannot decode
       }
-      this.#handle(connection, message).catch(() => {});
+      queue = queue.then(() => this.#handle(connection, message)).catch(() => {});
     });
     ws.on('close', () => {
       this.#connections.delete(connection);
@@ -182,6 +200,7 @@ export class RealtimeServer {
     const token = typeof params.access_token === 'string' && !params.access_token.startsWith('sb_')
       ? params.access_token : typeof params.user_token === 'string' ? params.user_token : connection.apikey;
     if (config.private !== true) return refuse('PrivateOnly: This project only allows private channels');
+    if (connection.channels.size >= MAX_CHANNELS_PER_CLIENT) return refuse('ChannelRateLimitReached: Too many channels');
     const check = checkToken(token, this.#secret);
     if (!check.ok) return refuse(joinRefusal(check));
     const channel: Channel = {
@@ -263,6 +282,12 @@ export class RealtimeServer {
       }
     }
     if (!channel.write) return;
+    // BroadcastHandler, after the write check: too large a payload is not sent; with ack the reply is
+    // {:error, :payload_size_exceeded}, which Phoenix encodes as the bare string.
+    if (Buffer.byteLength(broadcast.payloadJson) > MAX_BROADCAST_PAYLOAD_BYTES) {
+      if (channel.ack) this.#reply(channel.connection, m, 'error', 'payload_size_exceeded');
+      return;
+    }
     this.publish(channel.subTopic, true, broadcast, channel.self ? undefined : channel);
     if (channel.ack) this.#reply(channel.connection, m, 'ok', {});
   }
@@ -303,13 +328,23 @@ export class RealtimeServer {
   publish(subTopic: string, isPrivate: boolean, broadcast: Broadcast, except?: Channel): void {
     const set = this.#subscribers.get(`${isPrivate ? 'private' : 'public'}:${subTopic}`);
     if (!set) return;
-    const frames: Partial<Record<Vsn, string | Buffer>> = {};
+    // null: the broadcast has no frame in that serializer (V2 caps topic, event and metadata at 255
+    // bytes, as Realtime's V2Serializer does); those subscribers miss it, the others still get it,
+    // and the sender (HTTP API, websocket, database) is not failed by it.
+    const frames: Partial<Record<Vsn, string | Buffer | null>> = {};
     const topic = `realtime:${subTopic}`;
     for (const channel of set) {
       if (channel === except || channel.read.broadcast !== true) continue;
       const { vsn } = channel.connection;
-      const frame = frames[vsn] ??= encodeBroadcast(vsn, topic, broadcast);
-      this.#send(channel.connection, frame);
+      if (frames[vsn] === undefined) {
+        try {
+          frames[vsn] = encodeBroadcast(vsn, topic, broadcast);
+        } catch {
+          frames[vsn] = null;
+        }
+      }
+      const frame = frames[vsn];
+      if (frame !== null) this.#send(channel.connection, frame);
     }
   }
 
