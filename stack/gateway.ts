@@ -40,6 +40,9 @@ function routeRealtime(options: GatewayOptions, req: IncomingMessage, res: Serve
 
 /** Websocket upgrades: only /realtime/v1/websocket, handed to the Realtime server. */
 function upgradeRealtime(options: GatewayOptions, req: IncomingMessage, socket: Duplex, head: Buffer) {
+  // Node drops its own error listener from a socket it hands to 'upgrade': without one, a client
+  // resetting the connection after our refusal would be an uncaught ECONNRESET (the stack dies).
+  socket.on('error', () => socket.destroy());
   const url = new URL(req.url ?? '/', 'http://gateway');
   const server = options.realtime?.server;
   if (url.pathname.replace(/\/+$/, '') !== '/realtime/v1/websocket' || !server) {
