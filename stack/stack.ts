@@ -140,7 +140,8 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
     const functionPorts: Record<string, number> = {};
     const routes = new Map<string, { port: number; verifyJwt: boolean }>();
     const postgrestPort = await freePort();
-    gateway = createGateway({ port: config.apiPort, jwtSecret: config.jwtSecret, postgrestPort, functions: routes });
+    gateway = createGateway({ port: config.apiPort, jwtSecret: config.jwtSecret, postgrestPort, functions: routes,
+      apiKeys: [keys.anonKey, keys.serviceRoleKey] });
     await listen(gateway, config.apiPort, config.host).catch((error: NodeJS.ErrnoException) => {
       gateway = undefined;
       throw new Error(error.code === 'EADDRINUSE'
