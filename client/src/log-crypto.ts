@@ -29,17 +29,19 @@
  */
 import { LogDecryptionError, UsageError } from './errors.ts';
 import {
-  base64ByteLength, canonicalUuid, decodeBase64Into, fromUtf8, randomBytes, subtle, toBase64, utf8, utf8Into,
+  base64ByteLength, canonicalUuid, decodeBase64Into, fromUtf8, isCanonicalUuid, randomBytes, subtle, toBase64, utf8,
+  utf8Into,
 } from './encoding.ts';
+import { SQL_LIMITS } from './limits.ts';
 
 export const LOG_AAD_PREFIX = 'haex-sync/log/v1';
 export const LOG_NONCE_BYTES = 12;
 export const GCM_TAG_BYTES = 16;
-export const MAX_ENCRYPTED_DATA_CHARS = 524_288;
+export const MAX_ENCRYPTED_DATA_CHARS = SQL_LIMITS.maxLogDataChars;
 /** Largest plaintext (bytes of JSON) whose ciphertext still fits MAX_ENCRYPTED_DATA_CHARS. */
 export const MAX_PLAINTEXT_BYTES = (MAX_ENCRYPTED_DATA_CHARS / 4) * 3 - GCM_TAG_BYTES;
-export const MAX_HAEX_TIMESTAMP_CHARS = 128;
-export const MAX_DEVICE_ID_CHARS = 128;
+export const MAX_HAEX_TIMESTAMP_CHARS = SQL_LIMITS.maxHaexTimestampChars;
+export const MAX_DEVICE_ID_CHARS = SQL_LIMITS.maxDeviceIdChars;
 
 /** A change the app wants to sync. */
 export interface Change {
@@ -120,7 +122,6 @@ export async function decryptLog(key: CryptoKey, vaultId: string, log: StoredLog
   return await logDecryptor(key, vaultId).one(log);
 }
 
-const LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** NUL or any surrogate: only then does a text need checkText's full (slower) look. */
 const SUSPICIOUS = /[\u0000\uD800-\uDFFF]/;
 
@@ -158,7 +159,7 @@ export function logDecryptor(key: CryptoKey, vaultId: string): {
     let aad: Uint8Array<ArrayBuffer>, nonce: Uint8Array<ArrayBuffer>, sealed: Uint8Array<ArrayBuffer>;
     try {
       if (prefix === undefined) throw badVault;
-      const id = typeof log.id === 'string' && LOWER_UUID.test(log.id) ? log.id : canonicalUuid(log.id, 'log id');
+      const id = isCanonicalUuid(log.id) ? log.id : canonicalUuid(log.id, 'log id');
       const ts = log.haexTimestamp;
       if (typeof ts !== 'string' || ts.length < 1 || ts.length > MAX_HAEX_TIMESTAMP_CHARS || SUSPICIOUS.test(ts)) {
         checkText(ts, 'haexTimestamp', 1, MAX_HAEX_TIMESTAMP_CHARS);

@@ -32,11 +32,11 @@
  * the JWT secret is the project's legacy HS256 secret (asymmetric signing keys are not supported here).
  */
 import postgres from 'postgres';
-import { pageOut } from '../sync/protocol.ts';
 import { type Caller, jwtKey, requireVerifiedUser } from './auth.ts';
 import type { SyncConfig } from './config.ts';
-import { mapSqlError, type PullRequest, type SyncDb } from './db.ts';
+import { mapSqlError, type SyncDb } from './db.ts';
 import { HttpError } from './errors.ts';
+import { pageOut, type PullRequest } from './pull.ts';
 
 type Sql = ReturnType<typeof postgres>;
 type Param = string | number | boolean | null | Record<string, unknown> | unknown[];
