@@ -5,14 +5,17 @@
  *   /auth/v1/*            -> the embedded Auth service (stack/auth/), GoTrue's API
  *   /realtime/v1/*        -> the embedded Realtime server (stack/realtime): websocket upgrades of
  *                            /realtime/v1/websocket and its HTTP broadcast API; it checks keys itself
- * Every /rest and /auth request needs a valid `apikey` (header or query) or a valid bearer JWT,
- * else 401. When only an apikey is given it becomes the bearer token, as Kong does. Functions
+ * Every /rest and /auth request needs an `apikey` (header or query) that is exactly one of the
+ * project's keys (anon or service role), as Kong's key-auth checks its consumers' keys: a user's JWT,
+ * however valid, is no apikey. A bearer JWT next to it must verify; without one the apikey becomes
+ * the bearer token, as Kong does. Else 401. Functions
  * with `verify_jwt` (the default) need a valid bearer JWT, except for CORS preflights, which reach
  * the function as on hosted Supabase. Errors are `{ "error": { "code", "message" } }`.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AuthService } from './auth/index.ts';
 import type { Duplex } from 'node:stream';
+import { timingSafeEqual } from 'node:crypto';
 import { verifyJwt } from './jwt.ts';
 import { handleRealtimeHttp } from './realtime/http-api.ts';
 import type { RealtimeServer } from './realtime/server.ts';
@@ -20,6 +23,8 @@ import type { RealtimeServer } from './realtime/server.ts';
 export interface GatewayOptions {
   port: number;
   jwtSecret: string;
+  /** The project's API keys (anon, service role): the only values `apikey` may have. */
+  apiKeys: readonly string[];
   postgrestPort: number;
   functions: Map<string, { port: number; verifyJwt: boolean }>;
   /** Serves /auth/v1; set once the database is up (until then /auth/v1 answers 503). */
@@ -127,31 +132,42 @@ function proxy(req: IncomingMessage, res: ServerResponse, port: number, path: st
   req.pipe(upstream);
 }
 
+/** Is `apikey` exactly one of the project's keys? (Constant time per candidate of equal length.) */
+function isProjectKey(apikey: string, keys: readonly Buffer[]): boolean {
+  const given = Buffer.from(apikey);
+  let found = false;
+  for (const key of keys) if (key.length === given.length && timingSafeEqual(key, given)) found = true;
+  return found;
+}
+
 /** Kong-style key check for /rest/v1 and /auth/v1; returns the Authorization to forward, or undefined after a 401. */
 function authorizeApiRequest(req: IncomingMessage, res: ServerResponse, url: URL,
-  isValidToken: (token: string) => boolean): string | undefined {
-  const apikey = (req.headers.apikey as string | undefined) ?? url.searchParams.get('apikey') ?? undefined;
-  const bearer = bearerOf(req);
-  if (apikey !== undefined) {
-    if (!isValidToken(apikey)) {
-      sendError(res, 401, 'invalid_api_key', 'Invalid API key: the apikey is not a valid key of this project');
-      return undefined;
-    }
-    // Stricter than Kong, same answer as PostgREST would give: a bad bearer next to a good apikey
-    // is refused here, so junk tokens never reach PostgREST's JWT cache.
-    if (bearer !== undefined && !isValidToken(bearer)) {
-      sendError(res, 401, 'invalid_jwt', 'Invalid JWT: bad signature, malformed or expired');
-      return undefined;
-    }
-    return req.headers.authorization ?? `Bearer ${apikey}`;
+  isValidToken: (token: string) => boolean, projectKeys: readonly Buffer[]): string | undefined {
+  const header = req.headers.apikey;
+  const apikey = (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('apikey') ?? undefined;
+  if (apikey === undefined) {
+    sendError(res, 401, 'missing_api_key', 'No API key found in request: send the project\'s anon key as apikey');
+    return undefined;
   }
-  if (bearer && isValidToken(bearer)) return req.headers.authorization!;
-  sendError(res, 401, 'missing_api_key', 'No API key found in request: send the apikey header or a bearer JWT');
-  return undefined;
+  // Kong's key-auth: the key must be one its consumers hold (anon, service_role), nothing else,
+  // also no other validly signed JWT such as a user's access token.
+  if (Array.isArray(header) || !isProjectKey(apikey, projectKeys)) {
+    sendError(res, 401, 'invalid_api_key', 'Invalid API key: the apikey is not a key of this project');
+    return undefined;
+  }
+  // Stricter than Kong, same answer as PostgREST would give: a bad bearer next to a good apikey
+  // is refused here, so junk tokens never reach PostgREST's JWT cache.
+  const bearer = bearerOf(req);
+  if (req.headers.authorization !== undefined && (bearer === undefined || !isValidToken(bearer))) {
+    sendError(res, 401, 'invalid_jwt', 'Invalid JWT: bad signature, malformed or expired');
+    return undefined;
+  }
+  return req.headers.authorization ?? `Bearer ${apikey}`;
 }
 
 export function createGateway(options: GatewayOptions): http.Server {
   const isValidToken = tokenVerifier(options.jwtSecret);
+  const projectKeys = options.apiKeys.map((key) => Buffer.from(key));
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://gateway');
     const pathname = url.pathname;
@@ -179,7 +195,7 @@ export function createGateway(options: GatewayOptions): http.Server {
         });
         return res.end();
       }
-      const authorization = authorizeApiRequest(req, res, url, isValidToken);
+      const authorization = authorizeApiRequest(req, res, url, isValidToken, projectKeys);
       if (authorization === undefined) return;
       if (isAuth) {
         if (!options.auth) return sendError(res, 503, 'auth_starting', 'The Auth service is still starting');

@@ -146,7 +146,10 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
     const functionPorts: Record<string, number> = {};
     const routes = new Map<string, { port: number; verifyJwt: boolean }>();
     const postgrestPort = await freePort();
-    const gatewayOptions: GatewayOptions = { port: config.apiPort, jwtSecret: config.jwtSecret, postgrestPort, functions: routes, realtime };
+    const gatewayOptions: GatewayOptions = {
+      port: config.apiPort, jwtSecret: config.jwtSecret, postgrestPort, functions: routes, realtime,
+      apiKeys: [keys.anonKey, keys.serviceRoleKey],
+    };
     gateway = createGateway(gatewayOptions);
     await listen(gateway, config.apiPort, config.host).catch((error: NodeJS.ErrnoException) => {
       gateway = undefined;

@@ -236,11 +236,13 @@ describe('atomicity and idempotency', () => {
     const elsewhereMs = Date.now() - t0;
     expect(elsewhere.status).toBe(200);
     expect(elsewhereMs).toBeLessThan(2000);
-    // the waiting push is blocked on the lock holder's transaction (polled: the machine may be busy)
+    // the waiting push is blocked by the lock holder's transaction, and by nothing else (polled: the
+    // machine may be busy). Counted as the backends the lock holder blocks, so that waiters of other
+    // test files running in parallel are never counted.
     let waiters = 0;
     for (let i = 0; i < 100 && waiters === 0; i++) {
-      [{ waiters }] = await adminSql()`select count(*)::int as waiters from pg_locks
-        where not granted and locktype = 'transactionid' and pid <> ${pid}` as unknown as [{ waiters: number }];
+      [{ waiters }] = await adminSql()`select count(*)::int as waiters from pg_stat_activity
+        where ${pid} = any(pg_blocking_pids(pid))` as unknown as [{ waiters: number }];
       if (waiters === 0) await sleep(50);
     }
     expect(waiters).toBe(1);

@@ -1,32 +1,58 @@
 /**
- * The pull hot path plans as an ordered index range scan: pull_logs is inlined into the query
- * PostgREST 12 issues (no Function Scan of pull_logs) and reads sync_logs through an index on
+ * The pull hot path plans as an ordered index range scan: pull_logs is inlined into the statements
+ * PostgREST 12 really sends (no Function Scan of pull_logs) and reads sync_logs through an index on
  * (…, vault_id, sequence) — the primary key, or the RLS index (author_id, vault_id, sequence) — with
- * no Sort and never a Seq Scan; on a vault of 60,000 logs, as role authenticated with the owner's
- * claims, for custom and generic (prepared) plans. A control shows that the checks do catch a
+ * no Sort below the page's Limit and never a Seq Scan; on a vault of 60,000 logs, as role
+ * authenticated with the owner's claims, for custom and generic (prepared) plans.
+ * The statements are not copied by hand: the test turns on log_statement for a moment, pulls once
+ * as supabase-js does (POST /rest/v1/rpc/pull_logs) and once through the Edge Function (POST
+ * /functions/v1/sync/pull, which adds `select=`), and explains exactly the statements and parameter
+ * values PostgreSQL logged for those requests. A control shows that the checks do catch a
  * non-inlined function.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { StackUser } from '../stack/users.ts';
 import { adminSql, asUser, newUser, rpc, stack } from './support/stack.ts';
 
 const ROWS = 60_000;
 
-/** The statement PostgREST 12.0.2 sends for POST /rpc/pull_logs (taken from the server log), $1 = the JSON body. */
-const postgrestPull = (fn = 'pull_logs') => `
-  WITH pgrst_source AS (SELECT "pgrst_call".* FROM (SELECT $1::json AS json_data) pgrst_payload,
-    LATERAL (SELECT CASE WHEN json_typeof(pgrst_payload.json_data) = 'array' THEN pgrst_payload.json_data
-                         ELSE json_build_array(pgrst_payload.json_data) END AS val) pgrst_uniform_json,
-    LATERAL (SELECT "vault_id", "after_sequence", "max_count" FROM json_to_recordset(pgrst_uniform_json.val)
-             AS _("vault_id" uuid, "after_sequence" bigint, "max_count" integer) LIMIT 1) pgrst_body ,
-    LATERAL "public"."${fn}"("vault_id" := pgrst_body."vault_id", "after_sequence" := pgrst_body."after_sequence",
-                             "max_count" := pgrst_body."max_count") pgrst_call)
-  SELECT null::bigint AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total,
-         coalesce(json_agg(_postgrest_t), '[]') AS body,
-         nullif(current_setting('response.headers', true), '') AS response_headers,
-         nullif(current_setting('response.status', true), '') AS response_status, '' AS response_inserted
-  FROM (SELECT "record".* FROM "pgrst_source" AS "record" LIMIT $2 OFFSET $3) _postgrest_t`;
+interface Logged { query: string; params: Array<string | null> }
+
+/** `$1 = '…', $2 = NULL, …` of a log line's DETAIL. */
+function parseParams(detail: string): Array<string | null> {
+  const out: Array<string | null> = [];
+  for (const m of detail.matchAll(/\$(\d+) = (?:NULL|'((?:[^']|'')*)')/g)) out[Number(m[1]) - 1] = m[2] === undefined ? null : m[2].replace(/''/g, "'");
+  return out;
+}
+
+/** The statements (with parameter values) PostgreSQL logs while `run` runs, from the stack's log file. */
+async function loggedStatements(run: () => Promise<void>): Promise<Logged[]> {
+  const sql = adminSql();
+  const logFile = path.join(stack.DATA_DIR, 'logs', 'postgres.log');
+  const start = statSync(logFile).size;
+  await sql`alter system set log_statement = 'all'`;
+  await sql`select pg_reload_conf()`;
+  await sleep(300); // backends take the new setting before their next statement
+  try {
+    await run();
+  } finally {
+    await sql`alter system reset log_statement`;
+    await sql`select pg_reload_conf()`;
+  }
+  const lines = readFileSync(logFile).subarray(start).toString('utf8').split('\n');
+  const out: Logged[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const m = /LOG:  execute [^:]+: (.*)$/.exec(lines[i]!);
+    if (!m) continue;
+    const detail = /DETAIL:  Parameters: (.*)$/.exec(lines[i + 1] ?? '');
+    out.push({ query: m[1]!, params: detail ? parseParams(detail[1]!) : [] });
+  }
+  return out;
+}
 
 interface PlanNode { 'Node Type': string; 'Relation Name'?: string; 'Index Name'?: string; 'Function Name'?: string; Plans?: PlanNode[] }
 const nodes = (plan: PlanNode): PlanNode[] => [plan, ...(plan.Plans ?? []).flatMap(nodes)];
@@ -59,6 +85,8 @@ const RANGE_SCAN = /^Index (Only )?Scan using (sync_logs_pkey|sync_logs_author_i
 
 let owner: StackUser;
 let vaultId: string;
+/** What PostgREST sent for the pull through supabase-js's rpc, and for the one through the Edge Function. */
+const sent: Record<'rpc' | 'function', Logged> = {} as never;
 
 beforeAll(async () => {
   owner = await newUser('explain');
@@ -72,32 +100,61 @@ beforeAll(async () => {
             from generate_series(1, ${ROWS}) g`;
   await sql`update public.vaults set last_sequence = ${ROWS} where id = ${vaultId}`;
   await sql`analyze public.sync_logs`;
+
+  const logged = await loggedStatements(async () => {
+    const headers = { apikey: stack.ANON_KEY, authorization: `Bearer ${owner.access_token}`, 'content-type': 'application/json' };
+    const rpcRes = await fetch(`${stack.API_URL}/rest/v1/rpc/pull_logs`, { method: 'POST', headers,
+      body: JSON.stringify({ vault_id: vaultId, after_sequence: 30_000, max_count: 1000 }) });
+    expect(rpcRes.status).toBe(200);
+    await rpcRes.arrayBuffer();
+    const fnRes = await fetch(`${stack.API_URL}/functions/v1/sync/pull`, { method: 'POST', headers,
+      body: JSON.stringify({ vaultId, afterSequence: 30_000, limit: 999 }) });
+    expect(fnRes.status).toBe(200);
+    await fnRes.arrayBuffer();
+  });
+  const ours = logged.filter((l) => l.query.includes('"public"."pull_logs"') && (l.params[0] ?? '').includes(vaultId));
+  sent.rpc = ours.find((l) => l.params[0]!.includes('"max_count":1000'))!;
+  sent.function = ours.find((l) => l.params[0]!.includes('"max_count":999'))!;
+  expect(sent.rpc, 'the rpc pull was logged').toBeDefined();
+  expect(sent.function, 'the Edge Function\'s pull was logged').toBeDefined();
+  expect(sent.function.query).toContain('"lastSequence"'); // its select= renames the columns
 }, 120_000);
 
-async function explainAsOwner(query: string, params: unknown[], generic = false) {
+/** A logged statement with its JSON body ($1, typed json as PostgREST sends it) set to another page. */
+const withBody = (statement: Logged, after: number, max: number, fn = 'pull_logs') => ({
+  query: statement.query.replace('"public"."pull_logs"', `"public"."${fn}"`),
+  params: (sql: { typed: (value: unknown, oid: number) => unknown }) => statement.params.map((p, i) => i === 0
+    ? sql.typed({ vault_id: vaultId, after_sequence: after, max_count: max }, 114) : p),
+});
+
+type Params = unknown[] | ((sql: any) => unknown[]);
+async function explainAsOwner(query: string, params: Params, generic = false, analyze = false) {
   return asUser(owner, async (sql) => {
     if (generic) await sql`set local plan_cache_mode = force_generic_plan`;
-    const [row] = await sql.unsafe(`explain (format json) ${query}`, params as any[]);
+    const values = typeof params === 'function' ? params(sql) : params;
+    const [row] = await sql.unsafe(`explain (${analyze ? 'analyze, ' : ''}format json) ${query}`, values as any[]);
     return (row!['QUERY PLAN'] as { Plan: PlanNode }[])[0]!.Plan;
   });
 }
 
 describe(`pull_logs on a vault of ${ROWS} logs`, () => {
-  const body = (after: number, max: number) => ({ vault_id: vaultId, after_sequence: after, max_count: max });
-
   it.each([
-    ['from the start', 0, 1000],
-    ['from the middle', 30_000, 1000],
-    ['near the end', 59_990, 100],
-  ])('PostgREST\'s query shape, %s: inlined, index scan on the primary key, no seq scan', async (_name, after, max) => {
-    const plan = shape(await explainAsOwner(postgrestPull(), [body(after, max), 1000, 0]));
+    ['rpc', 'from the start', 0, 1000],
+    ['rpc', 'from the middle', 30_000, 1000],
+    ['rpc', 'near the end', 59_990, 100],
+    ['function', 'from the start', 0, 1000],
+    ['function', 'near the end', 59_990, 100],
+  ] as const)('the statement PostgREST sent for the %s pull, %s: inlined, index scan on the primary key, no seq scan', async (via, _name, after, max) => {
+    const { query, params } = withBody(sent[via], after, max);
+    const plan = shape(await explainAsOwner(query, params));
     expect({ ...plan, syncLogsScans: [] }).toEqual({ ...inlined, syncLogsScans: [] });
     expect(plan.syncLogsScans).toHaveLength(1);
     expect(plan.syncLogsScans[0]).toMatch(RANGE_SCAN);
   });
 
-  it('as a prepared statement with a generic plan (PostgREST prepares its statements)', async () => {
-    const plan = shape(await explainAsOwner(postgrestPull(), [body(30_000, 1000), 1000, 0], true));
+  it.each(['rpc', 'function'] as const)('the %s statement as a prepared statement with a generic plan (PostgREST prepares its statements)', async (via) => {
+    const { query, params } = withBody(sent[via], 30_000, 1000);
+    const plan = shape(await explainAsOwner(query, params, true));
     expect({ ...plan, syncLogsScans: [] }).toEqual({ ...inlined, syncLogsScans: [] });
     expect(plan.syncLogsScans).toHaveLength(1);
     expect(plan.syncLogsScans[0]).toMatch(RANGE_SCAN);
@@ -114,10 +171,8 @@ describe(`pull_logs on a vault of ${ROWS} logs`, () => {
   });
 
   it('reads exactly the page and the one row that tells has_more (EXPLAIN ANALYZE: rows from the index = max_count + 1)', async () => {
-    const plan = await asUser(owner, async (sql) => {
-      const [row] = await sql.unsafe(`explain (analyze, format json) ${postgrestPull()}`, [body(12_345, 500), 1000, 0]);
-      return (row!['QUERY PLAN'] as { Plan: PlanNode }[])[0]!.Plan;
-    });
+    const { query, params } = withBody(sent.function, 12_345, 500);
+    const plan = await explainAsOwner(query, params, false, true);
     const scan = nodes(plan).find((n) => n['Relation Name'] === 'sync_logs') as PlanNode & { 'Actual Rows': number; 'Actual Loops': number };
     expect([scan['Actual Rows'], scan['Actual Loops']]).toEqual([501, 1]);
   });
@@ -126,12 +181,12 @@ describe(`pull_logs on a vault of ${ROWS} logs`, () => {
     // Created and dropped inside a rolled-back transaction; never visible to anyone else.
     const plan = await asUser(owner, async (sql) => {
       await sql`reset role`;
-      await sql.unsafe(`create function public.pull_logs_not_inlined(vault_id uuid, after_sequence bigint default 0, max_count int default 100)
-        returns setof public.sync_logs language sql stable set search_path = '' as $$
-          select l.* from public.sync_logs l where l.vault_id = pull_logs_not_inlined.vault_id
-            and l.sequence > pull_logs_not_inlined.after_sequence order by l.sequence limit pull_logs_not_inlined.max_count $$`);
+      // pull_logs itself, renamed and given a SET clause
+      const [{ def }] = await sql`select pg_get_functiondef('public.pull_logs(uuid, bigint, int)'::regprocedure) as def` as unknown as [{ def: string }];
+      await sql.unsafe(def.replace(/\bpull_logs\b/g, 'pull_logs_not_inlined').replace(/\nAS \$function\$/, "\n SET search_path TO ''\nAS $function$"));
       await sql`select set_config('role', 'authenticated', true)`;
-      const [row] = await sql.unsafe(`explain (format json) ${postgrestPull('pull_logs_not_inlined')}`, [body(0, 1000), 1000, 0]);
+      const { query, params } = withBody(sent.function, 0, 1000, 'pull_logs_not_inlined');
+      const [row] = await sql.unsafe(`explain (format json) ${query}`, params(sql) as any[]);
       return (row!['QUERY PLAN'] as { Plan: PlanNode }[])[0]!.Plan;
     });
     expect(shape(plan).functionScans).toContain('pull_logs_not_inlined');
@@ -146,7 +201,7 @@ describe(`pull_logs on a vault of ${ROWS} logs`, () => {
       const res = await fetch(`${stack.POSTGREST_URL}/rpc/pull_logs`, {
         method: 'POST',
         headers: { authorization: `Bearer ${owner.access_token}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body(cursor, 1000)),
+        body: JSON.stringify({ vault_id: vaultId, after_sequence: cursor, max_count: 1000 }),
       });
       expect(res.status).toBe(200);
       const rows = await res.json() as { sequence: number; has_more: boolean; next_sequence: number }[];

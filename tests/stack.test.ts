@@ -63,10 +63,11 @@ describe('gateway', () => {
     }
   });
 
-  it('accepts a valid bearer JWT in place of the apikey on /rest/v1', async () => {
+  it('needs the apikey on /rest/v1 even next to a valid bearer JWT, as Kong\'s key-auth does', async () => {
     const user = await newUser('bearer');
-    expect((await api('/rest/v1/', { apikey: null, token: user.access_token })).status).toBe(200);
-    expect((await api('/rest/v1/', { apikey: null, token: forgedTokenFor(user) })).status).toBe(401);
+    expect((await api('/rest/v1/', { apikey: null, token: user.access_token })).status).toBe(401);
+    expect((await api('/rest/v1/', { token: user.access_token })).status).toBe(200);
+    expect((await api('/rest/v1/', { token: forgedTokenFor(user) })).status).toBe(401);
   });
 
   it('enforces verify_jwt on functions: no, forged and expired tokens get 401', async () => {

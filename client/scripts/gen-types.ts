@@ -1,5 +1,6 @@
 /**
- * Generates client/src/database.types.ts from the migrations, never by hand:
+ * Generates client/src/database.types.ts and the limits files (client/src/limits.ts,
+ * functions/_shared/limits.ts, see limits.ts) from the migrations, never by hand:
  *
  *   npm run gen:types     starts a throwaway stack (Postgres + migrations), runs
  *                         @supabase/postgres-meta's TypeScript generator against it, writes the file
@@ -11,6 +12,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { generateLimits, LIMITS_FILES } from './limits.ts';
 import { generateDatabaseTypes } from './pg-meta.ts';
 
 export const TYPES_FILE = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'database.types.ts');
@@ -28,18 +30,24 @@ async function main() {
     dispose = stack.dispose;
   }
   try {
-    const generated = await generateDatabaseTypes(dbUrl);
-    if (check) {
-      const committed = readFileSync(TYPES_FILE, 'utf8');
-      if (committed !== generated) {
-        console.error(`${path.relative(process.cwd(), TYPES_FILE)} is out of date: run npm run gen:types`);
-        process.exitCode = 1;
+    const limits = await generateLimits(dbUrl);
+    const files: Array<[string, string]> = [[TYPES_FILE, await generateDatabaseTypes(dbUrl)],
+      ...LIMITS_FILES.map((file): [string, string] => [file, limits])];
+    for (const [file, generated] of files) {
+      const name = path.relative(process.cwd(), file);
+      if (check) {
+        let committed = '';
+        try { committed = readFileSync(file, 'utf8'); } catch { /* missing */ }
+        if (committed !== generated) {
+          console.error(`${name} is out of date: run npm run gen:types`);
+          process.exitCode = 1;
+        } else {
+          console.log(`${name} is up to date`);
+        }
       } else {
-        console.log('database types are up to date');
+        writeFileSync(file, generated);
+        console.log(`wrote ${name}`);
       }
-    } else {
-      writeFileSync(TYPES_FILE, generated);
-      console.log(`wrote ${path.relative(process.cwd(), TYPES_FILE)}`);
     }
   } finally {
     await dispose?.();

@@ -38,21 +38,23 @@
  * key, i.e. four billion changes per vault before a key rotation would be needed.
  */
 import { LogDecryptionError, UsageError } from './errors.ts';
-import { isRecordKey, recordKeyFor } from './record-key.ts';
+import { isRecordKey, MAX_RECORD_KEY_CHARS, recordKeyFor } from './record-key.ts';
 import {
-  base64ByteLength, canonicalUuid, decodeBase64Into, fromUtf8, randomBytes, subtle, toBase64, utf8, utf8Into,
+  base64ByteLength, canonicalUuid, decodeBase64Into, fromUtf8, isCanonicalUuid, randomBytes, subtle, toBase64, utf8,
+  utf8Into,
 } from './encoding.ts';
+import { SQL_LIMITS } from './limits.ts';
 
 export const LOG_AAD_PREFIX = 'haex-sync/log/v1';
 /** AAD version of logs with a record key. */
 export const LOG_AAD_PREFIX_V2 = 'haex-sync/log/v2';
 export const LOG_NONCE_BYTES = 12;
 export const GCM_TAG_BYTES = 16;
-export const MAX_ENCRYPTED_DATA_CHARS = 524_288;
+export const MAX_ENCRYPTED_DATA_CHARS = SQL_LIMITS.maxLogDataChars;
 /** Largest plaintext (bytes of JSON) whose ciphertext still fits MAX_ENCRYPTED_DATA_CHARS. */
 export const MAX_PLAINTEXT_BYTES = (MAX_ENCRYPTED_DATA_CHARS / 4) * 3 - GCM_TAG_BYTES;
-export const MAX_HAEX_TIMESTAMP_CHARS = 128;
-export const MAX_DEVICE_ID_CHARS = 128;
+export const MAX_HAEX_TIMESTAMP_CHARS = SQL_LIMITS.maxHaexTimestampChars;
+export const MAX_DEVICE_ID_CHARS = SQL_LIMITS.maxDeviceIdChars;
 
 /** A change the app wants to sync. */
 export interface Change {
@@ -120,7 +122,7 @@ export function logAad(vaultId: string, logId: string, haexTimestamp: string, de
     canonicalUuid(logId, 'log id'), checkText(haexTimestamp, 'haexTimestamp', 1, MAX_HAEX_TIMESTAMP_CHARS),
     deviceId == null ? '' : checkText(deviceId, 'deviceId', 0, MAX_DEVICE_ID_CHARS)];
   if (recordKey != null) {
-    if (!isRecordKey(recordKey)) throw new UsageError('recordKey must be 1 to 64 base64url characters');
+    if (!isRecordKey(recordKey)) throw new UsageError(`recordKey must be 1 to ${MAX_RECORD_KEY_CHARS} base64url characters`);
     fields.push(recordKey);
   }
   return utf8(fields.join('\u0000'));
@@ -153,7 +155,6 @@ export async function decryptLog(key: CryptoKey, vaultId: string, log: StoredLog
   return await logDecryptor(key, vaultId).one(log);
 }
 
-const LOWER_UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** NUL or any surrogate: only then does a text need checkText's full (slower) look. */
 const SUSPICIOUS = /[\u0000\uD800-\uDFFF]/;
 
@@ -193,7 +194,7 @@ export function logDecryptor(key: CryptoKey, vaultId: string): {
     let aad: Uint8Array<ArrayBuffer>, nonce: Uint8Array<ArrayBuffer>, sealed: Uint8Array<ArrayBuffer>;
     try {
       if (prefix === undefined || prefixV2 === undefined) throw badVault;
-      const id = typeof log.id === 'string' && LOWER_UUID.test(log.id) ? log.id : canonicalUuid(log.id, 'log id');
+      const id = isCanonicalUuid(log.id) ? log.id : canonicalUuid(log.id, 'log id');
       const ts = log.haexTimestamp;
       if (typeof ts !== 'string' || ts.length < 1 || ts.length > MAX_HAEX_TIMESTAMP_CHARS || SUSPICIOUS.test(ts)) {
         checkText(ts, 'haexTimestamp', 1, MAX_HAEX_TIMESTAMP_CHARS);
@@ -203,7 +204,7 @@ export function logDecryptor(key: CryptoKey, vaultId: string): {
         checkText(device, 'deviceId', 0, MAX_DEVICE_ID_CHARS);
       }
       const recordKey = log.recordKey;
-      if (recordKey != null && !isRecordKey(recordKey)) throw new UsageError('recordKey is not 1 to 64 base64url characters');
+      if (recordKey != null && !isRecordKey(recordKey)) throw new UsageError(`recordKey is not 1 to ${MAX_RECORD_KEY_CHARS} base64url characters`);
       const start = at;
       const head = recordKey == null ? prefix : prefixV2;
       slab.set(head, at);

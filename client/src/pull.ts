@@ -31,12 +31,13 @@
  *   without); an up-to-date vault yields nothing.
  */
 import { SequenceGapError, UsageError } from './errors.ts';
+import { SQL_LIMITS } from './limits.ts';
 import { type DecryptedLog, logDecryptor } from './log-crypto.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import type { SyncTransport } from './transport/types.ts';
 
-export const MAX_PAGE_SIZE = 1000;
-export const DEFAULT_PAGE_SIZE = 1000;
+export const MAX_PAGE_SIZE = SQL_LIMITS.maxPullCount;
+export const DEFAULT_PAGE_SIZE = SQL_LIMITS.maxPullCount;
 
 export interface PullOptions {
   /** Cursor: the last sequence already applied (default 0 = from the start). */

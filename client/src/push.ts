@@ -14,12 +14,13 @@
  * - Retries: see retry.ts (network, 408, 429, 5xx; never other 4xx).
  */
 import { UsageError } from './errors.ts';
+import { SQL_LIMITS } from './limits.ts';
 import { type Change, encryptChange, type EncryptedLog } from './log-crypto.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import type { PushResult, SyncTransport } from './transport/types.ts';
 
-export const MAX_LOGS_PER_PUSH = 1000;
-export const MAX_PUSH_BYTES = 16 * 1024 * 1024;
+export const MAX_LOGS_PER_PUSH = SQL_LIMITS.maxLogsPerPush;
+export const MAX_PUSH_BYTES = SQL_LIMITS.maxPushDataChars;
 export const DEFAULT_PUSH_BYTES = 4 * 1024 * 1024;
 
 export interface BatchOptions {

@@ -25,14 +25,13 @@
  * - Opting out: a change without `key` has no record key and is never compacted.
  */
 import { UsageError } from './errors.ts';
-import { subtle, toBase64, utf8 } from './encoding.ts';
+import { isBase64url, subtle, toBase64, utf8 } from './encoding.ts';
+import { SQL_LIMITS } from './limits.ts';
 
 export const RECORD_KEY_INFO = 'haex-sync/record-key/v1';
 export const RECORD_KEY_BYTES = 16;
-export const MAX_RECORD_KEY_CHARS = 64;
+export const MAX_RECORD_KEY_CHARS = SQL_LIMITS.maxRecordKeyChars;
 export const MAX_CHANGE_KEY_CHARS = 4096;
-/** What the server accepts as record_key (unpadded base64url, 1..64 characters). */
-export const RECORD_KEY_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 const hmacKeys = new WeakMap<CryptoKey, CryptoKey>();
 
@@ -67,4 +66,6 @@ export async function recordKeyFor(vaultKey: CryptoKey, key: string): Promise<st
 export const toBase64Url = (bytes: Uint8Array): string =>
   toBase64(bytes).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
 
-export const isRecordKey = (value: unknown): value is string => typeof value === 'string' && RECORD_KEY_PATTERN.test(value);
+/** What the server accepts as record_key: unpadded base64url, 1..MAX_RECORD_KEY_CHARS characters. */
+export const isRecordKey = (value: unknown): value is string =>
+  typeof value === 'string' && value.length >= 1 && value.length <= MAX_RECORD_KEY_CHARS && isBase64url(value);

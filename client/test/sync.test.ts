@@ -260,6 +260,9 @@ afterAll(async () => {
       and t.typname in ('text', 'varchar', 'bpchar', 'name', 'json', 'jsonb', 'bytea', '_text', '_varchar')`;
   expect(columns.some((c) => c.schema === 'public' && c.table === 'sync_logs' && c.column === 'encrypted_data')).toBe(true);
   expect(columns.some((c) => c.schema === 'auth')).toBe(true);
+  // Padded standard base64: such values are also searched after decoding, so that plaintext stored
+  // as base64 (instead of ciphertext) is found too. encode(..., 'escape') keeps printable ASCII as is.
+  const BASE64 = '^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$';
   const scan = async (pattern: string) => {
     const hits: string[] = [];
     for (const c of columns) {
@@ -267,13 +270,24 @@ afterAll(async () => {
       const table = sql(`${c.schema}.${c.table}`);
       const rows = c.type === 'bytea'
         ? await sql`select count(*)::int as n from ${table} where convert_from(${col}, 'SQL_ASCII') ~ ${pattern}`
-        : await sql`select count(*)::int as n from ${table} where ${col}::text ~ ${pattern}`;
+        : ['text', 'varchar', 'bpchar'].includes(c.type)
+          ? await sql`select count(*)::int as n from ${table} where ${col}::text ~ ${pattern}
+              or case when ${col} ~ ${BASE64} then encode(decode(${col}, 'base64'), 'escape') ~ ${pattern} else false end`
+          : await sql`select count(*)::int as n from ${table} where ${col}::text ~ ${pattern}`;
       if (rows[0]!.n > 0) hits.push(`${c.schema}.${c.table}.${c.column}`);
     }
     return hits;
   };
-  // Positive control: the scan does find clear text the server legitimately holds (users' e-mails).
+  // Positive controls: the scan finds clear text the server legitimately holds (users' e-mails), and
+  // plaintext stored as base64 where ciphertext belongs (a log pushed around the client library).
   expect(await scan('client-tamper-[0-9a-f-]+@test[.]haex[.]local')).toContain('auth.users.email');
+  const controlUser = await newUser('scan-control');
+  const control = `CONTROL-${crypto.randomUUID()}`;
+  const controlVault = crypto.randomUUID();
+  await rpcTransport(supabaseFor(controlUser)).createVault(controlVault, { encryptedVaultKey: 'a2V5', salt: 'c2FsdA==', nonce: 'bm9uY2U=' });
+  await rpcTransport(supabaseFor(controlUser)).push(controlVault, [{ id: crypto.randomUUID(),
+    encryptedData: Buffer.from(`{"note":"${control}"}`).toString('base64'), nonce: 'bm9uY2U=', haexTimestamp: 't' }]);
+  expect(await scan(control)).toContain('public.sync_logs.encrypted_data');
   const hits = await scan(markers.join('|'));
   expect(hits).toEqual([]);
   console.log(`plaintext scan: ${markers.length} markers, ${columns.length} text/json/bytea columns, no hit`);

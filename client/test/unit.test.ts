@@ -160,21 +160,24 @@ describe('log encryption', () => {
       .rejects.toBeInstanceOf(UsageError);
     await expect(encryptChange(key, VAULT, { data: undefined, haexTimestamp: 't' })).rejects.toBeInstanceOf(UsageError);
   });
-  it('throughput (measured, printed)', async () => {
+  it('5000 small and 20 large logs decrypt back to exactly what was encrypted (throughput printed)', async () => {
     const key = await testKey();
     const small = Array.from({ length: 5000 }, (_, i) => ({ data: { table: 'items', row: i, value: 'v'.repeat(200) }, haexTimestamp: `hlc-${i}` }));
     let t = performance.now();
     const logs = await Promise.all(small.map((c) => encryptChange(key, VAULT, c)));
     const encMs = performance.now() - t;
     t = performance.now();
-    await Promise.all(logs.map((l, i) => decryptLog(key, VAULT, stored(l, i + 1))));
+    const decrypted = await Promise.all(logs.map((l, i) => decryptLog(key, VAULT, stored(l, i + 1))));
     const decMs = performance.now() - t;
+    expect(decrypted.map((d) => d.data)).toEqual(small.map((c) => c.data));
+    expect(decrypted.map((d) => [d.id, d.sequence, d.haexTimestamp])).toEqual(logs.map((l, i) => [l.id, i + 1, `hlc-${i}`]));
+    expect(new Set(logs.map((l) => l.nonce)).size).toBe(5000); // a fresh nonce per encryption
     const big = await encryptChange(key, VAULT, { data: 'y'.repeat(380_000), haexTimestamp: 't' });
     t = performance.now();
     for (let i = 0; i < 20; i++) await encryptChange(key, VAULT, { data: 'y'.repeat(380_000), haexTimestamp: 't' });
     const bigEncMs = performance.now() - t;
     t = performance.now();
-    for (let i = 0; i < 20; i++) await decryptLog(key, VAULT, stored(big));
+    for (let i = 0; i < 20; i++) expect((await decryptLog(key, VAULT, stored(big))).data).toBe('y'.repeat(380_000));
     const bigDecMs = performance.now() - t;
     console.log(`5000 small logs (~250 B): encrypt ${(5000 / encMs * 1000).toFixed(0)} logs/s, decrypt ${(5000 / decMs * 1000).toFixed(0)} logs/s; `
       + `380 kB logs: encrypt ${(20 * 0.38 / bigEncMs * 1000).toFixed(1)} MB/s, decrypt ${(20 * 0.38 / bigDecMs * 1000).toFixed(1)} MB/s (incl. JSON + base64)`);

@@ -1,8 +1,10 @@
 /**
  * Every setting of the sync function, read once from the environment at start-up, with defaults.
  * docs/http-api.md lists them. Invalid values fail the start (a misconfigured function should not
- * serve with surprising limits).
+ * serve with surprising limits). The limits default to, and may only lower, the SQL API's own
+ * (SQL_LIMITS, generated from private.limits()).
  */
+import { SQL_LIMITS } from './limits.ts';
 
 function env(name: string): string | undefined {
   const value = Deno.env.get(name);
@@ -49,7 +51,7 @@ export interface SyncConfig {
 export function loadConfig(): SyncConfig {
   const supabaseUrl = (env('SUPABASE_URL') ?? 'http://127.0.0.1:54321').replace(/\/+$/, '');
   const cors = env('CORS_ORIGIN') ?? '*';
-  const maxPullLimit = intEnv('SYNC_MAX_PULL_LIMIT', 1000, 1, 1000);
+  const maxPullLimit = intEnv('SYNC_MAX_PULL_LIMIT', SQL_LIMITS.maxPullCount, 1, SQL_LIMITS.maxPullCount);
   const dbTransport = env('SYNC_DB_TRANSPORT') ?? 'rest';
   if (dbTransport !== 'rest' && dbTransport !== 'direct') {
     throw new Error(`SYNC_DB_TRANSPORT must be "rest" or "direct", got "${dbTransport}"`);
@@ -62,11 +64,11 @@ export function loadConfig(): SyncConfig {
   }
   return {
     maxBodyBytes: intEnv('SYNC_MAX_BODY_BYTES', 20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
-    maxLogsPerPush: intEnv('SYNC_MAX_LOGS_PER_PUSH', 1000, 1, 1000),
+    maxLogsPerPush: intEnv('SYNC_MAX_LOGS_PER_PUSH', SQL_LIMITS.maxLogsPerPush, 1, SQL_LIMITS.maxLogsPerPush),
     maxPullLimit,
     defaultPullLimit: intEnv('SYNC_DEFAULT_PULL_LIMIT', Math.min(100, maxPullLimit), 1, maxPullLimit),
-    maxEncryptedDataChars: intEnv('SYNC_MAX_ENCRYPTED_DATA_CHARS', 524288, 4, 524288),
-    maxPushDataChars: intEnv('SYNC_MAX_PUSH_DATA_CHARS', 16 * 1024 * 1024, 4, 16 * 1024 * 1024),
+    maxEncryptedDataChars: intEnv('SYNC_MAX_ENCRYPTED_DATA_CHARS', SQL_LIMITS.maxLogDataChars, 4, SQL_LIMITS.maxLogDataChars),
+    maxPushDataChars: intEnv('SYNC_MAX_PUSH_DATA_CHARS', SQL_LIMITS.maxPushDataChars, 4, SQL_LIMITS.maxPushDataChars),
     corsOrigins: cors === '*' ? '*' : cors.split(',').map((o) => o.trim()).filter((o) => o !== ''),
     env: env('SYNC_ENV') ?? 'development',
     postgrestUrl: (env('HAEX_POSTGREST_URL') ?? `${supabaseUrl}/rest/v1`).replace(/\/+$/, ''),

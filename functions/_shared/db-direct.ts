@@ -32,18 +32,18 @@
  * the JWT secret is the project's legacy HS256 secret (asymmetric signing keys are not supported here).
  */
 import postgres from 'postgres';
-import { pageOut } from '../sync/protocol.ts';
 import { type Caller, jwtKey, requireVerifiedUser } from './auth.ts';
 import type { SyncConfig } from './config.ts';
-import { mapSqlError, type PullRequest, type SyncDb } from './db.ts';
+import { mapSqlError, type SyncDb } from './db.ts';
 import { HttpError } from './errors.ts';
+import { pageOut, type PullRequest } from './pull.ts';
 
 type Sql = ReturnType<typeof postgres>;
 type Param = string | number | boolean | null | Record<string, unknown> | unknown[];
 
 const NAME = /^[a-z_]+$/;
 
-/** The pull of the rest path (pull_logs with protocol.ts PULL_COLUMNS: same names and order), as
+/** The pull of the rest path (pull_logs with pull.ts PULL_COLUMNS: same names and order), as
  *  the same JSON text PostgREST builds with json_agg, so pageOut reads both alike. */
 const PULL_SQL = `select coalesce(json_agg(t), '[]')::text as page from (
   select last_sequence as "lastSequence", has_more as "hasMore", next_sequence as "nextSequence",

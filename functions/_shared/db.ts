@@ -10,7 +10,7 @@
  * PTxyz codes (status xyz) with `details` = the field path in snake_case (`logs[3].encrypted_data`),
  * which we translate to the API's camelCase names.
  */
-import { pageOut, pullRpc } from '../sync/protocol.ts';
+import { pageOut, type PullRequest, pullRpc } from './pull.ts';
 import { type Caller, requireUser } from './auth.ts';
 import type { SyncConfig } from './config.ts';
 import { HttpError } from './errors.ts';
@@ -30,12 +30,6 @@ export interface SyncDb {
   value<T>(caller: Caller, fn: string, args: Record<string, unknown>): Promise<T>;
   /** POST /pull: the API page `{ logs, hasMore, nextSequence, lastSequence }` as JSON text. */
   pull(caller: Caller, input: PullRequest): Promise<string>;
-}
-
-export interface PullRequest {
-  vaultId: string;
-  afterSequence: number;
-  limit: number;
 }
 
 interface PostgrestError {

@@ -47,15 +47,16 @@ Deno.test('requireVerifiedUser: forged or tampered signature', async () => {
   await rejects(await sign(user, 'another-secret-another-secret-another'), /signature/);
   const [h, , s] = (await sign(user)).split('.');
   await rejects(`${h}.${seg({ ...user, sub: '00000000-0000-4000-8000-000000000000' })}.${s}`, /signature/);
-  await rejects(`${h}.${seg(user)}.`, /signature/);
+  await rejects(`${h}.${seg(user)}.`, /malformed/); // no signature at all: not even a JWT's shape
 });
 
 Deno.test('requireVerifiedUser: alg none and other algorithms', async () => {
-  await rejects(`${seg({ alg: 'none', typ: 'JWT' })}.${seg(user)}.`, /HS256/);
+  await rejects(`${seg({ alg: 'none', typ: 'JWT' })}.${seg(user)}.`, /malformed/);
+  await rejects(`${seg({ alg: 'none', typ: 'JWT' })}.${seg(user)}.${(await sign(user)).split('.')[2]}`, /HS256/);
   await rejects(await sign(user, SECRET, { alg: 'HS512', typ: 'JWT' }), /HS256/);
   await rejects(await sign(user, SECRET, { typ: 'JWT' }), /HS256/);
   // requireUser (rest path, PostgREST verifies) would have accepted the unsigned token: the reason for this check.
-  assert.equal(requireUser(`Bearer ${seg({ alg: 'none' })}.${seg(user)}.`, NOW).userId, user.sub);
+  assert.equal(requireUser(`Bearer ${seg({ alg: 'none' })}.${seg(user)}.${(await sign(user)).split('.')[2]}`, NOW).userId, user.sub);
 });
 
 Deno.test('requireVerifiedUser: wrong role, no sub, malformed', async () => {
@@ -77,4 +78,14 @@ Deno.test('mapDirectError: PTxyz with detail as the rest path', () => {
   assert.equal(mapDirectError(pgError({ code: '42501', message: 'permission denied' })).status, 403);
   assert.equal(mapDirectError(new Error('ECONNREFUSED')).status, 502); // not a PostgresError: unreachable
   assert.equal(mapDirectError(new HttpError(404, 'not_found', 'vault not found')).status, 404);
+});
+
+Deno.test('requireVerifiedUser: bent spellings of a valid token (unused bits set, padding) are refused', async () => {
+  const token = await sign(user);
+  const [header, payload, signature] = token.split('.') as [string, string, string];
+  // 32 signature bytes = 43 characters; the last carries 2 unused bits. Flipping one keeps the bytes.
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const bent = alphabet[alphabet.indexOf(signature.at(-1)!) ^ 1]!;
+  await rejects(`${header}.${payload}.${signature.slice(0, -1)}${bent}`, /malformed/);
+  await rejects(`${header}.${payload}.${signature}=`, /bearer JWT|malformed/);
 });

@@ -20,10 +20,11 @@
  *               404 not_found (vault absent, deleted or not the caller's),
  *               409 cursor_ahead (afterSequence > the vault's lastSequence)
  *
- * Limits (defaults; SYNC_* env vars, see functions/_shared/config.ts): 1..1000 logs per push;
- * encryptedData non-empty padded base64 of at most 524,288 characters, at most 16 MiB summed per push;
- * log nonce 1..64 characters, haexTimestamp 1..128, deviceId 0..128 (or null/absent), recordKey 1..64
- * characters of unpadded base64url (or null/absent: never compacted); vault key:
+ * Limits: those of the SQL API (private.limits(), generated into functions/_shared/limits.ts; SYNC_*
+ * env vars may lower some, see functions/_shared/config.ts): 1..1000 logs per push; encryptedData
+ * non-empty padded base64 of at most 524,288 characters, at most 16 MiB summed per push; log nonce
+ * 1..64 characters, haexTimestamp 1..128, deviceId 0..128 (or null/absent), recordKey 1..64 characters
+ * of unpadded base64url (or null/absent: never compacted); vault key:
  * encryptedVaultKey base64 1..4096, salt base64 1..256, nonce base64 1..64; pull limit 1..1000.
  * Strings must be well-formed Unicode without NUL (PostgreSQL text cannot hold NUL). Ids are UUIDs.
  * Objects are strict: unknown fields are an error.
@@ -42,26 +43,21 @@
  */
 import { z } from 'zod';
 import type { SyncConfig } from '../_shared/config.ts';
-import { badRequest, HttpError } from '../_shared/errors.ts';
+import { isBase64, isBase64url, isUuid } from '../_shared/encoding.ts';
+import { badRequest } from '../_shared/errors.ts';
+import { SQL_LIMITS } from '../_shared/limits.ts';
 
-// SQL's own limits (supabase/migrations, private.limits()); config may only lower the ones it names.
-export const LIMITS = {
-  logNonceChars: 64,
-  haexTimestampChars: 128,
-  deviceIdChars: 128,
-  encryptedVaultKeyChars: 4096,
-  saltChars: 256,
-  keyNonceChars: 64,
+// SQL's own limits (generated from private.limits()); config may only lower the ones it names.
+const LIMITS = {
+  logNonceChars: SQL_LIMITS.maxLogNonceChars,
+  haexTimestampChars: SQL_LIMITS.maxHaexTimestampChars,
+  deviceIdChars: SQL_LIMITS.maxDeviceIdChars,
+  encryptedVaultKeyChars: SQL_LIMITS.maxEncryptedVaultKeyChars,
+  saltChars: SQL_LIMITS.maxSaltChars,
+  keyNonceChars: SQL_LIMITS.maxKeyNonceChars,
 } as const;
 
-const UUID = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/;
-export const isUuid = (value: string) => UUID.test(value);
-
-/** Padded standard base64 (RFC 4648 section 4), exactly as the SQL check (private.is_base64). */
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-const isBase64 = (value: string) => value.length % 4 === 0 && BASE64.test(value);
-
-const uuid = z.string().regex(UUID, 'must be a uuid');
+const uuid = z.string().refine(isUuid, 'must be a uuid');
 const base64 = (max: number) =>
   z.string().min(1, `must be 1 to ${max} characters`).max(max, `must be 1 to ${max} characters`)
     .refine(isBase64, 'must be padded base64');
@@ -69,8 +65,8 @@ const base64 = (max: number) =>
 const badText = (value: string): string | undefined =>
   value.includes('\u0000') ? 'must not contain NUL characters'
   : value.isWellFormed() ? undefined : 'must be well-formed Unicode';
-/** record_key: unpadded base64url, 1..64 characters, exactly as the SQL check in push_logs. */
-const RECORD_KEY = /^[A-Za-z0-9_-]{1,64}$/;
+/** record_key: unpadded base64url, 1..maxRecordKeyChars characters, exactly as the SQL check in push_logs. */
+const isRecordKey = (value: string) => value.length >= 1 && value.length <= SQL_LIMITS.maxRecordKeyChars && isBase64url(value);
 const counter = z.number().int('must be an integer').nonnegative('must be 0 or more')
   .max(Number.MAX_SAFE_INTEGER, 'is too large');
 
@@ -115,7 +111,7 @@ export function schemas(config: Pick<SyncConfig, 'maxLogsPerPush' | 'maxPullLimi
       for (let i = 0; i < logs.length; i++) {
         const entry = logs[i]!;
         total += entry.encryptedData.length;
-        if (entry.id !== undefined && !UUID.test(entry.id)) issue(['logs', i, 'id'], 'must be a uuid');
+        if (entry.id !== undefined && !isUuid(entry.id)) issue(['logs', i, 'id'], 'must be a uuid');
         if (!isBase64(entry.encryptedData)) issue(['logs', i, 'encryptedData'], 'must be padded base64');
         const nonce = badText(entry.nonce);
         if (nonce) issue(['logs', i, 'nonce'], nonce);
@@ -123,8 +119,8 @@ export function schemas(config: Pick<SyncConfig, 'maxLogsPerPush' | 'maxPullLimi
         if (haexTimestamp) issue(['logs', i, 'haexTimestamp'], haexTimestamp);
         const deviceId = typeof entry.deviceId === 'string' ? badText(entry.deviceId) : undefined;
         if (deviceId) issue(['logs', i, 'deviceId'], deviceId);
-        if (typeof entry.recordKey === 'string' && !RECORD_KEY.test(entry.recordKey)) {
-          issue(['logs', i, 'recordKey'], 'must be 1 to 64 base64url characters (A-Z a-z 0-9 - _, no padding)');
+        if (typeof entry.recordKey === 'string' && !isRecordKey(entry.recordKey)) {
+          issue(['logs', i, 'recordKey'], `must be 1 to ${SQL_LIMITS.maxRecordKeyChars} base64url characters (A-Z a-z 0-9 - _, no padding)`);
         }
       }
       if (total > config.maxPushDataChars) {
@@ -222,75 +218,3 @@ export const pushOut = (answer: PushAnswer) => answer.compaction_due === true
   : { lastSequence: answer.last_sequence, logs: answer.results ?? [] };
 
 export interface CompactAnswer { removed: number; remaining: number; complete: boolean }
-
-// --- pull ----------------------------------------------------------------------------------------
-
-/**
- * POST /pull is ONE PostgREST request and ONE SQL statement: the pull_logs rpc, inlined by PostgreSQL
- * into an index range scan on sync_logs (see supabase/migrations/..._recreate_pull_logs_with_page_state.sql).
- * The page's state comes with it from the database, in the same snapshot: every row carries the
- * vault's lastSequence, hasMore and nextSequence, so nothing here depends on PostgREST's max_rows or
- * guesses from the page length (a page holds at most 1000 rows, under any max_rows of 1000 or more).
- * pull_logs also ends a page at the byte budget of private.limits() (always >= 1 log).
- *
- * PostgREST renames the columns to the API's camelCase itself (`select=`), with the state columns
- * first in each row; the page is passed through as text: the state prefix of each row is cut off
- * instead of JSON.parse/stringify of up to megabytes (pageOut; any unexpected shape takes the
- * parsing path, pageOutParsed). A page without logs is one row whose log columns are null.
- */
-export const PULL_COLUMNS = 'lastSequence:last_sequence,hasMore:has_more,nextSequence:next_sequence,'
-  + 'compactedThrough:compacted_through,'
-  + 'id,encryptedData:encrypted_data,nonce,haexTimestamp:haex_timestamp,deviceId:device_id,createdAt:created_at,'
-  + 'recordKey:record_key,sequence';
-
-/** The rpc path and body of a pull. */
-export const pullRpc = (body: PullBody) => ({
-  path: `/rpc/pull_logs?select=${PULL_COLUMNS}`,
-  args: { vault_id: body.vaultId, after_sequence: body.afterSequence, max_count: body.limit },
-});
-
-const unexpected = () => new HttpError(500, 'internal', 'unexpected database answer');
-const STATE = /\{"lastSequence":(\d+),"hasMore":(true|false),"nextSequence":(\d+),"compactedThrough":(\d+),/g;
-const EMPTY_ROW =
-  /^\s*\[\s*\{"lastSequence":(\d+),"hasMore":false,"nextSequence":(\d+),"compactedThrough":(\d+),"id":null,[^{}]*\}\s*\]\s*$/;
-
-const page = (logs: string, hasMore: boolean, nextSequence: number, lastSequence: number, compactedThrough: number) =>
-  `{"logs":${logs},"hasMore":${hasMore},"nextSequence":${nextSequence},"lastSequence":${lastSequence},`
-  + `"compactedThrough":${compactedThrough}}`;
-
-/** pull_logs rows (as PULL_COLUMNS selects them) -> the API page as JSON text. */
-export function pageOut(rows: string): string {
-  const empty = EMPTY_ROW.exec(rows);
-  if (empty) return page('[]', false, Number(empty[2]), Number(empty[1]), Number(empty[3]));
-  STATE.lastIndex = 0;
-  const first = STATE.exec(rows);
-  if (!first || !/^\s*\[\s*$/.test(rows.slice(0, first.index))) return pageOutParsed(rows);
-  let count = 0;
-  const logs = rows.replace(STATE, (match, last, more, next, compacted) =>
-    last === first[1] && more === first[2] && next === first[3] && compacted === first[4] ? (count++, '{') : match);
-  // Every row must have had the same state; anything else is parsed (and checked) properly.
-  if (count === 0 || logs.includes('"lastSequence":')) return pageOutParsed(rows);
-  return page(logs.trimEnd(), first[2] === 'true', Number(first[3]), Number(first[1]), Number(first[4]));
-}
-
-interface PullRowOut {
-  lastSequence: number; hasMore: boolean; nextSequence: number; compactedThrough: number; id: string | null; [k: string]: unknown;
-}
-
-export function pageOutParsed(text: string): string {
-  let rows: PullRowOut[];
-  try {
-    rows = JSON.parse(text) as PullRowOut[];
-  } catch {
-    throw unexpected();
-  }
-  if (!Array.isArray(rows) || rows.length === 0) throw unexpected();
-  const { lastSequence, hasMore, nextSequence, compactedThrough } = rows[0]!;
-  if (rows.some((r) => r.lastSequence !== lastSequence || r.hasMore !== hasMore || r.nextSequence !== nextSequence
-    || r.compactedThrough !== compactedThrough)) {
-    throw unexpected();
-  }
-  const logs = rows[0]!.id === null ? []
-    : rows.map(({ lastSequence: _l, hasMore: _h, nextSequence: _n, compactedThrough: _c, ...log }) => log);
-  return JSON.stringify({ logs, hasMore, nextSequence, lastSequence, compactedThrough });
-}

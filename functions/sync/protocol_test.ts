@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { HttpError } from '../_shared/errors.ts';
 import { mapPostgrestError } from '../_shared/db.ts';
-import { fieldPath, pageOut, pageOutParsed, parse, schemas, vaultIdParam } from './protocol.ts';
+import { pageOut, pageOutParsed } from '../_shared/pull.ts';
+import { fieldPath, parse, schemas, vaultIdParam } from './protocol.ts';
 
 const S = schemas({ maxLogsPerPush: 3, maxPullLimit: 1000, defaultPullLimit: 100, maxEncryptedDataChars: 8, maxPushDataChars: 12 });
 const uuid = '6f1c1f7e-0b7a-4d0e-9a53-3a8c2f5b9d10';

@@ -94,7 +94,7 @@ export function edgeFunctionTransport(target: SupabaseClient<any, any, any> | Ed
   const send = isSupabaseClient(target) ? viaInvoke(target) : viaFetch(target);
   async function request<T>(method: string, path: string, body?: unknown, expect = 200): Promise<T> {
     const response = await send(method, path, body);
-    if (!response.ok) await failFrom(`${method} ${path.replace(/\/[0-9a-f-]{36}$/i, '/:vaultId')}`, response);
+    if (!response.ok) await failFrom(`${method} ${path.replace(/^(\/vault-key|\/vaults)\/[^/]+$/, '$1/:vaultId')}`, response);
     if (expect === 204 || response.status === 204) return undefined as T;
     try {
       return await response.json() as T;
