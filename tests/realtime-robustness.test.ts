@@ -178,9 +178,9 @@ describe('realtime.send as Supabase defines it', () => {
 });
 
 describe('connections', () => {
-  it('a client resetting its connection after a refused upgrade does not end the server process', async () => {
+  it.each(['realtime', 'gateway'])('a client resetting its connection after a refused upgrade does not end the process (%s)', async (mode) => {
     const script = path.join(import.meta.dirname, 'support', 'realtime-upgrade-reset.ts');
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script], { timeout: 30_000 })
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, mode], { timeout: 30_000 })
       .catch((error: { stdout?: string; stderr?: string; code?: number }) => ({ stdout: `exit ${error.code}: ${error.stderr}` }));
     expect(stdout.trim()).toBe('alive');
   });

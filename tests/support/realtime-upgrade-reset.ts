@@ -1,17 +1,28 @@
 /**
  * Run by tests/realtime-robustness.test.ts in a child process, because the defect it probes ends
- * the process: an HTTP server handing upgrades to RealtimeServer, and a client that sends an upgrade
- * with a bad apikey, reads the 401 and resets the connection. Prints "alive" if the process survives.
+ * the process: a server refuses a websocket upgrade, and the client reads the refusal and resets the
+ * connection. Prints "alive" if the process survives. Modes (argv[2]):
+ *   realtime  an HTTP server handing upgrades to RealtimeServer; the upgrade has a bad apikey (401)
+ *   gateway   the stack's gateway while no Realtime server runs (503)
  */
 import http from 'node:http';
 import net from 'node:net';
 import type { RealtimeDatabase } from '../../stack/realtime/database.ts';
 import { RealtimeServer } from '../../stack/realtime/server.ts';
+import { createGateway } from '../../stack/gateway.ts';
+
+const mode = process.argv[2] ?? 'realtime';
 
 // A refused upgrade never reaches the database.
-const realtime = new RealtimeServer({ jwtSecret: 'a-secret-that-signed-nothing-here-0123456789', database: {} as RealtimeDatabase });
-const server = http.createServer();
-server.on('upgrade', (req, socket, head) => realtime.handleUpgrade(req, socket, head, new URL(req.url ?? '/', 'http://x')));
+const jwtSecret = 'a-secret-that-signed-nothing-here-0123456789';
+const realtime = new RealtimeServer({ jwtSecret, database: {} as RealtimeDatabase });
+let server: http.Server;
+if (mode === 'gateway') {
+  server = createGateway({ port: 0, jwtSecret, apiKeys: [], postgrestPort: 1, functions: new Map(), realtime: {} });
+} else {
+  server = http.createServer();
+  server.on('upgrade', (req, socket, head) => realtime.handleUpgrade(req, socket, head, new URL(req.url ?? '/', 'http://x')));
+}
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address() as net.AddressInfo;
   let resets = 0;
