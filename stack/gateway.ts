@@ -142,7 +142,7 @@ function isProjectKey(apikey: string, keys: readonly Buffer[]): boolean {
 
 /** Kong-style key check for /rest/v1 and /auth/v1; returns the Authorization to forward, or undefined after a 401. */
 function authorizeApiRequest(req: IncomingMessage, res: ServerResponse, url: URL,
-  isValidToken: (token: string) => boolean, projectKeys: readonly Buffer[]): string | undefined {
+  isValidToken: (token: string) => boolean, projectKeys: readonly Buffer[], checkBearer: boolean): string | undefined {
   const header = req.headers.apikey;
   const apikey = (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('apikey') ?? undefined;
   if (apikey === undefined) {
@@ -156,9 +156,11 @@ function authorizeApiRequest(req: IncomingMessage, res: ServerResponse, url: URL
     return undefined;
   }
   // Stricter than Kong, same answer as PostgREST would give: a bad bearer next to a good apikey
-  // is refused here, so junk tokens never reach PostgREST's JWT cache.
+  // is refused here, so junk tokens never reach PostgREST's JWT cache. Not for /auth/v1: there, as
+  // behind Kong, Auth judges the bearer itself (GoTrue answers 403 bad_jwt, and ignores it where
+  // no session is needed, as on sign-in).
   const bearer = bearerOf(req);
-  if (req.headers.authorization !== undefined && (bearer === undefined || !isValidToken(bearer))) {
+  if (checkBearer && req.headers.authorization !== undefined && (bearer === undefined || !isValidToken(bearer))) {
     sendError(res, 401, 'invalid_jwt', 'Invalid JWT: bad signature, malformed or expired');
     return undefined;
   }
@@ -195,7 +197,7 @@ export function createGateway(options: GatewayOptions): http.Server {
         });
         return res.end();
       }
-      const authorization = authorizeApiRequest(req, res, url, isValidToken, projectKeys);
+      const authorization = authorizeApiRequest(req, res, url, isValidToken, projectKeys, isRest);
       if (authorization === undefined) return;
       if (isAuth) {
         if (!options.auth) return sendError(res, 503, 'auth_starting', 'The Auth service is still starting');

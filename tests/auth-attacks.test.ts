@@ -124,8 +124,9 @@ describe('tokens the Auth endpoints refuse', () => {
       const res = await authHttp(p, init);
       return `${res.status} ${res.body?.code ?? res.body?.error?.code}`;
     };
-    expect(await status('/user', { token: forgedTokenFor(user) })).toBe('401 invalid_jwt');
-    expect(await status('/user', { token: expiredTokenFor(user) })).toBe('401 invalid_jwt');
+    // Auth itself judges the bearer (the gateway checks only the apikey there, as Kong): GoTrue's 403 bad_jwt.
+    expect(await status('/user', { token: forgedTokenFor(user) })).toBe('403 bad_jwt');
+    expect(await status('/user', { token: expiredTokenFor(user) })).toBe('403 bad_jwt');
     // A token with GoTrue's claims but no session behind it (as minted outside Auth).
     const sessionless = (await import('../stack/users.ts')).accessTokenFor(user, {
       jwtSecret: stack.JWT_SECRET, apiUrl: stack.API_URL, expiresInSeconds: 600,
@@ -134,7 +135,7 @@ describe('tokens the Auth endpoints refuse', () => {
     expect(await status('/admin/users', { token: forgedServiceKey(), apikey: forgedServiceKey() })).toBe('401 invalid_api_key');
     expect(await status('/admin/users', { token: dave.session.access_token })).toBe('403 not_admin');
     expect(await status(`/admin/users/${alice.id}`, { method: 'DELETE', token: dave.session.access_token, body: {} })).toBe('403 not_admin');
-    expect(await status('/logout', { method: 'POST', token: forgedTokenFor({ id: alice.id, email: alice.email }) })).toBe('401 invalid_jwt');
+    expect(await status('/logout', { method: 'POST', token: forgedTokenFor({ id: alice.id, email: alice.email }) })).toBe('403 bad_jwt');
     expect((await authHttp('/user', { token: alice.session.access_token })).status).toBe(200);
   });
 });
