@@ -27,6 +27,9 @@ import type { ResultRow } from './stats.ts';
 import type { StackEndpoints } from './targets.ts';
 import { newSession, type UserFactory } from './workloads.ts';
 
+/** The vault size the issue states W6's goals for (BENCH_W6_CHANGES=1000000). */
+const GOAL_CHANGES = 1_000_000;
+
 const PASSWORD = 'bench w6 password';
 const DEVICE = 'bench-w6';
 
@@ -135,16 +138,22 @@ export async function runCompaction(options: { sql: postgres.Sql; users: UserFac
 
   const speedup = before.totalSeconds / after.totalSeconds;
   const r = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
+  // The goals are stated for the issue's vault (1,000,000 changes over 10,000 keys); a smaller
+  // vault is a quicker look, where the fixed unlock weighs more: no verdict then.
+  const atGoalSize = changes >= GOAL_CHANGES;
+  const judged = (met: boolean): Pick<ResultRow, 'verdict' | 'note'> => (atGoalSize
+    ? { verdict: met ? 'PASS' : 'MISS' }
+    : { verdict: 'n/a', note: `goals are for BENCH_W6_CHANGES=${GOAL_CHANGES}` });
   const rows: ResultRow[] = [
     {
       workload: 'W6 compaction', target: 'client (rpc)', metric: 'speed-up', value: r(speedup, 1), unit: 'x faster (unlock to complete)',
-      goal: '>= 50x', verdict: speedup >= 50 ? 'PASS' : 'MISS',
+      goal: '>= 50x', ...judged(speedup >= 50),
       details: { changes, keys, 'uncompacted s': r(before.totalSeconds), 'compacted s': r(after.totalSeconds),
         'pull-only speed-up': r(before.pullSeconds / after.pullSeconds, 1) },
     },
     {
       workload: 'W6 compaction', target: 'client (rpc)', metric: 'ready', value: Math.round(after.totalSeconds * 1000), unit: 'ms (compacted, unlock to complete)',
-      goal: '<= 1000 ms', verdict: after.totalSeconds <= 1 ? 'PASS' : 'MISS',
+      goal: '<= 1000 ms', ...judged(after.totalSeconds <= 1),
       details: { 'unlock s': r(after.unlockSeconds), 'pull+apply s': r(after.pullSeconds), 'compaction s': r(compactSeconds, 1),
         removed: compacted.removed, remaining: compacted.remaining },
     },
