@@ -2,11 +2,12 @@
  * Settings of the embedded stack: `supabase/config.toml` (the same file `supabase start` reads)
  * plus the environment variables documented in the README.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'smol-toml';
-import { DEFAULT_API_PORT, DEFAULT_DB_PASSWORD, DEFAULT_DB_PORT, LOCAL_JWT_SECRET } from './defaults.ts';
+import { DEFAULT_API_PORT, DEFAULT_DB_PASSWORD, DEFAULT_DB_PORT, LOCAL_JWT_SECRET, LOCAL_PUBLISHABLE_KEY, LOCAL_SECRET_KEY } from './defaults.ts';
+import { type SigningJwk, validateSigningKeys } from './jwt.ts';
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -27,6 +28,15 @@ export interface StackConfig {
   dbPort: number;
   dbPassword: string;
   jwtSecret: string;
+  /**
+   * `[auth] signing_keys_path` (or SUPABASE_AUTH_SIGNING_KEYS_PATH, as the CLI reads it), resolved
+   * against supabase/ like the CLI does; the keys it holds. Empty: HS256 with the JWT secret.
+   */
+  signingKeysPath?: string;
+  signingKeys: SigningJwk[];
+  /** `[auth] publishable_key` / `secret_key` (env SUPABASE_AUTH_PUBLISHABLE_KEY / _SECRET_KEY), else the CLI's local defaults. */
+  publishableKey: string;
+  secretKey: string;
   exposedSchemas: string[];
   extraSearchPath: string[];
   maxRows: number;
@@ -53,7 +63,8 @@ export interface AuthSettings {
 interface ConfigToml {
   api?: { schemas?: string[]; extra_search_path?: string[]; max_rows?: number };
   auth?: {
-    jwt_expiry?: number; minimum_password_length?: number; enable_signup?: boolean;
+    jwt_expiry?: number; signing_keys_path?: string; publishable_key?: string; secret_key?: string;
+    minimum_password_length?: number; enable_signup?: boolean;
     enable_refresh_token_rotation?: boolean; refresh_token_reuse_interval?: number;
     email?: { enable_signup?: boolean; enable_confirmations?: boolean };
     rate_limit?: { sign_in_sign_ups?: number; token_refresh?: number };
@@ -85,6 +96,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = P
   const jwtSecret = env.HAEX_JWT_SECRET || LOCAL_JWT_SECRET;
   if (jwtSecret.length < 32) throw new Error('HAEX_JWT_SECRET must be at least 32 characters long');
   const auth = toml.auth ?? {};
+  // The CLI's env overrides (viper: SUPABASE_AUTH_<KEY>) win over config.toml, as on `supabase start`.
+  const signingKeysSetting = env.SUPABASE_AUTH_SIGNING_KEYS_PATH || auth.signing_keys_path;
+  const signingKeysPath = signingKeysSetting ? path.resolve(supabaseDir, signingKeysSetting) : undefined;
+  const signingKeys = signingKeysPath ? readSigningKeys(signingKeysPath) : [];
+  const publishableKey = env.SUPABASE_AUTH_PUBLISHABLE_KEY || auth.publishable_key || LOCAL_PUBLISHABLE_KEY;
+  const secretKey = env.SUPABASE_AUTH_SECRET_KEY || auth.secret_key || LOCAL_SECRET_KEY;
+  for (const [name, value, prefix] of [['publishable_key', publishableKey, 'sb_publishable_'], ['secret_key', secretKey, 'sb_secret_']] as const) {
+    if (!value.startsWith(prefix)) throw new Error(`[auth] ${name} must start with ${prefix}`);
+  }
   const jwtExpirySeconds = auth.jwt_expiry ?? 3600;
   return {
     projectRoot,
@@ -94,6 +114,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = P
     dbPort: portFrom(env, 'HAEX_DB_PORT', DEFAULT_DB_PORT),
     dbPassword: env.HAEX_DB_PASSWORD || DEFAULT_DB_PASSWORD,
     jwtSecret,
+    signingKeysPath,
+    signingKeys,
+    publishableKey,
+    secretKey,
     exposedSchemas: toml.api?.schemas ?? ['public', 'graphql_public'],
     extraSearchPath: toml.api?.extra_search_path ?? ['public', 'extensions'],
     maxRows: toml.api?.max_rows ?? 1000,
@@ -110,4 +134,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = P
       tokenRefreshesPer5Min: auth.rate_limit?.token_refresh ?? 150,
     },
   };
+}
+
+function readSigningKeys(file: string): SigningJwk[] {
+  if (!existsSync(file)) {
+    throw new Error(`signing keys file ${file} does not exist ([auth] signing_keys_path or SUPABASE_AUTH_SIGNING_KEYS_PATH); `
+      + 'create one with `npx supabase gen signing-key --algorithm ES256`');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new Error(`signing keys file ${file} is not JSON: ${(error as Error).message}`);
+  }
+  const keys = validateSigningKeys(parsed, file);
+  if (keys.length === 0) throw new Error(`signing keys file ${file} holds no key`);
+  return keys;
 }

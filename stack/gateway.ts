@@ -1,30 +1,39 @@
 /**
- * The API gateway on :54321, routing as Supabase's does (Kong in `supabase start`):
+ * The API gateway on :54321, routing as the CLI's Kong does (internal/start/templates/kong.yml):
  *   /rest/v1/*            -> PostgREST (prefix stripped)
  *   /functions/v1/NAME/*  -> that Edge Function, which sees the path /NAME/*
  *   /auth/v1/*            -> the embedded Auth service (stack/auth/), GoTrue's API
  *   /realtime/v1/*        -> the embedded Realtime server (stack/realtime): websocket upgrades of
- *                            /realtime/v1/websocket and its HTTP broadcast API; it checks keys itself
- * Every /rest and /auth request needs an `apikey` (header or query) that is exactly one of the
- * project's keys (anon or service role), as Kong's key-auth checks its consumers' keys: a user's JWT,
- * however valid, is no apikey. A bearer JWT next to it must verify; without one the apikey becomes
- * the bearer token, as Kong does. Else 401. Functions
- * with `verify_jwt` (the default) need a valid bearer JWT, except for CORS preflights, which reach
- * the function as on hosted Supabase. Errors are `{ "error": { "code", "message" } }`.
+ *                            /realtime/v1/websocket and its HTTP broadcast API
+ *
+ * Keys, as the CLI's Kong: no route demands an `apikey`; on every route the gateway only rewrites
+ * `Authorization` (the template's request-transformer with the CLI's `BearerToken` expression):
+ *   - an `Authorization` that is not `Bearer sb_…` passes unchanged (a user's JWT decides the role);
+ *   - else `apikey` = the secret key (`sb_secret_…`) becomes `Bearer <service_role JWT>`, the
+ *     publishable key (`sb_publishable_…`) `Bearer <anon JWT>`, any other apikey (a legacy JWT key)
+ *     is forwarded as `Bearer <apikey>`; no apikey, no Authorization.
+ * The websocket's `?apikey=` is mapped the same way (the template's `QueryToken`). The services
+ * behind judge the token: PostgREST and Realtime against the stack's key set, Auth itself. Unknown
+ * keys therefore fail there (PostgREST: 401 PGRST301). Hosted Supabase differs: its gateway demands
+ * a valid apikey on /rest/v1 and /auth/v1 (docs/auth.md, "Keys, route by route").
+ * Functions with `verify_jwt` need a bearer JWT that verifies against the key set, except for CORS
+ * preflights. The gateway's own errors are Kong's shape: `{ "message" }` at the top level (plus a
+ * `code`), which supabase-js reads.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AuthService } from './auth/index.ts';
 import type { Duplex } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
-import { verifyJwt } from './jwt.ts';
+import type { JwtVerifier } from './jwt.ts';
 import { handleRealtimeHttp } from './realtime/http-api.ts';
 import type { RealtimeServer } from './realtime/server.ts';
 
 export interface GatewayOptions {
   port: number;
-  jwtSecret: string;
-  /** The project's API keys (anon, service role): the only values `apikey` may have. */
-  apiKeys: readonly string[];
+  /** The stack's key set, for functions with verify_jwt. */
+  verifier: JwtVerifier;
+  /** The keys the CLI's Kong maps: sb_ keys to the legacy role JWTs. */
+  keys: { publishableKey: string; secretKey: string; anonKey: string; serviceRoleKey: string };
   postgrestPort: number;
   functions: Map<string, { port: number; verifyJwt: boolean }>;
   /** Serves /auth/v1; set once the database is up (until then /auth/v1 answers 503). */
@@ -64,7 +73,7 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
  * A verifier that remembers tokens it already verified, with their expiry: clients send the same few
  * tokens on every request, so the HMAC and JSON parse run once per token. Bounded; cleared when full.
  */
-function tokenVerifier(secret: string): (token: string) => boolean {
+function tokenVerifier(verifier: JwtVerifier): (token: string) => boolean {
   const verified = new Map<string, number>();
   return (token) => {
     const now = Date.now() / 1000;
@@ -74,7 +83,7 @@ function tokenVerifier(secret: string): (token: string) => boolean {
       verified.delete(token);
       return false;
     }
-    const claims = verifyJwt(token, secret, now);
+    const claims = verifier.verify(token, now);
     if (!claims) return false;
     if (verified.size >= 10_000) verified.clear();
     verified.set(token, typeof claims.exp === 'number' ? claims.exp : Number.POSITIVE_INFINITY);
@@ -95,14 +104,9 @@ const CORS_HEADERS = {
 };
 
 function sendError(res: ServerResponse, status: number, code: string, message: string) {
-  const body = JSON.stringify({ error: { code, message } });
+  const body = JSON.stringify({ message, code });
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...CORS_HEADERS });
   res.end(body);
-}
-
-function bearerOf(req: IncomingMessage): string | undefined {
-  const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-  return match?.[1];
 }
 
 function proxy(req: IncomingMessage, res: ServerResponse, port: number, path: string,
@@ -132,44 +136,43 @@ function proxy(req: IncomingMessage, res: ServerResponse, port: number, path: st
   req.pipe(upstream);
 }
 
-/** Is `apikey` exactly one of the project's keys? (Constant time per candidate of equal length.) */
-function isProjectKey(apikey: string, keys: readonly Buffer[]): boolean {
-  const given = Buffer.from(apikey);
-  let found = false;
-  for (const key of keys) if (key.length === given.length && timingSafeEqual(key, given)) found = true;
-  return found;
+/** Constant-time string equality (length leaks, as for any fixed-format key). */
+function same(given: string, expected: Buffer): boolean {
+  const bytes = Buffer.from(given);
+  return bytes.length === expected.length && timingSafeEqual(bytes, expected);
 }
 
-/** Kong-style key check for /rest/v1 and /auth/v1; returns the Authorization to forward, or undefined after a 401. */
-function authorizeApiRequest(req: IncomingMessage, res: ServerResponse, url: URL,
-  isValidToken: (token: string) => boolean, projectKeys: readonly Buffer[], checkBearer: boolean): string | undefined {
-  const header = req.headers.apikey;
-  const apikey = (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('apikey') ?? undefined;
-  if (apikey === undefined) {
-    sendError(res, 401, 'missing_api_key', 'No API key found in request: send the project\'s anon key as apikey');
-    return undefined;
-  }
-  // Kong's key-auth: the key must be one its consumers hold (anon, service_role), nothing else,
-  // also no other validly signed JWT such as a user's access token.
-  if (Array.isArray(header) || !isProjectKey(apikey, projectKeys)) {
-    sendError(res, 401, 'invalid_api_key', 'Invalid API key: the apikey is not a key of this project');
-    return undefined;
-  }
-  // Stricter than Kong, same answer as PostgREST would give: a bad bearer next to a good apikey
-  // is refused here, so junk tokens never reach PostgREST's JWT cache. Not for /auth/v1: there, as
-  // behind Kong, Auth judges the bearer itself (GoTrue answers 403 bad_jwt, and ignores it where
-  // no session is needed, as on sign-in).
-  const bearer = bearerOf(req);
-  if (checkBearer && req.headers.authorization !== undefined && (bearer === undefined || !isValidToken(bearer))) {
-    sendError(res, 401, 'invalid_jwt', 'Invalid JWT: bad signature, malformed or expired');
-    return undefined;
-  }
-  return req.headers.authorization ?? `Bearer ${apikey}`;
+/**
+ * The CLI's `BearerToken`: the Authorization Kong forwards, from the request's Authorization and
+ * apikey (see the module doc); undefined for none.
+ */
+export function bearerTokenFor(authorization: string | undefined, apikey: string | undefined,
+  keys: { publishable: Buffer; secret: Buffer; anonKey: string; serviceRoleKey: string }): string | undefined {
+  if (authorization !== undefined && !authorization.startsWith('Bearer sb_')) return authorization;
+  if (apikey === undefined) return undefined;
+  if (same(apikey, keys.secret)) return `Bearer ${keys.serviceRoleKey}`;
+  if (same(apikey, keys.publishable)) return `Bearer ${keys.anonKey}`;
+  return `Bearer ${apikey}`;
+}
+
+/** The CLI's `QueryToken` for the websocket's ?apikey=. */
+function queryTokenFor(apikey: string, keys: { publishable: Buffer; secret: Buffer; anonKey: string; serviceRoleKey: string }): string {
+  if (same(apikey, keys.secret)) return keys.serviceRoleKey;
+  if (same(apikey, keys.publishable)) return keys.anonKey;
+  return apikey;
 }
 
 export function createGateway(options: GatewayOptions): http.Server {
-  const isValidToken = tokenVerifier(options.jwtSecret);
-  const projectKeys = options.apiKeys.map((key) => Buffer.from(key));
+  const isValidToken = tokenVerifier(options.verifier);
+  const keys = {
+    publishable: Buffer.from(options.keys.publishableKey), secret: Buffer.from(options.keys.secretKey),
+    anonKey: options.keys.anonKey, serviceRoleKey: options.keys.serviceRoleKey,
+  };
+  const authorizationOf = (req: IncomingMessage, url: URL) => {
+    const header = req.headers.apikey;
+    const apikey = (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('apikey') ?? undefined;
+    return bearerTokenFor(req.headers.authorization, apikey, keys);
+  };
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://gateway');
     const pathname = url.pathname;
@@ -179,12 +182,13 @@ export function createGateway(options: GatewayOptions): http.Server {
       const name = rest.split('/')[1] ?? '';
       const fn = options.functions.get(name);
       if (!fn) return sendError(res, 404, 'function_not_found', `No Edge Function named "${name}"`);
+      const authorization = authorizationOf(req, url);
       if (fn.verifyJwt && req.method !== 'OPTIONS') {
-        const token = bearerOf(req);
+        const token = authorization === undefined ? undefined : /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
         if (!token) return sendError(res, 401, 'missing_authorization', 'Missing authorization header: send Authorization: Bearer <JWT>');
-        if (!isValidToken(token)) return sendError(res, 401, 'invalid_jwt', 'Invalid JWT: bad signature, malformed or expired');
+        if (!isValidToken(token)) return sendError(res, 401, 'invalid_jwt', 'Invalid JWT');
       }
-      return proxy(req, res, fn.port, `${rest}${url.search}`);
+      return proxy(req, res, fn.port, `${rest}${url.search}`, authorization === undefined ? {} : { authorization });
     }
 
     const isRest = pathname.startsWith('/rest/v1/') || pathname === '/rest/v1';
@@ -197,23 +201,36 @@ export function createGateway(options: GatewayOptions): http.Server {
         });
         return res.end();
       }
-      const authorization = authorizeApiRequest(req, res, url, isValidToken, projectKeys, isRest);
-      if (authorization === undefined) return;
+      const authorization = authorizationOf(req, url);
       if (isAuth) {
         if (!options.auth) return sendError(res, 503, 'auth_starting', 'The Auth service is still starting');
         return options.auth.handle(req, res, url, pathname.slice('/auth/v1'.length), authorization);
       }
-      // Kong's key-auth hides the credential: PostgREST would read `apikey` as a column filter.
+      // PostgREST would read a query `apikey` as a column filter.
       url.searchParams.delete('apikey');
       const upstreamPath = `${pathname.slice('/rest/v1'.length) || '/'}${url.search}`;
-      return proxy(req, res, options.postgrestPort, upstreamPath, { authorization }, true);
+      if (authorization === undefined) delete req.headers.authorization;
+      return proxy(req, res, options.postgrestPort, upstreamPath, authorization === undefined ? {} : { authorization }, true);
     }
 
-    if (pathname.startsWith('/realtime/v1/')) return routeRealtime(options, req, res, url);
+    if (pathname.startsWith('/realtime/v1/')) {
+      const authorization = authorizationOf(req, url);
+      if (authorization === undefined) delete req.headers.authorization;
+      else req.headers.authorization = authorization;
+      return routeRealtime(options, req, res, url);
+    }
 
-    sendError(res, 404, 'route_not_found', `No route for ${pathname}: use /rest/v1, /functions/v1, /auth/v1 or /realtime/v1`);
+    sendError(res, 404, 'route_not_found', 'no Route matched with those values');
   });
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => upgradeRealtime(options, req, socket, head));
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    const apikey = url.searchParams.get('apikey');
+    if (apikey !== null) {
+      url.searchParams.set('apikey', queryTokenFor(apikey, keys));
+      req.url = `${url.pathname}${url.search}`;
+    }
+    upgradeRealtime(options, req, socket, head);
+  });
   server.keepAliveTimeout = 65_000;
   return server;
 }

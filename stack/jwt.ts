@@ -1,17 +1,48 @@
 /**
- * HS256 JSON Web Tokens, signed and verified with the stack's JWT secret.
+ * JSON Web Tokens of the embedded stack: HS256 with the project's JWT secret (the legacy mode), or
+ * ES256 / RS256 with asymmetric signing keys (`[auth] signing_keys_path`, a JSON array of private
+ * JWKs as `supabase gen signing-key` writes them).
  *
- * The embedded stack has no Supabase Auth server, so it mints tokens itself. They must be
- * indistinguishable from GoTrue's to PostgREST and to our Edge Functions: header
- * `{"alg":"HS256","typ":"JWT"}`, base64url without padding, HMAC-SHA256 over `header.payload`.
- * `verifyJwt` accepts only HS256, checks the signature in constant time and rejects expired tokens.
- * Every segment must be strict base64url (RFC 7515 section 2: the URL-safe alphabet, no padding, no
- * other characters, canonical trailing bits), so a token has exactly one spelling: Node's lenient
- * decoder would otherwise skip characters outside the alphabet and accept a bent token.
+ * Wire format (RFC 7515 compact JWS): `base64url(header).base64url(payload).base64url(signature)`,
+ * base64url without padding. HS256 tokens carry `{"alg":"HS256","typ":"JWT"}`; asymmetric ones
+ * `{"alg","kid","typ":"JWT"}` as GoTrue signs them. ES256 signatures are the 64-byte IEEE P1363
+ * form (r || s), not DER.
+ *
+ * Verification (`JwtVerifier`) follows the key set the CLI hands PostgREST, Realtime and the
+ * functions (config.go `ResolveJWKS`): with signing keys, their public JWKs, looked up by `kid`
+ * and `alg`; without, the JWT secret as one symmetric key. A token is accepted only if its header
+ * names an algorithm of a key in that set (so no `none`, no HS256 signed with a public key), its
+ * signature verifies, and a present `exp` is a number in the future. Every segment must be strict
+ * base64url (the URL-safe alphabet, no padding, canonical trailing bits), so a token has exactly
+ * one spelling.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify,
+  type KeyObject } from 'node:crypto';
 
 export type JwtClaims = Record<string, unknown> & { exp?: number; role?: string; sub?: string };
+
+/** A private JWK as `supabase gen signing-key` writes it. */
+export interface SigningJwk {
+  kty: 'EC' | 'RSA';
+  kid?: string;
+  alg: 'ES256' | 'RS256';
+  use?: string;
+  key_ops?: string[];
+  ext?: boolean;
+  crv?: string;
+  x?: string;
+  y?: string;
+  n?: string;
+  e?: string;
+  d: string;
+  p?: string;
+  q?: string;
+  dp?: string;
+  dq?: string;
+  qi?: string;
+}
+
+export type PublicJwk = Omit<SigningJwk, 'd' | 'p' | 'q' | 'dp' | 'dq' | 'qi'>;
 
 const base64url = (data: Buffer | string) => Buffer.from(data).toString('base64url');
 
@@ -20,6 +51,69 @@ export function signJwt(claims: JwtClaims, secret: string): string {
   const payload = base64url(JSON.stringify(claims));
   const signature = createHmac('sha256', secret).update(`${header}.${payload}`).digest('base64url');
   return `${header}.${payload}.${signature}`;
+}
+
+/** Signs with a private JWK (ES256 or RS256), its `kid` in the header, as GoTrue does. */
+export function signJwtWithKey(claims: JwtClaims, jwk: SigningJwk): string {
+  const header = base64url(JSON.stringify(jwk.kid ? { alg: jwk.alg, kid: jwk.kid, typ: 'JWT' } : { alg: jwk.alg, typ: 'JWT' }));
+  const payload = base64url(JSON.stringify(claims));
+  const key = createPrivateKey({ key: jwk as unknown as import('node:crypto').JsonWebKey, format: 'jwk' });
+  const signature = cryptoSign('sha256', Buffer.from(`${header}.${payload}`),
+    jwk.alg === 'ES256' ? { key, dsaEncoding: 'ieee-p1363' } : key);
+  return `${header}.${payload}.${base64url(signature)}`;
+}
+
+/** How the stack signs: the first signing key when there are any (as the CLI and GoTrue do), else HS256. */
+export interface TokenSigner {
+  alg: 'HS256' | 'ES256' | 'RS256';
+  kid?: string;
+  sign(claims: JwtClaims): string;
+}
+
+export function tokenSigner(jwtSecret: string, signingKeys: readonly SigningJwk[]): TokenSigner {
+  const first = signingKeys[0];
+  if (!first) return { alg: 'HS256', sign: (claims) => signJwt(claims, jwtSecret) };
+  return { alg: first.alg, kid: first.kid, sign: (claims) => signJwtWithKey(claims, first) };
+}
+
+/** The public part of a signing key, as the CLI's `ToPublicJWK` makes it (key_ops: only `verify`). */
+export function publicJwk(jwk: SigningJwk): PublicJwk {
+  const out: PublicJwk = { kty: jwk.kty, ...(jwk.kid ? { kid: jwk.kid } : {}), ...(jwk.use ? { use: jwk.use } : {}), alg: jwk.alg };
+  if (jwk.ext !== undefined) out.ext = jwk.ext;
+  const ops = (jwk.key_ops ?? []).filter((op) => op === 'verify');
+  if (ops.length > 0) out.key_ops = ops;
+  if (jwk.kty === 'RSA') Object.assign(out, { n: jwk.n, e: jwk.e });
+  else Object.assign(out, { crv: jwk.crv, x: jwk.x, y: jwk.y });
+  return out;
+}
+
+/**
+ * The key set the CLI gives PostgREST, Realtime and functions (`ResolveJWKS`): the public signing
+ * keys, or, without signing keys, the JWT secret as one `oct` key (no `kid`, no `alg`).
+ */
+export function resolveJwks(jwtSecret: string, signingKeys: readonly SigningJwk[]): { keys: Record<string, unknown>[] } {
+  if (signingKeys.length > 0) return { keys: signingKeys.map((key) => ({ ...publicJwk(key) })) };
+  return { keys: [{ kty: 'oct', k: Buffer.from(jwtSecret).toString('base64url') }] };
+}
+
+/** Checks that a parsed signing-keys file holds usable keys; throws naming the first bad entry. */
+export function validateSigningKeys(value: unknown, source: string): SigningJwk[] {
+  if (!Array.isArray(value)) throw new Error(`${source}: signing keys must be a JSON array of private JWKs`);
+  return value.map((key, index) => {
+    const jwk = key as SigningJwk;
+    const where = `${source}: key ${index}${jwk?.kid ? ` (kid ${jwk.kid})` : ''}`;
+    if (typeof key !== 'object' || key === null) throw new Error(`${where} is not a JWK object`);
+    if (!((jwk.kty === 'EC' && jwk.alg === 'ES256' && jwk.crv === 'P-256') || (jwk.kty === 'RSA' && jwk.alg === 'RS256'))) {
+      throw new Error(`${where}: only ES256 (EC P-256) and RS256 (RSA) keys are supported, got kty ${jwk.kty} alg ${jwk.alg}`);
+    }
+    if (typeof jwk.d !== 'string') throw new Error(`${where} has no private part ("d"): give the private JWK`);
+    try {
+      createPrivateKey({ key: jwk as unknown as import('node:crypto').JsonWebKey, format: 'jwk' });
+    } catch (error) {
+      throw new Error(`${where} is not a valid key: ${(error as Error).message}`);
+    }
+    return jwk;
+  });
 }
 
 const BASE64URL = /^[A-Za-z0-9_-]+$/;
@@ -44,17 +138,63 @@ function jsonObject(segment: string): Record<string, unknown> | null {
   }
 }
 
+export type JwtFailure = 'malformed' | 'unknown_key' | 'bad_signature' | 'expired';
+export type JwtCheck = { ok: true; claims: JwtClaims } | { ok: false; reason: JwtFailure };
+
+interface VerificationKey {
+  alg: 'HS256' | 'ES256' | 'RS256';
+  kid?: string;
+  secret?: Buffer;
+  publicKey?: KeyObject;
+}
+
+/** Verifies tokens against the stack's key set (see the module doc). */
+export class JwtVerifier {
+  private readonly keys: VerificationKey[];
+
+  constructor(jwtSecret: string, signingKeys: readonly SigningJwk[]) {
+    this.keys = signingKeys.length > 0
+      ? signingKeys.map((jwk) => ({
+        alg: jwk.alg, kid: jwk.kid,
+        publicKey: createPublicKey({ key: publicJwk(jwk) as unknown as import('node:crypto').JsonWebKey, format: 'jwk' }),
+      }))
+      : [{ alg: 'HS256', secret: Buffer.from(jwtSecret) }];
+  }
+
+  check(token: string, nowSeconds = Date.now() / 1000): JwtCheck {
+    const parts = token.split('.');
+    if (parts.length !== 3) return { ok: false, reason: 'malformed' };
+    const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
+    const header = jsonObject(headerPart);
+    const claims = jsonObject(payloadPart) as JwtClaims | null;
+    const signature = strictBase64url(signaturePart);
+    if (!header || !claims || !signature) return { ok: false, reason: 'malformed' };
+    const alg = header.alg;
+    const kid = header.kid;
+    // A key of the token's algorithm; with a kid, the key of that kid (HS256 also without one).
+    const key = this.keys.find((k) => k.alg === alg && (kid === undefined ? k.kid === undefined || k.alg === 'HS256' : k.kid === kid));
+    if (!key) return { ok: false, reason: 'unknown_key' };
+    const input = Buffer.from(`${headerPart}.${payloadPart}`);
+    let valid: boolean;
+    if (key.secret) {
+      const expected = createHmac('sha256', key.secret).update(input).digest();
+      valid = signature.length === expected.length && timingSafeEqual(signature, expected);
+    } else {
+      valid = cryptoVerify('sha256', input,
+        key.alg === 'ES256' ? { key: key.publicKey!, dsaEncoding: 'ieee-p1363' } : key.publicKey!, signature);
+    }
+    if (!valid) return { ok: false, reason: 'bad_signature' };
+    if (claims.exp !== undefined && (typeof claims.exp !== 'number' || claims.exp <= nowSeconds)) return { ok: false, reason: 'expired' };
+    return { ok: true, claims };
+  }
+
+  verify(token: string, nowSeconds = Date.now() / 1000): JwtClaims | null {
+    const result = this.check(token, nowSeconds);
+    return result.ok ? result.claims : null;
+  }
+}
+
 /** The verified claims, or null for anything that is not a valid, unexpired HS256 token. */
 export function verifyJwt(token: string, secret: string, nowSeconds = Date.now() / 1000): JwtClaims | null {
-  const parts = token.split('.');
-  if (parts.length !== 3) return null;
-  const [header, payload, signature] = parts as [string, string, string];
-  if (jsonObject(header)?.alg !== 'HS256') return null;
-  const given = strictBase64url(signature);
-  const expected = createHmac('sha256', secret).update(`${header}.${payload}`).digest();
-  if (!given || given.length !== expected.length || !timingSafeEqual(given, expected)) return null;
-  const claims = jsonObject(payload) as JwtClaims | null;
-  if (!claims) return null;
-  if (claims.exp !== undefined && (typeof claims.exp !== 'number' || claims.exp <= nowSeconds)) return null;
-  return claims;
+  return new JwtVerifier(secret, []).verify(token, nowSeconds);
 }

@@ -7,6 +7,7 @@ export interface PostgrestOptions {
   dbUrl: string;
   port: number;
   adminPort: number;
+  /** PGRST_JWT_SECRET: as on `supabase start`, the JWKS (config.go ResolveJWKS) as JSON. */
   jwtSecret: string;
   schemas: string[];
   extraSearchPath: string[];

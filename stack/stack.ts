@@ -14,6 +14,7 @@ import path from 'node:path';
 import type { StackConfig } from './config.ts';
 import { createAuthService } from './auth/index.ts';
 import { apiKeysFor } from './defaults.ts';
+import { JwtVerifier, resolveJwks } from './jwt.ts';
 import { applyMigrations, bootstrapPlatform } from './database.ts';
 import { functionEnv, serveFunction, stopFunction, type ServedFunction } from './functions.ts';
 import { createGateway, listen, type GatewayOptions } from './gateway.ts';
@@ -31,7 +32,12 @@ export interface StackInfo {
   JWT_SECRET: string;
   ANON_KEY: string;
   SERVICE_ROLE_KEY: string;
+  /** The CLI's `sb_` API keys (replace ANON_KEY and SERVICE_ROLE_KEY). */
+  PUBLISHABLE_KEY: string;
+  SECRET_KEY: string;
   JWT_EXPIRY: number;
+  /** The signing-keys file in use (absent: HS256 with JWT_SECRET); tools sign test tokens with it. */
+  SIGNING_KEYS_PATH?: string;
 }
 
 interface StackState {
@@ -115,7 +121,9 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
 
   const logs = path.join(config.dataDir, 'logs');
   const apiUrl = `http://${config.host}:${config.apiPort}`;
-  const keys = apiKeysFor(config.jwtSecret);
+  const keys = apiKeysFor(config.jwtSecret, config.signingKeys);
+  const verifier = new JwtVerifier(config.jwtSecret, config.signingKeys);
+  const jwks = JSON.stringify(resolveJwks(config.jwtSecret, config.signingKeys));
   const stops: Array<() => Promise<void>> = [];
   const state: StackState = { owner: identify(process.pid), children: [] };
   const started = (pid: number | undefined) => {
@@ -147,8 +155,8 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
     const routes = new Map<string, { port: number; verifyJwt: boolean }>();
     const postgrestPort = await freePort();
     const gatewayOptions: GatewayOptions = {
-      port: config.apiPort, jwtSecret: config.jwtSecret, postgrestPort, functions: routes, realtime,
-      apiKeys: [keys.anonKey, keys.serviceRoleKey],
+      port: config.apiPort, verifier, postgrestPort, functions: routes, realtime,
+      keys: { publishableKey: config.publishableKey, secretKey: config.secretKey, ...keys },
     };
     gateway = createGateway(gatewayOptions);
     await listen(gateway, config.apiPort, config.host).catch((error: NodeJS.ErrnoException) => {
@@ -172,7 +180,7 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
     options.signal?.throwIfAborted();
 
     const auth = createAuthService({
-      dbUrl: pg.superuserUrl, jwtSecret: config.jwtSecret, apiUrl, settings: config.auth,
+      dbUrl: pg.superuserUrl, jwtSecret: config.jwtSecret, signingKeys: config.signingKeys, apiUrl, settings: config.auth,
       log: (line) => appendFileSync(path.join(logs, 'auth.log'), `${line}\n`),
     });
     stops.push(() => auth.close());
@@ -181,24 +189,28 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
     // Realtime connects as supabase_admin, as it does on `supabase start`.
     const realtimeServer = await startRealtime({
       dbUrl: `postgresql://supabase_admin:${encodeURIComponent(config.dbPassword)}@127.0.0.1:${config.dbPort}/postgres`,
-      jwtSecret: config.jwtSecret,
+      verifier,
     });
     stops.push(() => { realtime.server = undefined; return realtimeServer.stop(); });
     realtime.server = realtimeServer;
 
     const authenticatorUrl = `postgresql://authenticator:${encodeURIComponent(config.dbPassword)}@127.0.0.1:${config.dbPort}/postgres`;
     const postgrest = await startPostgrest({
-      dbUrl: authenticatorUrl, port: postgrestPort, adminPort: await freePort(), jwtSecret: config.jwtSecret,
+      dbUrl: authenticatorUrl, port: postgrestPort, adminPort: await freePort(), jwtSecret: jwks,
       schemas: config.exposedSchemas, extraSearchPath: config.extraSearchPath, maxRows: config.maxRows,
       logFile: path.join(logs, 'postgrest.log'),
     });
     stops.push(postgrest.stop);
     started(postgrest.service.child.pid);
 
+    // As the CLI provisions functions (functions/serve/serve.go and its main.ts template).
     const env = functionEnv({
       SUPABASE_URL: apiUrl,
       SUPABASE_ANON_KEY: keys.anonKey,
       SUPABASE_SERVICE_ROLE_KEY: keys.serviceRoleKey,
+      SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: config.publishableKey }),
+      SUPABASE_SECRET_KEYS: JSON.stringify({ default: config.secretKey }),
+      SUPABASE_JWKS: jwks,
       SUPABASE_DB_URL: pg.superuserUrl,
       SUPABASE_JWT_SECRET: config.jwtSecret,
       HAEX_POSTGREST_URL: `http://127.0.0.1:${postgrestPort}`,
@@ -222,7 +234,10 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
       JWT_SECRET: config.jwtSecret,
       ANON_KEY: keys.anonKey,
       SERVICE_ROLE_KEY: keys.serviceRoleKey,
+      PUBLISHABLE_KEY: config.publishableKey,
+      SECRET_KEY: config.secretKey,
       JWT_EXPIRY: config.auth.jwtExpirySeconds,
+      ...(config.signingKeysPath ? { SIGNING_KEYS_PATH: config.signingKeysPath } : {}),
     };
     state.info = info;
     writeState(config.dataDir, state);

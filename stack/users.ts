@@ -12,6 +12,7 @@ import { badRequest } from './auth/errors.ts';
 import { verifyPassword } from './auth/password.ts';
 import { issueSession } from './auth/sessions.ts';
 import { signAccessToken } from './auth/tokens.ts';
+import type { SigningJwk } from './jwt.ts';
 import { createUser, findUserByEmail } from './auth/users.ts';
 
 export interface StackUser {
@@ -23,6 +24,8 @@ export interface StackUser {
 
 export interface TokenOptions {
   jwtSecret: string;
+  /** With signing keys, tokens are signed by the first (as the stack's Auth does). */
+  signingKeys?: readonly SigningJwk[];
   apiUrl: string;
   expiresInSeconds: number;
   /** For tests of expired tokens: the moment the token was issued. */
@@ -38,8 +41,8 @@ export function accessTokenFor(user: { id: string; email: string }, options: Tok
     user_metadata: { email: user.email, email_verified: true, phone_verified: false, sub: user.id },
     is_anonymous: false,
   }, {
-    jwtSecret: options.jwtSecret, issuer: `${options.apiUrl}/auth/v1`, expiresInSeconds: options.expiresInSeconds,
-    sessionId: randomUUID(), amr: [{ method: 'password', timestamp: iat }], issuedAt: iat,
+    jwtSecret: options.jwtSecret, signingKeys: options.signingKeys, issuer: `${options.apiUrl}/auth/v1`,
+    expiresInSeconds: options.expiresInSeconds, sessionId: randomUUID(), amr: [{ method: 'password', timestamp: iat }], issuedAt: iat,
   }).token;
 }
 
@@ -64,7 +67,8 @@ export async function ensureUser(dbUrl: string, email: string, options: TokenOpt
       throw badRequest('invalid_credentials', 'Invalid login credentials');
     }
     const session = await issueSession(sql, user!.id, 'password', { userAgent: 'npm run user' }, {
-      jwtSecret: options.jwtSecret, issuer: `${options.apiUrl}/auth/v1`, jwtExpirySeconds: options.expiresInSeconds,
+      jwtSecret: options.jwtSecret, signingKeys: options.signingKeys, issuer: `${options.apiUrl}/auth/v1`,
+      jwtExpirySeconds: options.expiresInSeconds,
       refreshTokenRotation: options.settings?.refreshTokenRotation ?? true,
       refreshTokenReuseIntervalSeconds: options.settings?.refreshTokenReuseIntervalSeconds ?? 10,
     });

@@ -11,6 +11,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import postgres from 'postgres';
 import type { AuthSettings } from '../config.ts';
+import { JwtVerifier, publicJwk, type SigningJwk } from '../jwt.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { handleAuthRequest, type AuthContext } from './routes.ts';
 import type { TokenSettings } from './sessions.ts';
@@ -21,9 +22,11 @@ export interface AuthService {
   close(): Promise<void>;
 }
 
-export function tokenSettingsFor(settings: AuthSettings, jwtSecret: string, apiUrl: string): TokenSettings {
+export function tokenSettingsFor(settings: AuthSettings, jwtSecret: string, apiUrl: string,
+  signingKeys: readonly SigningJwk[] = []): TokenSettings {
   return {
     jwtSecret,
+    signingKeys,
     issuer: `${apiUrl}/auth/v1`,
     jwtExpirySeconds: settings.jwtExpirySeconds,
     refreshTokenRotation: settings.refreshTokenRotation,
@@ -32,12 +35,15 @@ export function tokenSettingsFor(settings: AuthSettings, jwtSecret: string, apiU
 }
 
 export function createAuthService(options: {
-  dbUrl: string; jwtSecret: string; apiUrl: string; settings: AuthSettings; log: (line: string) => void;
+  dbUrl: string; jwtSecret: string; signingKeys?: readonly SigningJwk[]; apiUrl: string; settings: AuthSettings;
+  log: (line: string) => void;
 }): AuthService {
   const sql = postgres(options.dbUrl, { max: 8, onnotice: () => {}, connection: { application_name: 'haex-sync auth' } });
   const ctx: AuthContext = {
     sql,
-    tokens: tokenSettingsFor(options.settings, options.jwtSecret, options.apiUrl),
+    tokens: tokenSettingsFor(options.settings, options.jwtSecret, options.apiUrl, options.signingKeys),
+    verifier: new JwtVerifier(options.jwtSecret, options.signingKeys ?? []),
+    jwks: { keys: (options.signingKeys ?? []).map(publicJwk) },
     minimumPasswordLength: options.settings.minimumPasswordLength,
     enableSignup: options.settings.enableSignup,
     enableConfirmations: options.settings.enableConfirmations,

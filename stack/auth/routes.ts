@@ -10,8 +10,9 @@
  *   GET|POST /admin/users, GET|PUT|DELETE /admin/users/ID                    (service-role token)
  * Bodies are JSON (or form-encoded for /token), at most 1 MiB. Errors: errors.ts.
  */
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { verifyJwt, type JwtClaims } from '../jwt.ts';
+import type { JwtClaims, JwtVerifier, PublicJwk } from '../jwt.ts';
 import {
   AuthError, badRequest, forbidden, notFound, sendError, sendJson, unprocessable, validationFailed,
 } from './errors.ts';
@@ -26,6 +27,10 @@ import type postgres from 'postgres';
 export interface AuthContext {
   sql: postgres.Sql;
   tokens: TokenSettings;
+  /** Verifies bearer tokens against the stack's key set (HS256 secret, or the signing keys' public parts). */
+  verifier: JwtVerifier;
+  /** GET /.well-known/jwks.json: the public signing keys; `{"keys":[]}` with only the symmetric secret, as GoTrue. */
+  jwks: { keys: PublicJwk[] };
   minimumPasswordLength: number;
   enableSignup: boolean;
   enableConfirmations: boolean;
@@ -106,7 +111,7 @@ const ipOf = (req: IncomingMessage) => clientOf(req).ip ?? 'unknown';
 function bearerClaims(authorization: string | undefined, ctx: AuthContext): JwtClaims {
   const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
   if (!token) throw new AuthError(401, 'no_authorization', 'This endpoint requires a valid Bearer token');
-  const claims = verifyJwt(token, ctx.tokens.jwtSecret);
+  const claims = ctx.verifier.verify(token);
   if (!claims) throw forbidden('bad_jwt', 'invalid JWT: unable to parse or verify signature, token is malformed, has an invalid signature or is expired');
   return claims;
 }
@@ -138,18 +143,42 @@ async function signUp(req: IncomingMessage, ctx: AuthContext) {
   if (!ctx.enableSignup) throw unprocessable('signup_disabled', 'Signups not allowed for this instance');
   const body = await readBody(req);
   const password = stringField(body, 'password');
+  // GoTrue: neither email nor phone is an anonymous sign-in, refused while those are off.
+  if (!stringField(body, 'email') && !stringField(body, 'phone')) {
+    throw unprocessable('anonymous_provider_disabled', 'Anonymous sign-ins are disabled');
+  }
   if (stringField(body, 'phone')) throw badRequest('phone_provider_disabled', 'Phone signups are disabled');
   if (!password) throw validationFailed('Signup requires a valid password');
   checkPasswordStrength(password, ctx.minimumPasswordLength);
   const email = validEmail(stringField(body, 'email'));
+  const userMetadata = objectField(body, 'data');
   const user = await createUser(ctx.sql, {
-    email, password, userMetadata: objectField(body, 'data'),
-    confirmed: !ctx.enableConfirmations, confirmationSent: ctx.enableConfirmations,
+    email, password, userMetadata, confirmed: !ctx.enableConfirmations, confirmationSent: ctx.enableConfirmations,
   });
-  if (!user) throw unprocessable('user_already_exists', 'User already registered');
+  if (!user) {
+    if (!ctx.enableConfirmations) throw unprocessable('user_already_exists', 'User already registered');
+    // GoTrue's signup.go with confirmations on: an unconfirmed user is answered as it is (the mail
+    // would be sent again); a confirmed one by sanitizeUser, a made-up user that looks like a fresh
+    // sign-up, so the answer does not tell whether the email has an account.
+    const existing = await findUserByEmail(ctx.sql, email);
+    if (existing && !existing.email_confirmed_at) return userJson(existing);
+    return obfuscatedUser(email, userMetadata ?? {});
+  }
   // With confirmations on, GoTrue answers the user alone; the session comes after the mail's link.
   if (ctx.enableConfirmations) return userJson(user);
   return issueSession(ctx.sql, user.id, 'password', clientOf(req), ctx.tokens);
+}
+
+/** GoTrue's sanitizeUser: a new random id, timestamps of now, no identities, the caller's own data. */
+function obfuscatedUser(email: string, data: Record<string, unknown>) {
+  const now = new Date();
+  return userJson({
+    id: randomUUID(), aud: 'authenticated', role: 'authenticated', email, encrypted_password: null,
+    email_confirmed_at: null, invited_at: null, confirmation_sent_at: now, confirmed_at: null, phone: '',
+    phone_confirmed_at: null, last_sign_in_at: null, raw_app_meta_data: { provider: 'email', providers: ['email'] },
+    raw_user_meta_data: data, created_at: now, updated_at: now, banned_until: null, deleted_at: null,
+    is_anonymous: false, identities: [],
+  });
 }
 
 async function passwordGrant(req: IncomingMessage, ctx: AuthContext) {
@@ -258,7 +287,7 @@ async function adminUsers(req: IncomingMessage, url: URL, id: string | undefined
         // GoTrue gives a user created without a password a random one nobody knows.
         password: stringField(body, 'password') || randomPassword(),
         userMetadata: objectField(body, 'user_metadata'), appMetadata: objectField(body, 'app_metadata'),
-        confirmed: body.email_confirm === true,
+        confirmed: body.email_confirm === true, metadataFrom: 'admin',
       });
       if (!user) throw unprocessable('email_exists', 'A user with this email address has already been registered');
       const banned = banUntil(stringField(body, 'ban_duration'));
@@ -333,6 +362,8 @@ export async function handleAuthRequest(req: IncomingMessage, res: ServerRespons
     let result: unknown;
     if (route === 'GET /health') {
       result = { version: 'haex-sync-embedded', name: 'GoTrue', description: 'GoTrue is a user registration and authentication API' };
+    } else if (route === 'GET /.well-known/jwks.json') {
+      result = ctx.jwks;
     } else if (route === 'GET /settings') {
       result = settings(ctx);
     } else if (route === 'POST /signup') {

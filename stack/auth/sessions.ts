@@ -13,6 +13,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type postgres from 'postgres';
+import type { SigningJwk } from '../jwt.ts';
 import { AuthError, badRequest, OAuthError, validationFailed } from './errors.ts';
 import { encodeRefreshToken, newRefreshTokenKey, parseRefreshToken, signAccessToken } from './tokens.ts';
 import { findUserById, isBanned, userJson, type UserRow } from './users.ts';
@@ -21,6 +22,7 @@ type Sql = postgres.Sql | postgres.TransactionSql;
 
 export interface TokenSettings {
   jwtSecret: string;
+  signingKeys?: readonly SigningJwk[];
   issuer: string;
   jwtExpirySeconds: number;
   refreshTokenRotation: boolean;
@@ -65,7 +67,7 @@ async function respond(sql: Sql, user: UserRow, sessionId: string, refreshToken:
     phone: user.phone ?? '', app_metadata: user.raw_app_meta_data ?? {}, user_metadata: user.raw_user_meta_data ?? {},
     is_anonymous: user.is_anonymous,
   }, {
-    jwtSecret: settings.jwtSecret, issuer: settings.issuer, expiresInSeconds: settings.jwtExpirySeconds,
+    jwtSecret: settings.jwtSecret, signingKeys: settings.signingKeys, issuer: settings.issuer, expiresInSeconds: settings.jwtExpirySeconds,
     sessionId, amr: await amrOf(sql, sessionId),
   });
   return {

@@ -1,7 +1,7 @@
 /**
  * The two tokens of a session, exactly as GoTrue makes them.
  *
- * Access token: an HS256 JWT (stack/jwt.ts) with GoTrue's claims and nothing else: `aud`, `exp`,
+ * Access token: a JWT (stack/jwt.ts; HS256, or ES256/RS256 with the first signing key and its `kid`) with GoTrue's claims and nothing else: `aud`, `exp`,
  * `iat`, `iss` (`API_URL/auth/v1`), `sub`, `email`, `phone`, `app_metadata`, `user_metadata`,
  * `role`, `aal`, `amr` (`[{ method, timestamp }]` from auth.mfa_amr_claims), `session_id` (a row of
  * auth.sessions) and `is_anonymous`; lifetime `[auth] jwt_expiry`.
@@ -14,7 +14,7 @@
  * counter of the newest token (`refresh_token_counter`). A real GoTrue accepts these tokens.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { signJwt } from '../jwt.ts';
+import { type SigningJwk, signJwt, signJwtWithKey } from '../jwt.ts';
 
 export interface AccessTokenSubject {
   id: string;
@@ -29,6 +29,8 @@ export interface AccessTokenSubject {
 
 export interface AccessTokenOptions {
   jwtSecret: string;
+  /** With signing keys, the first one signs (ES256/RS256, its `kid` in the header), as GoTrue does. */
+  signingKeys?: readonly SigningJwk[];
   /** `API_URL/auth/v1`, GoTrue's default issuer behind the gateway. */
   issuer: string;
   expiresInSeconds: number;
@@ -41,7 +43,7 @@ export interface AccessTokenOptions {
 export function signAccessToken(user: AccessTokenSubject, options: AccessTokenOptions): { token: string; expiresAt: number } {
   const iat = options.issuedAt ?? Math.floor(Date.now() / 1000);
   const exp = iat + options.expiresInSeconds;
-  const token = signJwt({
+  const claims = {
     aud: user.aud,
     exp,
     iat,
@@ -56,7 +58,9 @@ export function signAccessToken(user: AccessTokenSubject, options: AccessTokenOp
     amr: options.amr,
     session_id: options.sessionId,
     is_anonymous: user.is_anonymous,
-  }, options.jwtSecret);
+  };
+  const key = options.signingKeys?.[0];
+  const token = key ? signJwtWithKey(claims, key) : signJwt(claims, options.jwtSecret);
   return { token, expiresAt: exp };
 }
 

@@ -2,8 +2,9 @@
  * Users and identities in GoTrue's tables (auth.users, auth.identities), written the way GoTrue
  * writes an email user: `aud`/`role` `authenticated`, the empty strings GoTrue keeps in its token
  * columns (a real GoTrue cannot read NULL there), app_metadata `{ provider: 'email', providers: ['email'] }`,
- * an `email` identity whose `provider_id` is the user id, and user_metadata that carries the
- * identity's claims (`sub`, `email`, `email_verified`, `phone_verified`) next to the caller's data.
+ * an `email` identity whose `provider_id` is the user id. A sign-up's user_metadata carries the
+ * identity's claims (`sub`, `email`, `email_verified`, `phone_verified`) next to the caller's data;
+ * admin-created users keep their metadata as given (see `NewUser.metadataFrom`).
  * `userJson` is GoTrue's user object (models.User's JSON).
  */
 import { randomUUID } from 'node:crypto';
@@ -115,6 +116,12 @@ export interface NewUser {
   confirmed: boolean;
   /** Sign-up with confirmations on: GoTrue records when it sent the confirmation mail. */
   confirmationSent?: boolean;
+  /**
+   * Sign-up copies the identity's claims (`sub`, `email`, `email_verified`, `phone_verified`) into
+   * user_metadata, as GoTrue does; admin createUser stores the given metadata as given and adds only
+   * `email_verified: true` when it confirms (GoTrue's User.Confirm).
+   */
+  metadataFrom?: 'signup' | 'admin';
 }
 
 /**
@@ -134,7 +141,7 @@ export async function createUser(sql: postgres.Sql, input: NewUser): Promise<Use
       values (${INSTANCE_ID}, ${id}, 'authenticated', 'authenticated', ${email}, ${encrypted},
         ${input.confirmed ? tx`now()` : null}, ${input.confirmationSent ? tx`now()` : null}, '', '', '', '',
         ${tx.json({ ...input.appMetadata, provider: 'email', providers: ['email'] } as postgres.JSONValue)},
-        ${tx.json({ ...input.userMetadata, ...identityData } as postgres.JSONValue)}, now(), now(), false, false)
+        ${tx.json(userMetadataOf(input, identityData) as postgres.JSONValue)}, now(), now(), false, false)
       on conflict (email) where (is_sso_user = false) do nothing
       returning id`;
     if (inserted.length === 0) return undefined;
@@ -143,6 +150,11 @@ export async function createUser(sql: postgres.Sql, input: NewUser): Promise<Use
       values (${id}, ${id}, ${tx.json(identityData)}, 'email', now(), now(), now())`;
     return findUserById(tx, id);
   });
+}
+
+function userMetadataOf(input: NewUser, identityData: Json): Json {
+  if (input.metadataFrom !== 'admin') return { ...input.userMetadata, ...identityData };
+  return input.confirmed ? { ...input.userMetadata, email_verified: true } : { ...input.userMetadata };
 }
 
 /** GoTrue's UpdateUserMetaData / UpdateAppMetaData: keys merge into the stored object; a null value removes its key. */
@@ -165,7 +177,14 @@ export interface UserUpdate {
 
 export async function updateUser(sql: Sql, user: UserRow, update: UserUpdate): Promise<void> {
   const encrypted = update.password === undefined ? undefined : await hashPassword(update.password);
-  const userMetadata = update.userMetadata && mergeMetadata(user.raw_user_meta_data, update.userMetadata);
+  // GoTrue's User.Confirm records the verification in user_metadata and in the email identity.
+  const confirming = update.confirmEmail === true && user.email_confirmed_at === null;
+  const metadataUpdate = confirming ? { ...update.userMetadata, email_verified: true } : update.userMetadata;
+  const userMetadata = metadataUpdate && mergeMetadata(user.raw_user_meta_data, metadataUpdate);
+  if (confirming) {
+    await sql`update auth.identities set identity_data = identity_data || '{"email_verified": true}'::jsonb, updated_at = now()
+      where user_id = ${user.id} and provider = 'email'`;
+  }
   const appMetadata = update.appMetadata && mergeMetadata(user.raw_app_meta_data, update.appMetadata);
   await sql`
     update auth.users set

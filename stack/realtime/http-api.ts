@@ -51,7 +51,7 @@ export async function handleRealtimeHttp(server: RealtimeServer, req: IncomingMe
   const single = /^\/api\/broadcast\/([^/]+)\/events\/([^/]+)$/.exec(rest);
   if (req.method !== 'POST' || (rest !== '/api/broadcast' && !single)) return answer(res, 404, { message: 'not found' });
   const bearer = /^bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-  const check = checkToken(bearer ?? req.headers.apikey, server.jwtSecret);
+  const check = checkToken(bearer ?? req.headers.apikey, server.verifier);
   if (!check.ok) return answer(res, 401, { message: 'Unauthorized' });
   const context = (topic: string) => ({ topic, role: check.claims.role, claims: check.claims });
 

@@ -1,12 +1,13 @@
 /** Starts the embedded Realtime server (see server.ts) on the stack's database. */
+import type { JwtVerifier } from '../jwt.ts';
 import { RealtimeDatabase } from './database.ts';
 import { RealtimeServer } from './server.ts';
 
 export { RealtimeServer } from './server.ts';
 
-export async function startRealtime(options: { dbUrl: string; jwtSecret: string }): Promise<RealtimeServer> {
+export async function startRealtime(options: { dbUrl: string; verifier: JwtVerifier }): Promise<RealtimeServer> {
   const database = new RealtimeDatabase(options.dbUrl);
-  const server = new RealtimeServer({ database, jwtSecret: options.jwtSecret });
+  const server = new RealtimeServer({ database, verifier: options.verifier });
   try {
     await server.start();
   } catch (error) {

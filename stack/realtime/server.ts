@@ -35,6 +35,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { AuthorizationError, type Extension, type RealtimeDatabase } from './database.ts';
 import { type Broadcast, decodeFrame, encodeBroadcast, encodeMessage, encodeReply, type PhoenixMessage, type Vsn } from './serializer.ts';
+import type { JwtVerifier } from '../jwt.ts';
 import { checkToken, joinRefusal } from './tokens.ts';
 
 const CONFIRM_TOKEN_INTERVAL_MS = 5 * 60_000;
@@ -72,14 +73,15 @@ interface Connection {
 }
 
 export interface RealtimeServerOptions {
-  jwtSecret: string;
+  /** The stack's key set: HS256 secret, or the signing keys' public parts. */
+  verifier: JwtVerifier;
   database: RealtimeDatabase;
 }
 
 export class RealtimeServer {
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   readonly #db: RealtimeDatabase;
-  readonly #secret: string;
+  readonly #verifier: JwtVerifier;
   /** `${private ? 'private' : 'public'}:${subTopic}` -> its channels. */
   readonly #subscribers = new Map<string, Set<Channel>>();
   readonly #connections = new Set<Connection>();
@@ -87,7 +89,7 @@ export class RealtimeServer {
 
   constructor(options: RealtimeServerOptions) {
     this.#db = options.database;
-    this.#secret = options.jwtSecret;
+    this.#verifier = options.verifier;
     this.#idleTimer = setInterval(() => {
       const limit = Date.now() - IDLE_TIMEOUT_MS;
       for (const c of this.#connections) if (c.lastSeen < limit) c.ws.terminate();
@@ -96,7 +98,7 @@ export class RealtimeServer {
   }
 
   get database(): RealtimeDatabase { return this.#db; }
-  get jwtSecret(): string { return this.#secret; }
+  get verifier(): JwtVerifier { return this.#verifier; }
 
   /** Counts for benchmarks and tests of this server alone. */
   stats() {
@@ -120,7 +122,7 @@ export class RealtimeServer {
     if (vsnParam !== '1.0.0' && vsnParam !== '2.0.0') return refuse(400, { error: `Unsupported serializer version: ${vsnParam}` });
     const apikey = (req.headers['x-api-key'] as string | undefined) ?? url.searchParams.get('apikey');
     if (!apikey) return refuse(401, { error: 'API key is missing' });
-    const check = checkToken(apikey, this.#secret);
+    const check = checkToken(apikey, this.#verifier);
     if (!check.ok) {
       return refuse(401, { error: check.error === 'expired_token' ? 'Token has expired' : check.message });
     }
@@ -201,7 +203,7 @@ export class RealtimeServer {
       ? params.access_token : typeof params.user_token === 'string' ? params.user_token : connection.apikey;
     if (config.private !== true) return refuse('PrivateOnly: This project only allows private channels');
     if (connection.channels.size >= MAX_CHANNELS_PER_CLIENT) return refuse('ChannelRateLimitReached: Too many channels');
-    const check = checkToken(token, this.#secret);
+    const check = checkToken(token, this.#verifier);
     if (!check.ok) return refuse(joinRefusal(check));
     const channel: Channel = {
       connection, topic: m.topic, subTopic, joinRef: m.joinRef ?? m.ref, accessToken: token, claims: check.claims,
@@ -247,7 +249,7 @@ export class RealtimeServer {
 
   #confirmToken(channel: Channel) {
     if (channel.connection.channels.get(channel.topic) !== channel) return;
-    const check = checkToken(channel.accessToken, this.#secret);
+    const check = checkToken(channel.accessToken, this.#verifier);
     if (!check.ok) return this.#shutdown(channel, check.message);
     channel.claims = check.claims;
     return this.#scheduleConfirm(channel);
@@ -255,7 +257,7 @@ export class RealtimeServer {
 
   async #refreshToken(channel: Channel, token: unknown): Promise<void> {
     if (typeof token !== 'string' || token.startsWith('sb_') || token === channel.accessToken) return;
-    const check = checkToken(token, this.#secret);
+    const check = checkToken(token, this.#verifier);
     if (!check.ok) return this.#shutdown(channel, check.message);
     const hadRead = channel.read;
     channel.accessToken = token;

@@ -10,15 +10,20 @@ import net from 'node:net';
 import type { RealtimeDatabase } from '../../stack/realtime/database.ts';
 import { RealtimeServer } from '../../stack/realtime/server.ts';
 import { createGateway } from '../../stack/gateway.ts';
+import { JwtVerifier } from '../../stack/jwt.ts';
 
 const mode = process.argv[2] ?? 'realtime';
 
 // A refused upgrade never reaches the database.
 const jwtSecret = 'a-secret-that-signed-nothing-here-0123456789';
-const realtime = new RealtimeServer({ jwtSecret, database: {} as RealtimeDatabase });
+const verifier = new JwtVerifier(jwtSecret, []);
+const realtime = new RealtimeServer({ verifier, database: {} as RealtimeDatabase });
 let server: http.Server;
 if (mode === 'gateway') {
-  server = createGateway({ port: 0, jwtSecret, apiKeys: [], postgrestPort: 1, functions: new Map(), realtime: {} });
+  server = createGateway({
+    port: 0, verifier, postgrestPort: 1, functions: new Map(), realtime: {},
+    keys: { publishableKey: 'sb_publishable_x', secretKey: 'sb_secret_x', anonKey: 'a', serviceRoleKey: 's' },
+  });
 } else {
   server = http.createServer();
   server.on('upgrade', (req, socket, head) => realtime.handleUpgrade(req, socket, head, new URL(req.url ?? '/', 'http://x')));
