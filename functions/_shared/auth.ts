@@ -1,88 +1,169 @@
 /**
- * The caller: a bearer JWT of a signed-in user. With SYNC_DB_TRANSPORT=rest the gateway (verify_jwt)
- * and PostgREST check the signature and expiry; `requireUser` only decodes the claims to refuse, with
- * 401, tokens that are no user's (the anon or service-role key: no `sub`, role not `authenticated`)
- * before any DB work. With `direct` (db-direct.ts) no PostgREST stands between the token and the
- * database, so `requireVerifiedUser` also checks the HS256 signature with SUPABASE_JWT_SECRET
- * (WebCrypto, constant time) and requires `exp`.
+ * The caller of a user route: a signed-in user's access token in `Authorization: Bearer <JWT>`,
+ * verified here, in the function (config.toml sets `verify_jwt = false`: the platform's check is
+ * incompatible with JWT signing keys, see Supabase's guides/functions/auth).
+ *
+ * Keys (as the CLI and the platform provision functions):
+ *   - `SUPABASE_JWKS` (inline JSON) or, without it, the project's JWKS endpoint
+ *     `SUPABASE_URL/auth/v1/.well-known/jwks.json`: tokens with a `kid` (ES256/RS256 signing keys)
+ *     are verified by `@supabase/server`'s `verifyCredentials` against that key set;
+ *   - the legacy JWT secret while legacy keys live: a kid-less `oct` key in `SUPABASE_JWKS` (what
+ *     the CLI provisions without signing keys), or `SUPABASE_JWT_SECRET` when no `SUPABASE_JWKS` is
+ *     given. Kid-less HS256 tokens (GoTrue's legacy tokens) are verified with it by `jose` (the
+ *     library's own dependency), because `@supabase/server` requires a `kid` on every token.
+ * A verified token must also be a user's: role `authenticated` and a `sub` (the anon and service
+ * keys are not users).
+ *
+ * Answers, all 401 with `WWW-Authenticate: Bearer` and the API's error shape:
+ *   missing_authorization         no Authorization header
+ *   invalid_authorization_scheme  a scheme other than Bearer (e.g. `Basic …`, or a bare token)
+ *   token_expired                 a genuine token past its `exp`: refresh the session and retry
+ *   invalid_jwt                   anything else: malformed, `alg: none`, unknown `kid`, another
+ *                                 key's signature, a `sb_…` API key, not a user's token
+ * Verified tokens are remembered until they expire (bounded), so the signature check runs once
+ * per token, not once per request.
  */
-import { base64urlBytes } from './encoding.ts';
+import { verifyCredentials } from '@supabase/server/core';
+import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify,
+  type JWTVerifyGetKey } from 'jose';
 import { HttpError } from './errors.ts';
 
 export interface Caller {
-  /** The raw `Authorization` header value, forwarded to PostgREST. */
+  /** `Bearer <token>`, forwarded to PostgREST. */
   authorization: string;
   token: string;
   userId: string;
   claims: Record<string, unknown>;
 }
 
-const unauthorized = (message: string) =>
-  new HttpError(401, 'unauthorized', message, undefined, { 'www-authenticate': 'Bearer' });
+export type AuthErrorCode = 'missing_authorization' | 'invalid_authorization_scheme' | 'token_expired' | 'invalid_jwt';
 
-const BEARER = /^Bearer\s+(\S+)$/i;
+export const unauthorized = (code: AuthErrorCode, message: string) =>
+  new HttpError(401, code, message, undefined, { 'www-authenticate': 'Bearer' });
 
-function decodeSegment(segment: string): unknown {
-  return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(base64urlBytes(segment)));
+/** The key material of the function, resolved once from the environment. */
+export interface AuthKeys {
+  /** The JWKS for tokens with a `kid`: inline, or the project's endpoint. */
+  jwks: JSONWebKeySet | URL | null;
+  /** The legacy HS256 secret, if legacy tokens are accepted. */
+  legacySecret: Uint8Array | null;
 }
 
-/** The token's claims, or 401. Does not verify the signature (see the module doc). */
-export function bearerClaims(authorization: string | null): { token: string; claims: Record<string, unknown> } {
-  if (!authorization) throw unauthorized('missing Authorization: Bearer <user JWT>');
-  const token = BEARER.exec(authorization.trim())?.[1] ?? '';
-  const segments = token.split('.');
-  if (segments.length !== 3) throw unauthorized('Authorization must be a bearer JWT');
-  let claims: unknown;
-  try {
-    // Every segment strict base64url (encoding.ts), also those only the gateway and PostgREST verify.
-    base64urlBytes(segments[0]!);
-    if (base64urlBytes(segments[2]!).length === 0) throw new Error('no signature');
-    claims = decodeSegment(segments[1]!);
-  } catch {
-    throw unauthorized('malformed JWT');
+export function authKeysFromEnv(get: (name: string) => string | undefined = (name) => Deno.env.get(name)): AuthKeys {
+  const raw = get('SUPABASE_JWKS')?.trim();
+  const url = (get('SUPABASE_URL') ?? 'http://127.0.0.1:54321').replace(/\/+$/, '');
+  if (raw) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(raw);
+    } catch {
+      throw new Error('SUPABASE_JWKS is not JSON: give the JWKS ({"keys":[...]}) as the CLI provisions it');
+    }
+    const keys = Array.isArray(parsed) ? parsed : (parsed as { keys?: unknown })?.keys;
+    if (!Array.isArray(keys)) throw new Error('SUPABASE_JWKS must be a JWKS: {"keys":[...]}');
+    const legacy = keys.find((k) => k?.kty === 'oct' && k.kid === undefined && typeof k.k === 'string');
+    return {
+      jwks: { keys: keys.filter((k) => k?.kty !== 'oct' || k.kid !== undefined) },
+      legacySecret: legacy ? base64urlDecode(legacy.k) : null,
+    };
   }
-  if (typeof claims !== 'object' || claims === null || Array.isArray(claims)) throw unauthorized('malformed JWT');
-  return { token, claims: claims as Record<string, unknown> };
+  const secret = get('SUPABASE_JWT_SECRET')?.trim();
+  return {
+    jwks: new URL(`${url}/auth/v1/.well-known/jwks.json`),
+    legacySecret: secret ? new TextEncoder().encode(secret) : null,
+  };
 }
 
-export function requireUser(authorization: string | null, nowMs = Date.now()): Caller {
-  const { token, claims } = bearerClaims(authorization);
-  return userOf(token, claims, nowMs);
+function base64urlDecode(value: string): Uint8Array {
+  const binary = atob(value.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - value.length % 4) % 4));
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }
 
-function userOf(token: string, claims: Record<string, unknown>, nowMs: number): Caller {
-  const exp = claims.exp;
-  if (typeof exp === 'number' && exp * 1000 <= nowMs) throw unauthorized('JWT expired');
-  if (claims.role !== 'authenticated' || typeof claims.sub !== 'string' || claims.sub === '') {
-    throw unauthorized('a signed-in user is required (the anon and service keys are not users)');
+const BEARER = /^Bearer +(\S+)$/;
+
+/** The bearer token of an Authorization header, or the 401 that names what is wrong with it. */
+export function bearerToken(authorization: string | null): string {
+  if (authorization === null || authorization.trim() === '') {
+    throw unauthorized('missing_authorization', 'missing Authorization header: send Authorization: Bearer <access token of a signed-in user>');
   }
-  return { authorization: `Bearer ${token}`, token, userId: claims.sub, claims };
+  const value = authorization.trim();
+  const token = BEARER.exec(value)?.[1];
+  if (token) return token;
+  const scheme = /^(\S+)\s/.exec(value)?.[1];
+  throw unauthorized('invalid_authorization_scheme', scheme && scheme.toLowerCase() !== 'bearer'
+    ? `Authorization uses the "${scheme}" scheme: send Authorization: Bearer <access token>`
+    : 'Authorization must be "Bearer <access token>" (the scheme "Bearer", one space, the token)');
 }
 
-/** The HMAC-SHA256 key of the JWT secret, for `requireVerifiedUser` (import once, at start). */
-export const jwtKey = (secret: string): Promise<CryptoKey> =>
-  crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+export class UserVerifier {
+  private readonly verified = new Map<string, Caller & { exp: number }>();
+  private resolver: JWTVerifyGetKey | undefined;
 
-/**
- * `requireUser` plus what PostgREST would check: header `alg` exactly HS256 (so no `none`, no
- * algorithm confusion), the signature over `header.payload` (crypto.subtle.verify compares in
- * constant time), and a numeric `exp` in the future. Anything else is 401.
- */
-export async function requireVerifiedUser(authorization: string | null, key: CryptoKey, nowMs = Date.now()):
-  Promise<Caller> {
-  const { token, claims } = bearerClaims(authorization);
-  const [header, payload, signature] = token.split('.') as [string, string, string];
-  let alg: unknown;
-  let signatureBytes: Uint8Array<ArrayBuffer>;
-  try {
-    alg = (decodeSegment(header) as { alg?: unknown } | null)?.alg;
-    signatureBytes = base64urlBytes(signature);
-  } catch {
-    throw unauthorized('malformed JWT');
+  constructor(private readonly keys: AuthKeys) {}
+
+  /** The signed-in caller of this Authorization header, or a 401 (see the module doc). */
+  async authenticate(authorization: string | null, nowMs = Date.now()): Promise<Caller> {
+    const token = bearerToken(authorization);
+    const cached = this.verified.get(token);
+    if (cached) {
+      if (cached.exp * 1000 > nowMs) return cached;
+      this.verified.delete(token);
+      throw expired();
+    }
+    if (token.startsWith('sb_')) {
+      throw unauthorized('invalid_jwt', 'an API key (sb_…) is not a user\'s token: send the access token of a signed-in user');
+    }
+    let header: { alg?: string; kid?: string };
+    try {
+      header = decodeProtectedHeader(token);
+    } catch {
+      throw unauthorized('invalid_jwt', 'malformed JWT');
+    }
+    const claims = await this.verify(token, header);
+    if (claims.role !== 'authenticated' || typeof claims.sub !== 'string' || claims.sub === '') {
+      throw unauthorized('invalid_jwt', 'a signed-in user\'s token is required (the anon and service keys are not users)');
+    }
+    if (typeof claims.exp !== 'number') throw unauthorized('invalid_jwt', 'the JWT has no exp');
+    const caller = { authorization: `Bearer ${token}`, token, userId: claims.sub, claims, exp: claims.exp };
+    if (this.verified.size >= 10_000) this.verified.clear();
+    this.verified.set(token, caller);
+    return caller;
   }
-  if (alg !== 'HS256') throw unauthorized('JWT must be signed with HS256');
-  const valid = await crypto.subtle.verify('HMAC', key, signatureBytes, new TextEncoder().encode(`${header}.${payload}`));
-  if (!valid) throw unauthorized('invalid JWT signature');
-  if (typeof claims.exp !== 'number') throw unauthorized('JWT without exp');
-  return userOf(token, claims, nowMs);
+
+  private async verify(token: string, header: { alg?: string; kid?: string }): Promise<Record<string, unknown>> {
+    if (typeof header.kid === 'string' && header.alg !== 'HS256') {
+      if (!this.keys.jwks) throw unauthorized('invalid_jwt', 'no signing keys are configured for this function');
+      // Supabase's library does the check; it collapses every failure into one error, so a failure
+      // is verified again below only to tell an expired token from a bad one.
+      const { data, error } = await verifyCredentials({ token, apikey: null }, { auth: 'user', env: { jwks: this.keys.jwks } });
+      if (!error && data.jwtClaims) return data.jwtClaims as unknown as Record<string, unknown>;
+      return this.classify(() => jwtVerify(token, this.jwksResolver(), { algorithms: ['ES256', 'RS256'] }));
+    }
+    if (header.alg === 'HS256' && header.kid === undefined && this.keys.legacySecret) {
+      const secret = this.keys.legacySecret;
+      return this.classify(() => jwtVerify(token, secret, { algorithms: ['HS256'] }));
+    }
+    throw unauthorized('invalid_jwt', header.alg === 'HS256'
+      ? 'HS256 tokens are not accepted: this project signs with asymmetric keys'
+      : `a JWT signed with "${String(header.alg)}"${header.kid ? '' : ' without a kid'} is not accepted`);
+  }
+
+  private async classify(verify: () => Promise<{ payload: Record<string, unknown> }>): Promise<Record<string, unknown>> {
+    try {
+      return (await verify()).payload;
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ERR_JWT_EXPIRED') throw expired();
+      if ((error as { code?: string }).code === 'ERR_JWKS_NO_MATCHING_KEY') {
+        throw unauthorized('invalid_jwt', 'the JWT\'s kid names no signing key of this project');
+      }
+      throw unauthorized('invalid_jwt', 'invalid JWT: bad signature or malformed');
+    }
+  }
+
+  private jwksResolver(): JWTVerifyGetKey {
+    this.resolver ??= this.keys.jwks instanceof URL ? createRemoteJWKSet(this.keys.jwks) : createLocalJWKSet(this.keys.jwks!);
+    return this.resolver;
+  }
 }
+
+const expired = () => unauthorized('token_expired', 'the access token has expired: refresh the session and retry');

@@ -38,14 +38,25 @@ export interface SyncConfig {
   env: string;
   /** Base URL of PostgREST (no trailing slash). */
   postgrestUrl: string;
-  /** Sent as `apikey` to PostgREST through the gateway (hosted Supabase needs it). */
+  /** Sent as `apikey` to PostgREST through the gateway (hosted Supabase needs it): the default publishable key, else the legacy anon key. */
   anonKey: string;
   /** How the function reaches Postgres: `rest` (PostgREST, the caller's token) or `direct` (db-direct.ts). */
   dbTransport: 'rest' | 'direct';
-  /** `direct` only: SUPABASE_DB_URL and SUPABASE_JWT_SECRET (both required then), pool size. */
+  /** `direct` only: SUPABASE_DB_URL (required then), pool size. */
   dbUrl: string;
-  jwtSecret: string;
   dbPoolSize: number;
+}
+
+/** The default publishable key of SUPABASE_PUBLISHABLE_KEYS (`{"default": "sb_publishable_…"}`), if any. */
+function publishableKey(): string | undefined {
+  const raw = env('SUPABASE_PUBLISHABLE_KEYS');
+  if (raw === undefined) return env('SUPABASE_PUBLISHABLE_KEY');
+  try {
+    const value = (JSON.parse(raw) as Record<string, unknown>).default;
+    return typeof value === 'string' && value !== '' ? value : undefined;
+  } catch {
+    throw new Error('SUPABASE_PUBLISHABLE_KEYS must be JSON like {"default":"sb_publishable_…"}');
+  }
 }
 
 export function loadConfig(): SyncConfig {
@@ -57,11 +68,7 @@ export function loadConfig(): SyncConfig {
     throw new Error(`SYNC_DB_TRANSPORT must be "rest" or "direct", got "${dbTransport}"`);
   }
   const dbUrl = env('SUPABASE_DB_URL') ?? '';
-  const jwtSecret = env('SUPABASE_JWT_SECRET') ?? '';
-  if (dbTransport === 'direct' && (dbUrl === '' || jwtSecret === '')) {
-    throw new Error('SYNC_DB_TRANSPORT=direct needs SUPABASE_DB_URL and SUPABASE_JWT_SECRET'
-      + ` (missing: ${[dbUrl === '' && 'SUPABASE_DB_URL', jwtSecret === '' && 'SUPABASE_JWT_SECRET'].filter(Boolean).join(', ')})`);
-  }
+  if (dbTransport === 'direct' && dbUrl === '') throw new Error('SYNC_DB_TRANSPORT=direct needs SUPABASE_DB_URL');
   return {
     maxBodyBytes: intEnv('SYNC_MAX_BODY_BYTES', 20 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     maxLogsPerPush: intEnv('SYNC_MAX_LOGS_PER_PUSH', SQL_LIMITS.maxLogsPerPush, 1, SQL_LIMITS.maxLogsPerPush),
@@ -72,10 +79,9 @@ export function loadConfig(): SyncConfig {
     corsOrigins: cors === '*' ? '*' : cors.split(',').map((o) => o.trim()).filter((o) => o !== ''),
     env: env('SYNC_ENV') ?? 'development',
     postgrestUrl: (env('HAEX_POSTGREST_URL') ?? `${supabaseUrl}/rest/v1`).replace(/\/+$/, ''),
-    anonKey: env('SUPABASE_ANON_KEY') ?? '',
+    anonKey: publishableKey() ?? env('SUPABASE_ANON_KEY') ?? '',
     dbTransport,
     dbUrl,
-    jwtSecret,
     dbPoolSize: intEnv('SYNC_DB_POOL_SIZE', 10, 1, 100),
   };
 }

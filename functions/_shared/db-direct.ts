@@ -10,10 +10,10 @@
  *
  * Security argument. SUPABASE_DB_URL is a privileged role (the superuser in the embedded stack, the
  * `postgres` role on hosted Supabase), so nothing may run under it on a caller's behalf until:
- *   1. the JWT is verified HERE, because no PostgREST checks it on this path: HS256 signature with
- *      SUPABASE_JWT_SECRET (crypto.subtle.verify, constant time), `alg` exactly HS256, numeric `exp`
- *      in the future, role `authenticated`, a `sub` (auth.ts `requireVerifiedUser`); else 401 and the
- *      pool is never touched;
+ *   1. the JWT is verified in the function before any route runs (auth.ts `UserVerifier`: the
+ *      project's JWKS or legacy secret, numeric `exp` in the future, role `authenticated`, a `sub`),
+ *      for both transports, because no PostgREST checks it on this path; else 401 and the pool is
+ *      never touched;
  *   2. every request is ONE transaction that first does, exactly as PostgREST does,
  *        select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $claims, true)
  *      and only then the same SQL function call PostgREST would make. `true` = transaction-local, so
@@ -32,7 +32,7 @@
  * the JWT secret is the project's legacy HS256 secret (asymmetric signing keys are not supported here).
  */
 import postgres from 'postgres';
-import { type Caller, jwtKey, requireVerifiedUser } from './auth.ts';
+import type { Caller } from './auth.ts';
 import type { SyncConfig } from './config.ts';
 import { mapSqlError, type SyncDb } from './db.ts';
 import { HttpError } from './errors.ts';
@@ -81,13 +81,8 @@ function callSql(fn: string, names: string[]): string {
 
 export class DirectDb implements SyncDb {
   private readonly sql: Sql;
-  private readonly key: Promise<CryptoKey>;
-
-  constructor(config: Pick<SyncConfig, 'dbUrl' | 'jwtSecret' | 'dbPoolSize'>) {
-    if (!config.dbUrl || !config.jwtSecret) {
-      throw new Error('SYNC_DB_TRANSPORT=direct needs SUPABASE_DB_URL and SUPABASE_JWT_SECRET');
-    }
-    this.key = jwtKey(config.jwtSecret);
+  constructor(config: Pick<SyncConfig, 'dbUrl' | 'dbPoolSize'>) {
+    if (!config.dbUrl) throw new Error('SYNC_DB_TRANSPORT=direct needs SUPABASE_DB_URL');
     this.sql = postgres(config.dbUrl, {
       max: config.dbPoolSize,
       idle_timeout: 60,
@@ -96,10 +91,6 @@ export class DirectDb implements SyncDb {
       onnotice: () => {},
       connection: { application_name: 'haex-sync-function' },
     });
-  }
-
-  async authenticate(authorization: string | null): Promise<Caller> {
-    return requireVerifiedUser(authorization, await this.key);
   }
 
   /** One transaction: caller's role and claims (transaction-local), then `query`; its one text cell. */

@@ -11,7 +11,7 @@
  * which we translate to the API's camelCase names.
  */
 import { pageOut, type PullRequest, pullRpc } from './pull.ts';
-import { type Caller, requireUser } from './auth.ts';
+import type { Caller } from './auth.ts';
 import type { SyncConfig } from './config.ts';
 import { HttpError } from './errors.ts';
 
@@ -22,8 +22,6 @@ import { HttpError } from './errors.ts';
  * functions' `auth.uid()` checks decide in either case, and both answer the same JSON.
  */
 export interface SyncDb {
-  /** The signed-in caller of a request, or 401 before any database work. */
-  authenticate(authorization: string | null): Promise<Caller>;
   /** Calls a set-returning SQL function `public.<fn>` with named arguments: its rows. */
   rows<T>(caller: Caller, fn: string, args: Record<string, unknown>): Promise<T[]>;
   /** Calls a scalar SQL function: its (JSON) value, null for void. */
@@ -76,8 +74,10 @@ const PT_CODES: Record<string, HttpError['code']> = {
 const CONFLICT_HINTS: Record<string, HttpError['code']> = { vault_deleted: 'vault_deleted', cursor_ahead: 'cursor_ahead' };
 /** SQLSTATEs (exact, or a class as its two first characters) with a fixed answer. */
 const FIXED: Array<[RegExp, number, HttpError['code'], string]> = [
-  // PostgREST's JWT errors (expired, bad signature, malformed), or any 401 PostgREST answers itself.
-  [/^PGRST30\d$/, 401, 'unauthorized', 'invalid or expired JWT'],
+  // PostgREST's JWT errors (PGRST303: expired; the others: bad signature, malformed), or any 401
+  // PostgREST answers itself. The function verifies first, so these are rare (a token expiring in between).
+  [/^PGRST303$/, 401, 'token_expired', 'the access token has expired: refresh the session and retry'],
+  [/^PGRST30\d$/, 401, 'invalid_jwt', 'invalid JWT'],
   // insufficient_privilege: the database refused a privilege.
   [/^42501$/, 403, 'forbidden', 'not allowed'],
   // Data exceptions (class 22): a value the validation let through but PostgreSQL refuses.
@@ -160,10 +160,6 @@ export class RestDb implements SyncDb {
   private readonly postgrest: Postgrest;
   constructor(config: Pick<SyncConfig, 'postgrestUrl' | 'anonKey'>) {
     this.postgrest = new Postgrest(config);
-  }
-
-  authenticate(authorization: string | null): Promise<Caller> {
-    return Promise.resolve(requireUser(authorization));
   }
 
   rows<T>(caller: Caller, fn: string, args: Record<string, unknown>): Promise<T[]> {

@@ -44,7 +44,7 @@
 import { z } from 'zod';
 import type { SyncConfig } from '../_shared/config.ts';
 import { isBase64, isBase64url, isUuid } from '../_shared/encoding.ts';
-import { badRequest } from '../_shared/errors.ts';
+import { badRequest, HttpError } from '../_shared/errors.ts';
 import { SQL_LIMITS } from '../_shared/limits.ts';
 
 // SQL's own limits (generated from private.limits()); config may only lower the ones it names.
@@ -124,7 +124,10 @@ export function schemas(config: Pick<SyncConfig, 'maxLogsPerPush' | 'maxPullLimi
         }
       }
       if (total > config.maxPushDataChars) {
-        issue(['logs'], `encryptedData must total at most ${config.maxPushDataChars} characters per push`);
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom, path: ['logs'], params: { sizeLimit: true },
+          message: `encryptedData must total at most ${config.maxPushDataChars} characters per push`,
+        });
       }
     }),
     compact: z.object({ vaultId: uuid }).strict(),
@@ -150,7 +153,19 @@ export function fieldPath(path: ReadonlyArray<string | number>): string {
 
 interface IssueDetail { field: string; message: string }
 
-/** Parses or throws 400 with the first problem in `message` and up to 20 in `details`. */
+/**
+ * A size limit rather than a malformed value: too many logs, an encryptedData too long, too much
+ * data in one push. These are 413 `payload_too_large`, as push_logs answers them (PT413), so one
+ * limit has one status on every path (the function and the rpc).
+ */
+function isSizeLimit(issue: z.ZodIssue): boolean {
+  if (issue.code === 'custom') return issue.params?.sizeLimit === true;
+  if (issue.code !== 'too_big') return false;
+  const last = issue.path.at(-1);
+  return (issue.path.length === 1 && last === 'logs') || last === 'encryptedData';
+}
+
+/** Parses or throws 400 (413 for a size limit, see isSizeLimit) with the first problem in `message` and up to 20 in `details`. */
 export function parse<S extends z.ZodTypeAny>(schema: S, input: unknown): z.infer<S> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
@@ -166,7 +181,9 @@ export function parse<S extends z.ZodTypeAny>(schema: S, input: unknown): z.infe
     if (issues.length >= 20) break;
   }
   const first = issues[0]!;
-  throw badRequest(first.field === '' ? `body: ${first.message}` : `${first.field}: ${first.message}`, issues);
+  const message = first.field === '' ? `body: ${first.message}` : `${first.field}: ${first.message}`;
+  if (isSizeLimit(result.error.issues[0]!)) throw new HttpError(413, 'payload_too_large', message, issues);
+  throw badRequest(message, issues);
 }
 
 /** The `:vaultId` of a path: a uuid, else 400 (never reaches SQL). */

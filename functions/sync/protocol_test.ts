@@ -8,16 +8,16 @@ const S = schemas({ maxLogsPerPush: 3, maxPullLimit: 1000, defaultPullLimit: 100
 const uuid = '6f1c1f7e-0b7a-4d0e-9a53-3a8c2f5b9d10';
 const entry = { encryptedData: 'AAAA', nonce: 'n', haexTimestamp: 't' };
 
-function fails(fn: () => unknown, message: RegExp) {
+function fails(fn: () => unknown, message: RegExp, status = 400) {
   try {
     fn();
   } catch (error) {
     assert.ok(error instanceof HttpError);
-    assert.equal(error.status, 400);
+    assert.equal(error.status, status, error.message);
     assert.match(error.message, message);
     return;
   }
-  assert.fail('expected a 400');
+  assert.fail(`expected a ${status}`);
 }
 
 Deno.test('fieldPath formats zod paths', () => {
@@ -29,9 +29,12 @@ Deno.test('push: limits from config, strict objects, field paths in messages', (
   assert.deepEqual(parse(S.push, { vaultId: uuid, logs: [entry] }).logs[0], entry);
   fails(() => parse(S.push, { vaultId: uuid, logs: [entry, { ...entry, nonce: '' }] }), /^logs\[1\]\.nonce: /);
   fails(() => parse(S.push, { vaultId: uuid, logs: [entry, { ...entry, x: 1 }] }), /^logs\[1\]\.x: unknown field/);
-  fails(() => parse(S.push, { vaultId: uuid, logs: [entry, entry, entry, entry] }), /^logs: must contain 1 to 3/);
-  fails(() => parse(S.push, { vaultId: uuid, logs: [{ ...entry, encryptedData: 'AAAAAAAAAAAA' }] }), /^logs\[0\]\.encryptedData/);
-  fails(() => parse(S.push, { vaultId: uuid, logs: [{ ...entry, encryptedData: 'AAAAAAAA' }, { ...entry, encryptedData: 'AAAAAAAA' }] }), /^logs: encryptedData must total/);
+  // Size limits are 413, as push_logs answers them (PT413); an empty push or empty data stays 400.
+  fails(() => parse(S.push, { vaultId: uuid, logs: [entry, entry, entry, entry] }), /^logs: must contain 1 to 3/, 413);
+  fails(() => parse(S.push, { vaultId: uuid, logs: [{ ...entry, encryptedData: 'AAAAAAAAAAAA' }] }), /^logs\[0\]\.encryptedData/, 413);
+  fails(() => parse(S.push, { vaultId: uuid, logs: [{ ...entry, encryptedData: 'AAAAAAAA' }, { ...entry, encryptedData: 'AAAAAAAA' }] }), /^logs: encryptedData must total/, 413);
+  fails(() => parse(S.push, { vaultId: uuid, logs: [] }), /^logs: must contain 1 to 3/);
+  fails(() => parse(S.push, { vaultId: uuid, logs: [{ ...entry, encryptedData: '' }] }), /^logs\[0\]\.encryptedData/);
   fails(() => parse(S.push, { vaultId: uuid, logs: [{ ...entry, haexTimestamp: 'a\u0000' }] }), /NUL/);
   fails(() => parse(S.push, { vaultId: uuid, logs: [{ ...entry, haexTimestamp: '\ud800' }] }), /well-formed/);
   fails(() => parse(S.push, { logs: [entry] }), /^vaultId: is required/);
