@@ -1,13 +1,28 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * The key matrix (issue 17): every test runs against the legacy stack (`hs256`); the suites that
+ * speak to Auth, PostgREST, Realtime and the sync function through supabase-js, the client library
+ * or raw HTTP run again against a stack signing with an ES256 key (`es256`, clients on the
+ * publishable key). tests/support/global-setup.ts starts one stack per project.
+ */
+const ES256_SUITES = [
+  'tests/auth-api.test.ts', 'tests/auth-attacks.test.ts', 'tests/auth-sessions.test.ts',
+  'tests/realtime-authorization.test.ts', 'tests/realtime-live.test.ts', 'tests/realtime-pokes.test.ts',
+  'tests/sync-api.test.ts', 'tests/keys-*.test.ts', 'client/test/sync.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['tests/**/*.test.ts', 'client/**/*.test.ts'],
     globalSetup: ['tests/support/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 180_000,
-    // Two cores: more workers only add contention against the one shared stack.
+    // Two cores: more workers only add contention against the shared stacks.
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'hs256', include: ['tests/**/*.test.ts', 'client/**/*.test.ts'] } },
+      { extends: true, test: { name: 'es256', include: ES256_SUITES } },
+    ],
   },
 });

@@ -7,12 +7,11 @@
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { describe, expect, it } from 'vitest';
 import { edgeFunctionTransport, HaexSyncClient, type DecryptedLog } from '../client/src/index.ts';
-import { verifyJwt } from '../stack/jwt.ts';
 import { authClient, authHttp, newEmail, newPassword } from './support/auth.ts';
-import { adminSql, api, rpc, stack } from './support/stack.ts';
+import { adminSql, api, rpc, stack, verifyToken } from './support/stack.ts';
 
 const refresh = (refresh_token: string) => authHttp('/token?grant_type=refresh_token', { body: { refresh_token } });
-const sessionIdOf = (accessToken: string) => verifyJwt(accessToken, stack.JWT_SECRET)!.session_id as string;
+const sessionIdOf = (accessToken: string) => verifyToken(accessToken)!.session_id as string;
 
 async function signIn(email: string, password: string): Promise<SupabaseClient> {
   const client = authClient();
@@ -146,7 +145,7 @@ describe('sign-in tokens at the data API', () => {
     };
     const client = HaexSyncClient.create({
       transport: edgeFunctionTransport({
-        url: `${stack.API_URL}/functions/v1/sync`, apikey: stack.ANON_KEY, fetch: recordingFetch,
+        url: `${stack.API_URL}/functions/v1/sync`, apikey: stack.CLIENT_KEY, fetch: recordingFetch,
         accessToken: async () => (await reader.auth.getSession()).data.session!.access_token,
       }),
       pageSize: 50,

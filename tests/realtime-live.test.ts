@@ -7,8 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, sleep } from './support/realtime.ts';
 import { goLive, openDevice, type Device } from './support/live-devices.ts';
-import { signJwt } from '../stack/jwt.ts';
-import { newUser, stack } from './support/stack.ts';
+import { newUser, stack, signToken } from './support/stack.ts';
 
 const devices: Device[] = [];
 afterEach(async () => {
@@ -18,7 +17,7 @@ afterEach(async () => {
 async function setup(liveTransports: Array<'rpc' | 'edge'>, pushers: number) {
   const user = await newUser('live');
   const vaultId = randomUUID();
-  const base = { token: user.access_token, vaultId, password: 'live password', apiUrl: stack.API_URL, anonKey: stack.ANON_KEY };
+  const base = { token: user.access_token, vaultId, password: 'live password', apiUrl: stack.API_URL, anonKey: stack.CLIENT_KEY };
   const creator = await openDevice({ ...base, transport: 'rpc', create: true });
   devices.push(creator);
   const open = (transport: 'rpc' | 'edge', extra = {}) => openDevice({ ...base, transport, ...extra }).then((d) => { devices.push(d); return d; });
@@ -98,13 +97,13 @@ describe('vault.live()', () => {
   it('a channel closed at token expiry is resubscribed with a fresh token; pokes flow again without a periodic check', async () => {
     const user = await newUser('expiry');
     const vaultId = randomUUID();
-    const base = { vaultId, password: 'pw', apiUrl: stack.API_URL, anonKey: stack.ANON_KEY };
+    const base = { vaultId, password: 'pw', apiUrl: stack.API_URL, anonKey: stack.CLIENT_KEY };
     const pusher = await openDevice({ ...base, token: user.access_token, transport: 'rpc', create: true });
     devices.push(pusher);
     // Realtime gets a token valid for 2 s, fresh at every subscription (as a session refresh would give).
     const shortLived = () => {
       const now = Math.floor(Date.now() / 1000);
-      return signJwt({ sub: user.id, role: 'authenticated', aud: 'authenticated', iat: now, exp: now + 2 }, stack.JWT_SECRET);
+      return signToken({ sub: user.id, role: 'authenticated', aud: 'authenticated', iat: now, exp: now + 2 });
     };
     const device = await openDevice({ ...base, token: user.access_token, transport: 'edge', realtimeToken: null });
     devices.push(device);

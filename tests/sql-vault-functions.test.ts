@@ -6,9 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { signJwt } from '../stack/jwt.ts';
 import type { StackUser } from '../stack/users.ts';
-import { adminSql, api, asUser, newUser, rpc, stack } from './support/stack.ts';
+import { adminSql, api, asUser, newUser, rpc, stack, signToken } from './support/stack.ts';
 import { b64, b64chars, createVault, entry, expectError, type KeyRow, newKey, type PushResult, vaultState } from './support/sql-fixtures.ts';
 
 let alice: StackUser;
@@ -72,7 +71,7 @@ describe('create_vault', () => {
   });
 
   it('needs a user: a token without `sub` gets 401 PT401', async () => {
-    const noSub = signJwt({ role: 'authenticated', aud: 'authenticated', exp: Math.floor(Date.now() / 1000) + 600 }, stack.JWT_SECRET);
+    const noSub = signToken({ role: 'authenticated', aud: 'authenticated', exp: Math.floor(Date.now() / 1000) + 600 });
     expectError(await rpc('create_vault', { vault_id: randomUUID(), ...newKey() }, noSub), 401, 'PT401');
   });
 });

@@ -14,7 +14,7 @@ import { adminSql, newUser, stack } from '../../tests/support/stack.ts';
 type User = Awaited<ReturnType<typeof newUser>>;
 
 function supabaseFor(user: User): SupabaseClient {
-  return createClient(stack.API_URL, stack.ANON_KEY, {
+  return createClient(stack.API_URL, stack.CLIENT_KEY, {
     global: { headers: { Authorization: `Bearer ${user.access_token}` } },
     auth: { persistSession: false, autoRefreshToken: false },
     realtime: { transport: WebSocket as never },
@@ -25,7 +25,7 @@ const transports: Array<[string, (user: User) => SyncTransport]> = [
   ['rpc', (user) => rpcTransport(supabaseFor(user))],
   ['edge function (supabase.functions)', (user) => edgeFunctionTransport(supabaseFor(user))],
   ['edge function (url + token)', (user) => edgeFunctionTransport({
-    url: `${stack.API_URL}/functions/v1/sync`, accessToken: () => user.access_token, apikey: stack.ANON_KEY,
+    url: `${stack.API_URL}/functions/v1/sync`, accessToken: () => user.access_token, apikey: stack.CLIENT_KEY,
   })],
 ];
 

@@ -24,7 +24,7 @@ export interface ClientOptions {
 /** A client as an app makes it: session kept in memory, no automatic refresh unless asked. */
 export function authClient(options: ClientOptions = {}): SupabaseClient {
   const create = options.create ?? createPinned;
-  return create(options.url ?? stack.API_URL, options.key ?? stack.ANON_KEY, {
+  return create(options.url ?? stack.API_URL, options.key ?? stack.CLIENT_KEY, {
     auth: { persistSession: false, autoRefreshToken: options.autoRefreshToken ?? false, detectSessionInUrl: false },
     // Node 20 has no global WebSocket; supabase-js needs one for its realtime client.
     realtime: { transport: WebSocket as never },
@@ -42,7 +42,7 @@ export const newPassword = () => `pw-${crypto.randomUUID()}`;
 export async function authHttp(path: string, init: {
   method?: string; body?: unknown; token?: string; apikey?: string; apiVersion?: string | null; url?: string;
 } = {}) {
-  const headers: Record<string, string> = { apikey: init.apikey ?? stack.ANON_KEY };
+  const headers: Record<string, string> = { apikey: init.apikey ?? stack.CLIENT_KEY };
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   if (init.apiVersion !== null) headers['x-supabase-api-version'] = init.apiVersion ?? '2024-01-01';
   if (init.body !== undefined) headers['content-type'] = 'application/json';

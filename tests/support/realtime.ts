@@ -10,7 +10,7 @@ export type Vsn = '1.0.0' | '2.0.0';
 
 /** A supabase-js client signed in with `token` (a function: asked at each setAuth; none: the anon key only). */
 export function realtimeClient(token?: string | (() => string), options: { vsn?: Vsn; apiUrl?: string; anonKey?: string } = {}): SupabaseClient {
-  return createClient(options.apiUrl ?? stack.API_URL, options.anonKey ?? stack.ANON_KEY, {
+  return createClient(options.apiUrl ?? stack.API_URL, options.anonKey ?? stack.CLIENT_KEY, {
     auth: { persistSession: false, autoRefreshToken: false },
     ...(token ? { accessToken: async () => (typeof token === 'function' ? token() : token) } : {}),
     realtime: { transport: WebSocket as never, ...(options.vsn ? { vsn: options.vsn } : {}) },

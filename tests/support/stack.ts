@@ -2,38 +2,55 @@
  * What tests use of the shared throwaway stack: its URLs and keys, users with real tokens,
  * a superuser connection, role switching as PostgREST does it, and attack tokens.
  */
-import { randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import { afterAll, inject } from 'vitest';
-import { signJwt } from '../../stack/jwt.ts';
+import { type JwtClaims, JwtVerifier, type SigningJwk, signJwt, tokenSigner } from '../../stack/jwt.ts';
 import { accessTokenFor, ensureUser, type StackUser } from '../../stack/users.ts';
 
 export const stack = inject('stack');
 
+/** Checks a token as the stack does (its key set: the secret, or the signing keys). */
+const verifier = new JwtVerifier(stack.JWT_SECRET, stack.SIGNING_KEYS);
+export const verifyToken = (token: string): JwtClaims | null => verifier.verify(token);
+/** Signs claims as the stack's Auth does (HS256, or the first signing key with its kid). */
+export const signToken = (claims: JwtClaims): string => tokenSigner(stack.JWT_SECRET, stack.SIGNING_KEYS).sign(claims);
+
+const keyOptions = { jwtSecret: stack.JWT_SECRET, signingKeys: stack.SIGNING_KEYS, apiUrl: stack.API_URL };
+
 export async function newUser(label = 'user'): Promise<StackUser> {
-  return ensureUser(stack.DB_URL, `${label}-${randomUUID()}@test.haex.local`, {
-    jwtSecret: stack.JWT_SECRET, apiUrl: stack.API_URL, expiresInSeconds: stack.JWT_EXPIRY,
-  });
+  return ensureUser(stack.DB_URL, `${label}-${randomUUID()}@test.haex.local`, { ...keyOptions, expiresInSeconds: stack.JWT_EXPIRY });
 }
 
 /** A token of this user, correctly signed but expired a minute ago. */
 export function expiredTokenFor(user: { id: string; email: string }): string {
-  return accessTokenFor(user, {
-    jwtSecret: stack.JWT_SECRET, apiUrl: stack.API_URL, expiresInSeconds: 60,
-    issuedAt: Math.floor(Date.now() / 1000) - 120,
-  });
+  return accessTokenFor(user, { ...keyOptions, expiresInSeconds: 60, issuedAt: Math.floor(Date.now() / 1000) - 120 });
 }
 
-/** A token with this user's claims, signed with a secret that is not the stack's. */
+const WRONG_SECRET = 'not-the-secret-but-long-enough-to-look-real-0123456789';
+/** A key of the stack's algorithm and kid that is not the stack's (es256 mode): a forger's best try. */
+let impostor: SigningJwk | undefined;
+function impostorKey(): SigningJwk {
+  if (!impostor) {
+    const real = stack.SIGNING_KEYS[0]!;
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    impostor = { ...(privateKey.export({ format: 'jwk' }) as object), kid: real.kid, alg: 'ES256', kty: 'EC' } as SigningJwk;
+  }
+  return impostor;
+}
+
+/** A token with this user's claims, signed with a key that is not the stack's (same alg and kid in es256 mode). */
 export function forgedTokenFor(user: { id: string; email: string }): string {
-  return accessTokenFor(user, {
-    jwtSecret: 'not-the-secret-but-long-enough-to-look-real-0123456789', apiUrl: stack.API_URL, expiresInSeconds: 3600,
-  });
+  return stack.KEY_MODE === 'es256'
+    ? accessTokenFor(user, { jwtSecret: WRONG_SECRET, signingKeys: [impostorKey()], apiUrl: stack.API_URL, expiresInSeconds: 3600 })
+    : accessTokenFor(user, { jwtSecret: WRONG_SECRET, apiUrl: stack.API_URL, expiresInSeconds: 3600 });
 }
 
-/** A token claiming `service_role`, signed with a wrong secret. */
-export const forgedServiceKey = () =>
-  signJwt({ iss: 'supabase-demo', role: 'service_role', exp: 1983812996 }, 'not-the-secret-but-long-enough-to-look-real-0123456789');
+/** A token claiming `service_role`, signed with a wrong key. */
+export const forgedServiceKey = () => {
+  const claims = { iss: 'supabase-demo', role: 'service_role', exp: 1983812996 };
+  return stack.KEY_MODE === 'es256' ? tokenSigner(WRONG_SECRET, [impostorKey()]).sign(claims) : signJwt(claims, WRONG_SECRET);
+};
 
 let admin: postgres.Sql | undefined;
 /** A superuser connection to the stack's database (closed after the file's tests). */

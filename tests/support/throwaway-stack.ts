@@ -8,6 +8,8 @@ import { freePort, startStack, type RunningStack } from '../../stack/stack.ts';
 /** `auth` overrides single `[auth]` settings of config.toml (e.g. the rate limits), the rest stays as configured. */
 export async function startThrowawayStack(options: {
   dataDir?: string; quiet?: boolean; config?: Partial<StackConfig>; auth?: Partial<AuthSettings>;
+  /** Extra environment for loadConfig (e.g. SUPABASE_AUTH_SIGNING_KEYS_PATH). */
+  env?: Record<string, string>;
 } = {}):
   Promise<RunningStack & { dataDir: string; dispose(): Promise<void> }> {
   const dataDir = options.dataDir ?? mkdtempSync(path.join(tmpdir(), 'haex-sync-'));
@@ -17,6 +19,7 @@ export async function startThrowawayStack(options: {
     HAEX_DATA_DIR: dataDir,
     HAEX_API_PORT: String(await freePort()),
     HAEX_DB_PORT: String(await freePort()),
+    ...options.env,
   });
   Object.assign(config, options.config);
   Object.assign(config.auth, options.auth);
