@@ -12,17 +12,19 @@ const ES256_SUITES = [
   'tests/sync-api.test.ts', 'tests/keys-*.test.ts', 'client/test/sync.test.ts',
 ];
 
+const SETUP = 'tests/support/global-setup.ts';
+
 export default defineConfig({
   test: {
-    globalSetup: ['tests/support/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 180_000,
     // Two cores: more workers only add contention against the shared stacks.
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     pool: 'forks',
     projects: [
-      { extends: true, test: { name: 'hs256', include: ['tests/**/*.test.ts', 'client/**/*.test.ts'] } },
-      { extends: true, test: { name: 'es256', include: ES256_SUITES } },
+      // globalSetup per project (not at the root, which would start a third stack).
+      { extends: true, test: { name: 'hs256', include: ['tests/**/*.test.ts', 'client/**/*.test.ts'], globalSetup: [SETUP] } },
+      { extends: true, test: { name: 'es256', include: ES256_SUITES, globalSetup: [SETUP] } },
     ],
   },
 });

@@ -136,7 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = P
   };
 }
 
-function readSigningKeys(file: string): SigningJwk[] {
+export function readSigningKeys(file: string): SigningJwk[] {
   if (!existsSync(file)) {
     throw new Error(`signing keys file ${file} does not exist ([auth] signing_keys_path or SUPABASE_AUTH_SIGNING_KEYS_PATH); `
       + 'create one with `npx supabase gen signing-key --algorithm ES256`');

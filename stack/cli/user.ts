@@ -3,7 +3,7 @@
  * in, through the Auth service's own code; prints { id, email, access_token, refresh_token }.
  */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.ts';
+import { loadConfig, readSigningKeys } from '../config.ts';
 import { runningStackInfo } from '../stack.ts';
 import { ensureUser } from '../users.ts';
 
@@ -29,7 +29,8 @@ try {
     throw new Error(`Password should be at least ${config.auth.minimumPasswordLength} characters.`);
   }
   const user = await ensureUser(info.DB_URL, email!, {
-    jwtSecret: info.JWT_SECRET, apiUrl: info.API_URL, expiresInSeconds: info.JWT_EXPIRY, password, settings: config.auth,
+    jwtSecret: info.JWT_SECRET, signingKeys: info.SIGNING_KEYS_PATH ? readSigningKeys(info.SIGNING_KEYS_PATH) : [],
+    apiUrl: info.API_URL, expiresInSeconds: info.JWT_EXPIRY, password, settings: config.auth,
   });
   console.log(JSON.stringify(user, null, 2));
 } catch (error) {
