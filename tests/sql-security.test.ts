@@ -122,16 +122,20 @@ describe('attack matrix against user A\'s vault (nothing read, nothing changed)'
       'rpc list_vaults': '200 []',
     }],
     ['the anon key alone', () => ({ name: 'anon' }), everyAttempt('401 42501')],
-    // The gateway refuses bad bearer tokens itself; PostgREST, reached directly, refuses them too.
-    ['an expired token of A', () => ({ name: 'expired', token: expiredTokenFor(alice) }), everyAttempt('401 invalid_jwt')],
-    ['a forged token of A', () => ({ name: 'forged', token: forgedTokenFor(alice) }), everyAttempt('401 invalid_jwt')],
-    ['a forged service key as bearer', () => ({ name: 'forged service bearer', token: forgedServiceKey() }), everyAttempt('401 invalid_jwt')],
+    ['the publishable key alone', () => ({ name: 'publishable', apikey: stack.PUBLISHABLE_KEY }), everyAttempt('401 42501')],
+    ['no apikey and no token (the CLI\'s gateway demands none: anon)', () => ({ name: 'nothing', apikey: null }), everyAttempt('401 42501')],
+    // The gateway passes bearer tokens on, as the CLI's Kong does; PostgREST refuses bad ones (PGRST301).
+    ['an expired token of A', () => ({ name: 'expired', token: expiredTokenFor(alice) }), everyAttempt('401 PGRST301')],
+    ['a forged token of A', () => ({ name: 'forged', token: forgedTokenFor(alice) }), everyAttempt('401 PGRST301')],
+    ['a forged service key as bearer', () => ({ name: 'forged service bearer', token: forgedServiceKey() }), everyAttempt('401 PGRST301')],
     ['no token, straight to PostgREST', () => ({ name: 'anon direct', direct: true }), everyAttempt('401 42501')],
     ['an expired token of A, straight to PostgREST', () => ({ name: 'expired direct', token: expiredTokenFor(alice), direct: true }), everyAttempt('401 PGRST301')],
     ['a forged token of A, straight to PostgREST', () => ({ name: 'forged direct', token: forgedTokenFor(alice), direct: true }), everyAttempt('401 PGRST301')],
     ['a forged service key, straight to PostgREST', () => ({ name: 'forged service direct', token: forgedServiceKey(), direct: true }), everyAttempt('401 PGRST301')],
     ['a forged service key as apikey', () => ({ name: 'forged service apikey', apikey: forgedServiceKey(), token: forgedServiceKey() }),
-      everyAttempt('401 invalid_api_key')],
+      everyAttempt('401 PGRST301')],
+    ['a forged service key as apikey alone', () => ({ name: 'forged service apikey alone', apikey: forgedServiceKey() }),
+      everyAttempt('401 PGRST301')],
   ];
 
   it.each(cases)('%s', async (_name, attacker, expected) => {

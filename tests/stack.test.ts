@@ -20,8 +20,8 @@ const tsx = path.join(root, 'node_modules', '.bin', 'tsx');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
 
 describe('gateway', () => {
-  it('serves the sync health route through /functions/v1 with the anon key', async () => {
-    const res = await api('/functions/v1/sync', { token: stack.ANON_KEY });
+  it('serves the sync health route through /functions/v1 without any key', async () => {
+    const res = await api('/functions/v1/sync', { apikey: null });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ name: 'haex-sync-server', version: pkg.version, status: 'ok' });
     expect(res.body).toHaveProperty('env');
@@ -44,39 +44,58 @@ describe('gateway', () => {
     expect(res.body).toMatchObject({ name: 'GoTrue' });
   });
 
-  it('answers unknown prefixes and functions with 404 JSON', async () => {
-    expect((await api('/nope')).status).toBe(404);
+  it('answers its own errors as Kong does, `message` at the top level (what supabase-js reads)', async () => {
+    const route = await api('/nope');
+    expect([route.status, route.body]).toEqual([404, { message: 'no Route matched with those values', code: 'route_not_found' }]);
     const fn = await api('/functions/v1/no-such-function', { token: stack.ANON_KEY });
     expect(fn.status).toBe(404);
-    expect(fn.body.error.code).toBe('function_not_found');
+    expect(fn.body).toMatchObject({ code: 'function_not_found', message: expect.stringContaining('no-such-function') });
   });
 
-  it.each([
-    ['no apikey and no token', { apikey: null }],
-    ['a forged apikey', { apikey: forgedServiceKey() }],
-    ['a garbage apikey', { apikey: 'not-a-key' }],
-  ])('rejects /rest/v1 and /auth/v1 requests with %s (401)', async (_, init) => {
-    for (const prefix of ['/rest/v1/', '/auth/v1/settings']) {
-      const res = await api(prefix, init);
-      expect(res.status, prefix).toBe(401);
-      expect(res.body.error.code).toMatch(/api_key/);
-    }
-  });
-
-  it('needs the apikey on /rest/v1 even next to a valid bearer JWT, as Kong\'s key-auth does', async () => {
+  it('demands no apikey on any route, as the CLI\'s Kong: without one, /rest/v1 runs as anon and /auth/v1 serves', async () => {
+    expect((await api('/rest/v1/', { apikey: null })).status).toBe(200);
+    expect((await api('/auth/v1/settings', { apikey: null })).status).toBe(200);
     const user = await newUser('bearer');
-    expect((await api('/rest/v1/', { apikey: null, token: user.access_token })).status).toBe(401);
-    expect((await api('/rest/v1/', { token: user.access_token })).status).toBe(200);
+    expect((await api('/rest/v1/rpc/list_vaults', { method: 'POST', apikey: null, token: user.access_token, body: {} })).status).toBe(200);
+  });
+
+  it('passes a bad apikey on as the bearer, so PostgREST (401) and Auth (403 bad_jwt) refuse it', async () => {
+    for (const apikey of [forgedServiceKey(), 'not-a-key']) {
+      expect((await api('/rest/v1/', { apikey })).status, apikey).toBe(401);
+      const auth = await api('/auth/v1/user', { apikey });
+      expect([auth.status, auth.body.error_code ?? auth.body.code], apikey).toEqual([403, 'bad_jwt']);
+    }
+    const user = await newUser('bearer');
     expect((await api('/rest/v1/', { token: forgedTokenFor(user) })).status).toBe(401);
   });
 
-  it('enforces verify_jwt on functions: no, forged and expired tokens get 401', async () => {
-    const user = await newUser('verify');
-    expect((await api('/functions/v1/sync')).status).toBe(401);
-    expect((await api('/functions/v1/sync', { token: forgedTokenFor(user) })).status).toBe(401);
-    expect((await api('/functions/v1/sync', { token: expiredTokenFor(user) })).status).toBe(401);
-    expect((await api('/functions/v1/sync', { token: 'a.b.c' })).status).toBe(401);
-    expect((await api('/functions/v1/sync', { token: user.access_token })).status).toBe(200);
+  it('enforces verify_jwt for functions that keep it on: no, forged and expired tokens get 401 from the gateway', async () => {
+    // sync sets verify_jwt = false (it verifies itself); a second function keeps the default.
+    const { createGateway, listen } = await import('../stack/gateway.ts');
+    const { JwtVerifier } = await import('../stack/jwt.ts');
+    const http = await import('node:http');
+    const upstream = http.createServer((_req, res) => res.end('reached'));
+    await listen(upstream, 0);
+    const gateway = createGateway({
+      port: 0, verifier: new JwtVerifier(stack.JWT_SECRET, stack.SIGNING_KEYS), postgrestPort: 1, realtime: {},
+      functions: new Map([['guarded', { port: (upstream.address() as { port: number }).port, verifyJwt: true }]]),
+      keys: { publishableKey: stack.PUBLISHABLE_KEY, secretKey: stack.SECRET_KEY, anonKey: stack.ANON_KEY, serviceRoleKey: stack.SERVICE_ROLE_KEY },
+    });
+    await listen(gateway, 0);
+    const base = `http://127.0.0.1:${(gateway.address() as { port: number }).port}/functions/v1/guarded`;
+    const call = (headers: Record<string, string>) => fetch(base, { headers }).then(async (r) => `${r.status} ${await r.text()}`);
+    try {
+      const user = await newUser('verify');
+      expect(await call({})).toMatch(/^401 .*missing_authorization/);
+      expect(await call({ authorization: `Bearer ${forgedTokenFor(user)}` })).toMatch(/^401 .*invalid_jwt/);
+      expect(await call({ authorization: `Bearer ${expiredTokenFor(user)}` })).toMatch(/^401 .*invalid_jwt/);
+      expect(await call({ authorization: 'Bearer a.b.c' })).toMatch(/^401 /);
+      expect(await call({ authorization: `Bearer ${user.access_token}` })).toBe('200 reached');
+      expect(await call({ apikey: stack.PUBLISHABLE_KEY })).toBe('200 reached'); // the anon token the gateway adds
+    } finally {
+      gateway.close();
+      upstream.close();
+    }
   });
 
   it('lets CORS preflights reach the function, as hosted Supabase does', async () => {
@@ -129,6 +148,7 @@ describe('CLI', () => {
     expect(status).toMatchObject({
       API_URL: stack.API_URL, DB_URL: stack.DB_URL, ANON_KEY: stack.ANON_KEY,
       SERVICE_ROLE_KEY: stack.SERVICE_ROLE_KEY, JWT_SECRET: stack.JWT_SECRET,
+      PUBLISHABLE_KEY: 'sb_publishable_ACJWlzQHlZjBrEguHvfOxg_3BJgxAaH', SECRET_KEY: 'sb_secret_N7UND0UgjKTVK-Uodkm0Hg_xSvEMPvz',
     });
     expect(verifyJwt(status.ANON_KEY, status.JWT_SECRET)).toMatchObject({ role: 'anon' });
     expect(verifyJwt(status.SERVICE_ROLE_KEY, status.JWT_SECRET)).toMatchObject({ role: 'service_role' });

@@ -7,7 +7,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { adminSql, api, newUser, stack } from './support/stack.ts';
+import { adminSql, api, newUser, rpc, stack } from './support/stack.ts';
 import type { StackUser } from '../stack/users.ts';
 
 const F = '/functions/v1/sync';
@@ -56,7 +56,7 @@ const badUuid = ['', 'not-a-uuid', '123', `${randomUUID()}x`, randomUUID().repla
 const badBase64 = (max: number) => ['', 'abc', 'a b=', '====', '!!!!', 'AAAA\u0000AAA', 'ÄÖÜé', '😀😀', 'A'.repeat(max + 4 - (max % 4) || 4).padEnd(max + 4, 'A'), '\ud800AAA'];
 const badText = (max: number, min = 1) => [...(min > 0 ? [''] : []), 'x'.repeat(max + 1), 'a\u0000b', '\ud800', 'x\udfff'];
 
-interface Case { name: string; method: string; path: string; body: unknown; field?: string; status?: number }
+interface Case { name: string; method: string; path: string; body: unknown; field?: string; status?: number; tooLarge?: boolean }
 const cases: Case[] = [];
 const fieldCases = (route: string, method: string, path: () => string, valid: () => Json,
   fields: Array<[Array<string | number>, unknown[], boolean /* required */]>) => {
@@ -66,8 +66,10 @@ const fieldCases = (route: string, method: string, path: () => string, valid: ()
     const all = [...values, ...wrongTypes.filter((v) => !(v === null && field.endsWith('deviceId')) && !(numeric && v === 123))];
     if (required) all.push(DELETE);
     for (const value of all) {
+      // A size limit (too many logs, an encryptedData too long) is 413, as push_logs answers it (PT413).
+      const tooLarge = (Array.isArray(value) && value.length > 1000) || (typeof value === 'string' && value.length > 524288 && field.endsWith('encryptedData'));
       cases.push({ name: `${route} ${field} = ${value === DELETE ? '(missing)' : JSON.stringify(value)?.slice(0, 40)}`,
-        method, path: path(), body: set(valid(), fieldPath, value), field });
+        method, path: path(), body: set(valid(), fieldPath, value), field, tooLarge });
     }
   }
   cases.push({ name: `${route} extra top-level field`, method, path: path(), body: { ...valid(), extra: 1 }, field: 'extra' });
@@ -135,13 +137,14 @@ async function expectShape(res: Response, status?: number) {
 }
 
 describe('bad-input battery', () => {
-  it('every malformed body field is a 400 naming the field, and nothing changes', async () => {
+  it('every malformed body field is a 400 naming the field (413 for a size limit), and nothing changes', async () => {
     buildCases();
     expect(cases.length).toBeGreaterThan(200);
+    expect(cases.filter((c) => c.tooLarge).length).toBe(3); // 1001 logs, two encryptedData too long
     const before = await snapshot();
     for (const c of cases) {
-      const error = await expectShape(await send(c), 400);
-      expect(error.code, c.name).toBe('bad_request');
+      const error = await expectShape(await send(c), c.tooLarge ? 413 : 400);
+      expect(error.code, c.name).toBe(c.tooLarge ? 'payload_too_large' : 'bad_request');
       if (c.field) expect(error.message, c.name).toMatch(new RegExp(`^${c.field.replace(/[[\].]/g, '\\$&')}(?=[:.[ ]|$)`));
     }
     expect(await snapshot()).toEqual(before);
@@ -167,13 +170,15 @@ describe('bad-input battery', () => {
       await expectShape(await send({ method: 'POST', path: '/push', raw: valid, type }), 415);
     }
     await expectShape(await send({ method: 'POST', path: '/push', raw: `{"vaultId":"${vaultId}","logs":[],"pad":"${'x'.repeat(21 * 1024 * 1024)}"}` }), 413);
-    // Too large for SQL but within the body cap: 400 naming the field.
-    const error = await expectShape(await send({ method: 'POST', path: '/push',
-      body: { vaultId, logs: [{ ...logEntry(), encryptedData: 'A'.repeat(524292) }] } }), 400);
+    // Too large for SQL but within the body cap: 413 naming the field, the status push_logs gives it (PT413).
+    const tooLong = { vaultId, logs: [{ ...logEntry(), encryptedData: 'A'.repeat(524292) }] };
+    const error = await expectShape(await send({ method: 'POST', path: '/push', body: tooLong }), 413);
     expect(error.message).toMatch(/^logs\[0\]\.encryptedData/);
+    const viaRpc = await rpc('push_logs', { vault_id: vaultId, logs: [{ id: randomUUID(), encrypted_data: 'A'.repeat(524292), nonce: b64(12), haex_timestamp: 't', device_id: 'd' }] }, user.access_token);
+    expect(viaRpc.status).toBe(413);
     // Over the 16 MiB total per push, every entry within its own limit.
     const total = await expectShape(await send({ method: 'POST', path: '/push',
-      body: { vaultId, logs: Array.from({ length: 33 }, () => ({ ...logEntry(), encryptedData: 'A'.repeat(524288) })) } }), 400);
+      body: { vaultId, logs: Array.from({ length: 33 }, () => ({ ...logEntry(), encryptedData: 'A'.repeat(524288) })) } }), 413);
     expect(total.message).toMatch(/^logs: encryptedData must total/);
     expect(await snapshot()).toEqual(before);
   });

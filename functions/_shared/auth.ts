@@ -26,6 +26,7 @@
 import { verifyCredentials } from '@supabase/server/core';
 import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify,
   type JWTVerifyGetKey } from 'jose';
+import { base64urlBytes } from './encoding.ts';
 import { HttpError } from './errors.ts';
 
 export interface Caller {
@@ -115,6 +116,12 @@ export class UserVerifier {
     }
     let header: { alg?: string; kid?: string };
     try {
+      // Strict base64url in every segment (encoding.ts): a token has one spelling; a lenient decoder
+      // would accept unused bits set, padding or foreign characters in a genuine token.
+      const segments = token.split('.');
+      if (segments.length !== 3 || base64urlBytes(segments[2]!).length === 0) throw new Error('shape');
+      base64urlBytes(segments[0]!);
+      base64urlBytes(segments[1]!);
       header = decodeProtectedHeader(token);
     } catch {
       throw unauthorized('invalid_jwt', 'malformed JWT');

@@ -95,6 +95,9 @@ const FIXED: Array<[RegExp, number, HttpError['code'], string]> = [
 export function mapSqlError(status: number, body: SqlError | undefined, source = 'PostgREST'): HttpError {
   const code = body?.code ?? '';
   const apiCode = PT_CODES[code];
+  if (code === 'PGRST301' && /expired/i.test(body?.message ?? '')) {
+    return new HttpError(401, 'token_expired', 'the access token has expired: refresh the session and retry');
+  }
   if (apiCode) {
     const details = typeof body?.details === 'string' && body.details !== '' ? apiNames(body.details) : undefined;
     const hinted = code === 'PT409' && typeof body?.hint === 'string' ? CONFLICT_HINTS[body.hint] : undefined;
