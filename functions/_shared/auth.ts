@@ -6,7 +6,9 @@
  * Keys (as the CLI and the platform provision functions):
  *   - `SUPABASE_JWKS` (inline JSON) or, without it, the project's JWKS endpoint
  *     `SUPABASE_URL/auth/v1/.well-known/jwks.json`: tokens with a `kid` (ES256/RS256 signing keys)
- *     are verified by `@supabase/server`'s `verifyCredentials` against that key set;
+ *     are verified by `@supabase/server`'s `verifyCredentials` against that key set (a core
+ *     primitive rather than its Hono adapter: the adapter builds two supabase-js clients per
+ *     request that these routes never use, and answers every failure alike);
  *   - the legacy JWT secret while legacy keys live: a kid-less `oct` key in `SUPABASE_JWKS` (what
  *     the CLI provisions without signing keys), or `SUPABASE_JWT_SECRET` when no `SUPABASE_JWKS` is
  *     given. Kid-less HS256 tokens (GoTrue's legacy tokens) are verified with it by `jose` (the
@@ -23,9 +25,7 @@
  * Verified tokens are remembered until they expire (bounded), so the signature check runs once
  * per token, not once per request.
  */
-import { verifyCredentials } from '@supabase/server/core';
-import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, type JSONWebKeySet, jwtVerify,
-  type JWTVerifyGetKey } from 'jose';
+import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
 import { base64urlBytes } from './encoding.ts';
 import { HttpError } from './errors.ts';
 
@@ -122,7 +122,7 @@ export class UserVerifier {
       if (segments.length !== 3 || base64urlBytes(segments[2]!).length === 0) throw new Error('shape');
       base64urlBytes(segments[0]!);
       base64urlBytes(segments[1]!);
-      header = decodeProtectedHeader(token);
+      header = (await jose()).decodeProtectedHeader(token);
     } catch {
       throw unauthorized('invalid_jwt', 'malformed JWT');
     }
@@ -142,12 +142,16 @@ export class UserVerifier {
       if (!this.keys.jwks) throw unauthorized('invalid_jwt', 'no signing keys are configured for this function');
       // Supabase's library does the check; it collapses every failure into one error, so a failure
       // is verified again below only to tell an expired token from a bad one.
+      const { verifyCredentials } = await supabaseServerCore();
       const { data, error } = await verifyCredentials({ token, apikey: null }, { auth: 'user', env: { jwks: this.keys.jwks } });
       if (!error && data.jwtClaims) return data.jwtClaims as unknown as Record<string, unknown>;
-      return this.classify(() => jwtVerify(token, this.jwksResolver(), { algorithms: ['ES256', 'RS256'] }));
+      const { jwtVerify } = await jose();
+      const resolver = await this.jwksResolver();
+      return this.classify(() => jwtVerify(token, resolver, { algorithms: ['ES256', 'RS256'] }));
     }
     if (header.alg === 'HS256' && header.kid === undefined && this.keys.legacySecret) {
       const secret = this.keys.legacySecret;
+      const { jwtVerify } = await jose();
       return this.classify(() => jwtVerify(token, secret, { algorithms: ['HS256'] }));
     }
     throw unauthorized('invalid_jwt', header.alg === 'HS256'
@@ -167,10 +171,21 @@ export class UserVerifier {
     }
   }
 
-  private jwksResolver(): JWTVerifyGetKey {
+  private async jwksResolver(): Promise<JWTVerifyGetKey> {
+    const { createLocalJWKSet, createRemoteJWKSet } = await jose();
     this.resolver ??= this.keys.jwks instanceof URL ? createRemoteJWKSet(this.keys.jwks) : createLocalJWKSet(this.keys.jwks!);
     return this.resolver;
   }
 }
+
+/**
+ * `@supabase/server/core` and `jose`, imported on first use, not at start: the library pulls in
+ * supabase-js, whose evaluation measured ~0.6-0.8 s of a cold start here; the open health route
+ * never needs either, legacy-mode tokens never need supabase-js (bench/cold-start.ts).
+ */
+let core: Promise<typeof import('@supabase/server/core')> | undefined;
+const supabaseServerCore = () => (core ??= import('@supabase/server/core'));
+let joseModule: Promise<typeof import('jose')> | undefined;
+const jose = () => (joseModule ??= import('jose'));
 
 const expired = () => unauthorized('token_expired', 'the access token has expired: refresh the session and retry');

@@ -1,8 +1,8 @@
 /**
  * Edge Function `sync`: the HTTP API of haex-sync (see protocol.ts and docs/http-api.md), a Hono
- * app (routes.ts) on `@supabase/server` for the health route and `jose`/`@supabase/server` for
- * token checks (../_shared/auth.ts). config.toml sets `verify_jwt = false`: the function verifies
- * every user route itself.
+ * app (routes.ts) whose user routes verify tokens with `@supabase/server` and `jose`
+ * (../_shared/auth.ts). config.toml sets `verify_jwt = false`: the function verifies every user
+ * route itself.
  */
 import { app } from './routes.ts';
 
