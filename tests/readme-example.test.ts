@@ -11,7 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../stack/config.ts';
-import { apiKeysFor, LOCAL_JWT_SECRET } from '../stack/defaults.ts';
+import { apiKeysFor, LOCAL_JWT_SECRET, LOCAL_PUBLISHABLE_KEY } from '../stack/defaults.ts';
 import { stack } from './support/stack.ts';
 
 const run = promisify(execFile);
@@ -50,7 +50,7 @@ async function runExample(node: string): Promise<{ cursor: number; received: unk
       timeout: 60_000,
       env: {
         PATH: process.env.PATH, HOME: process.env.HOME,
-        SUPABASE_URL: stack.API_URL, SUPABASE_ANON_KEY: stack.ANON_KEY,
+        SUPABASE_URL: stack.API_URL, SUPABASE_PUBLISHABLE_KEY: stack.PUBLISHABLE_KEY,
         HAEX_EXAMPLE_EMAIL: `readme-${randomUUID()}@test.haex.local`,
       },
     });
@@ -66,10 +66,11 @@ describe('the README client example', () => {
   beforeAll(() => { mkdirSync(WORK_DIR, { recursive: true }); });
   afterAll(() => { rmSync(WORK_DIR, { recursive: true, force: true }); });
 
-  it('defaults to the local URL and the anon key that `npm start` and `supabase start` issue', () => {
+  it('defaults to the local URL and the publishable key that `npm start` and `supabase start` issue', () => {
     const code = exampleFromReadme();
     expect(code).toContain(`'http://127.0.0.1:54321'`);
-    expect(code).toContain(`'${apiKeysFor(LOCAL_JWT_SECRET).anonKey}'`);
+    expect(code).toContain(`'${LOCAL_PUBLISHABLE_KEY}'`);
+    expect(code).not.toContain(apiKeysFor(LOCAL_JWT_SECRET).anonKey);
   });
 
   it('signs up, signs in twice and syncs a change from one device to the other on Node 20, which has no global WebSocket', async () => {
