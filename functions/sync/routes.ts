@@ -99,7 +99,8 @@ route('POST', '/compact', async (ctx) => {
   const caller = await user(ctx);
   const input = parse(S.compact, await body(ctx));
   const answer = await db.value<CompactAnswer>(caller, 'compact_logs', { vault_id: input.vaultId });
-  return jsonResponse({ removed: answer.removed, remaining: answer.remaining, complete: answer.complete });
+  return jsonResponse({ status: answer.status, removed: answer.removed, remaining: answer.remaining, complete: answer.complete,
+    compactedThrough: answer.compacted_through });
 });
 
 route('POST', '/pull', async (ctx) => {
