@@ -28,3 +28,5 @@ comment on table private.compacted_log_ids is
   'Ids (and first sequences) of logs removed by compact_logs: push_logs answers a re-push of one as a duplicate.';
 
 revoke all on table private.compacted_log_ids from public, anon, authenticated;
+
+reset lock_timeout;

@@ -35,3 +35,5 @@ $$;
 comment on function private.take_compaction_lease(uuid) is
   'push_logs: takes the vault''s compaction lease if it is free or expired (true), else null: only the taker is told compaction_due.';
 revoke execute on function private.take_compaction_lease(uuid) from public, anon, authenticated;
+
+reset lock_timeout;

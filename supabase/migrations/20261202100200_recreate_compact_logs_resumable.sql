@@ -46,6 +46,8 @@
 -- The lease of private.compaction_leases is extended by a call that stops early and dropped by one
 -- that completes (or finds nothing to do).
 
+set lock_timeout = '1s'; -- replacing a function locks nothing a push holds; bounded all the same
+
 drop function private.compact_logs(uuid);
 
 create function private.compact_logs(
@@ -192,3 +194,5 @@ comment on function public.compact_logs(uuid) is
   'API: one step (about 2 s at most) of removing the caller''s superseded logs (same record_key, older by haex_timestamp bytewise then sequence), never the newest of a key nor logs without a record key; resumes where the last call stopped; answers { status: complete | more | nothing_to_do | busy, removed, remaining, complete, compacted_through } (call again while status is more; later when busy). SECURITY DEFINER because sync_logs and vaults have no write grants; ownership checked against auth.uid().';
 revoke execute on function public.compact_logs(uuid) from public, anon;
 grant execute on function public.compact_logs(uuid) to authenticated;
+
+reset lock_timeout;

@@ -19,6 +19,8 @@
 -- sees the log either in sync_logs or in compacted_log_ids. A push of an id whose deletion is still
 -- in progress waits on that row (the unique check), as described in 20261129400400.
 
+set lock_timeout = '1s'; -- replacing a function locks nothing a push holds; bounded all the same
+
 create or replace function public.push_logs(vault_id uuid, logs jsonb)
 returns jsonb
 language plpgsql volatile
@@ -281,3 +283,4 @@ $$;
 comment on function public.push_logs(uuid, jsonb) is
   'API: appends encrypted logs (each with an optional opaque record_key) to the caller''s vault, numbering them gap-free under the vault row lock; idempotent by log id, also for ids compaction removed (answered duplicate with their first sequence); says compaction_due: true to one pusher at a time (a 2-minute lease) when compact_logs should run. SECURITY DEFINER because sync_logs and vaults have no write grants; ownership checked against auth.uid().';
 
+reset lock_timeout;

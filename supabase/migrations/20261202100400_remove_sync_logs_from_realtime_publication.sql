@@ -22,3 +22,5 @@ begin
   end if;
 end
 $$;
+
+reset lock_timeout;
