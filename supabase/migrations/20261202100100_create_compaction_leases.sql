@@ -17,6 +17,9 @@ create table private.compaction_leases (
 );
 comment on table private.compaction_leases is
   'Per vault: until when the push that was last told compaction_due: true has the job (push_logs tells nobody else meanwhile).';
+-- The foreign key is checked only by push_logs' insert, which holds the vault row already;
+-- compact_logs only updates expires_at or deletes (no key check).
+alter table private.compaction_leases enable row level security;
 revoke all on table private.compaction_leases from public, anon, authenticated;
 
 -- Called by push_logs (SECURITY DEFINER, as its owner) only when private.compaction_due is true,
