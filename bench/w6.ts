@@ -180,10 +180,14 @@ export async function runCompaction(options: { sql: postgres.Sql; users: UserFac
   const r = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
   // The goals are stated for the issue's vault (1,000,000 changes over 10,000 keys); a smaller
   // vault is a quicker look, where the fixed unlock weighs more: no verdict then.
+  // The speed-up goals assume ~100 changes per key (10,000 keys); a vault of mostly distinct keys
+  // (e.g. 500,000 keys, issue 16's size for compaction itself) cannot shrink 50x: no verdict then,
+  // except for the push wait, whose goal holds at any size of 1,000,000.
   const atGoalSize = changes >= GOAL_CHANGES;
-  const judged = (met: boolean): Pick<ResultRow, 'verdict' | 'note'> => (atGoalSize
+  const atGoalShape = atGoalSize && keys * 100 <= changes;
+  const judged = (met: boolean, shapeMatters = true): Pick<ResultRow, 'verdict' | 'note'> => ((shapeMatters ? atGoalShape : atGoalSize)
     ? { verdict: met ? 'PASS' : 'MISS' }
-    : { verdict: 'n/a', note: `goals are for BENCH_W6_CHANGES=${GOAL_CHANGES}` });
+    : { verdict: 'n/a', note: `goals are for BENCH_W6_CHANGES=${GOAL_CHANGES}${shapeMatters ? ` over <= ${GOAL_CHANGES / 100} keys` : ''}` });
   const rows: ResultRow[] = [
     {
       workload: 'W6 compaction', target: 'client (rpc)', metric: 'speed-up', value: r(speedup, 1), unit: 'x faster (unlock to complete)',
@@ -199,7 +203,7 @@ export async function runCompaction(options: { sql: postgres.Sql; users: UserFac
     },
     {
       workload: 'W6 compaction', target: 'client (rpc)', metric: 'push wait during compaction', value: Math.round(Math.max(0, ...waits)),
-      unit: 'ms (longest push while compacting)', goal: '< 1000 ms', ...judged(Math.max(0, ...waits) < 1000),
+      unit: 'ms (longest push while compacting)', goal: '< 1000 ms', ...judged(Math.max(0, ...waits) < 1000, false),
       details: { pushes: waits.length, 'p50 ms': Math.round(pct(waits, 0.5)), 'p99 ms': Math.round(pct(waits, 0.99)),
         'p50 before ms': Math.round(pct(idle, 0.5)), steps, 'longest step s': r(longestStep / 1000), 'bytes per compacted id': Math.round(bytesPerId) },
     },
