@@ -12,8 +12,11 @@
  * binding its record key (the uncompacted device decrypts all of them); record keys are computed
  * exactly as client/src/record-key.ts does (HKDF-SHA-256 -> HMAC-SHA-256, 16 bytes, base64url),
  * once per key. Keys are written in a shuffled order so that the newest log of a key can sit
- * anywhere in the log. Compaction is then run through the client (vault.compact(): compact_logs
- * calls of ~2 s each until complete) and timed too.
+ * anywhere in the log. Compaction is then run through the client's transport (compact_logs steps
+ * of ~2 s each, each resuming where the last stopped, until complete) and timed, while another
+ * device pushes one log at a time to the same vault without pause: the bench prints how long those
+ * pushes wait during compaction (against the same pushes before it), and what the compacted ids
+ * left behind cost in bytes.
  */
 import { createCipheriv, createHmac, hkdfSync, randomBytes, randomUUID } from 'node:crypto';
 import { createClient } from '@supabase/supabase-js';
@@ -32,6 +35,8 @@ const GOAL_CHANGES = 1_000_000;
 
 const PASSWORD = 'bench w6 password';
 const DEVICE = 'bench-w6';
+/** The device pushing during compaction; its logs (no record key) are not part of the checked state. */
+const PUSHER = 'bench-w6-pusher';
 
 interface Generated { newest: Map<string, { ts: string; value: number }>; seconds: number }
 
@@ -89,6 +94,7 @@ async function newDevice(endpoints: StackEndpoints, token: string, vaultId: stri
   let logs = 0;
   for await (const page of vault.pull(0)) {
     for (const log of page.logs) {
+      if (log.deviceId === PUSHER) continue;
       const key = log.recordKey!;
       const current = state.get(key);
       if (!current || log.haexTimestamp > current.ts || (log.haexTimestamp === current.ts && log.sequence > current.sequence)) {
@@ -121,15 +127,49 @@ export async function runCompaction(options: { sql: postgres.Sql; users: UserFac
   const before = await newDevice(endpoints, session.token, session.vaultId, generated.newest);
   progress(`  unlock ${before.unlockSeconds.toFixed(2)} s + pull/apply ${before.pullSeconds.toFixed(2)} s = ${before.totalSeconds.toFixed(2)} s`);
 
-  progress('W6: compacting through the client (compact_logs until complete)');
-  const compactor = HaexSyncClient.create({ supabase: createClient(endpoints.apiUrl, endpoints.anonKey, {
+  progress('W6: compacting through the client (compact_logs steps until complete) while another device pushes');
+  const device = (deviceId?: string) => HaexSyncClient.create({ deviceId, autoCompact: false, supabase: createClient(endpoints.apiUrl, endpoints.anonKey, {
     global: { headers: { Authorization: `Bearer ${session.token}` } },
     auth: { persistSession: false, autoRefreshToken: false }, realtime: { transport: WebSocket as never },
   }) });
+  const compactor = device();
+  const pusher = await device(PUSHER).unlockVault(session.vaultId, PASSWORD);
+  let pushes = 0;
+  const pushOnce = async () => {
+    const started = performance.now();
+    await pusher.push([{ data: { pushed: pushes }, haexTimestamp: `zz-${String(pushes++).padStart(8, '0')}` }]);
+    return performance.now() - started;
+  };
+  const idle: number[] = [];
+  for (let i = 0; i < 30; i++) idle.push(await pushOnce());
+  const waits: number[] = [];
+  let compacting = true;
+  const pushing = (async () => { while (compacting) waits.push(await pushOnce()); })();
   const compactStart = performance.now();
-  const compacted = await (await compactor.unlockVault(session.vaultId, PASSWORD)).compact();
+  let steps = 0;
+  let longestStep = 0;
+  let compacted = { status: 'more', removed: 0, remaining: 0 } as { status: string; removed: number; remaining: number };
+  try {
+    for (; steps < 10_000 && compacted.status === 'more'; steps++) {
+      const stepStart = performance.now();
+      const step = await compactor.transport.compact(session.vaultId);
+      longestStep = Math.max(longestStep, performance.now() - stepStart);
+      compacted = { status: step.status, removed: compacted.removed + step.removed, remaining: step.remaining };
+    }
+  } finally {
+    compacting = false;
+    await pushing;
+  }
   const compactSeconds = (performance.now() - compactStart) / 1000;
-  progress(`  removed ${compacted.removed}, ${compacted.remaining} left, in ${compactSeconds.toFixed(1)} s (incl. one unlock)`);
+  const pct = (values: number[], p: number) => [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))] ?? 0;
+  progress(`  ${compacted.status}: removed ${compacted.removed}, ${compacted.remaining} left, in ${compactSeconds.toFixed(1)} s, `
+    + `${steps} steps (longest ${(longestStep / 1000).toFixed(2)} s)`);
+  progress(`  push wait during compaction: ${waits.length} pushes, p50 ${pct(waits, 0.5).toFixed(0)} ms, p99 ${pct(waits, 0.99).toFixed(0)} ms, `
+    + `max ${Math.max(0, ...waits).toFixed(0)} ms (before it: p50 ${pct(idle, 0.5).toFixed(0)} ms, max ${Math.max(...idle).toFixed(0)} ms)`);
+  const [ids] = await sql`select count(*)::float8 as n, pg_total_relation_size('private.compacted_log_ids')::float8 as bytes
+    from private.compacted_log_ids`;
+  const bytesPerId = ids!.n > 0 ? ids!.bytes / ids!.n : 0;
+  progress(`  compacted ids kept: ${ids!.n} (all vaults), ${bytesPerId.toFixed(0)} bytes each (table + index)`);
   await sql`vacuum analyze public.sync_logs`;
 
   progress(`W6: new device on the compacted vault (${compacted.remaining} logs)`);
@@ -140,10 +180,14 @@ export async function runCompaction(options: { sql: postgres.Sql; users: UserFac
   const r = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
   // The goals are stated for the issue's vault (1,000,000 changes over 10,000 keys); a smaller
   // vault is a quicker look, where the fixed unlock weighs more: no verdict then.
+  // The speed-up goals assume ~100 changes per key (10,000 keys); a vault of mostly distinct keys
+  // (e.g. 500,000 keys, issue 16's size for compaction itself) cannot shrink 50x: no verdict then,
+  // except for the push wait, whose goal holds at any size of 1,000,000.
   const atGoalSize = changes >= GOAL_CHANGES;
-  const judged = (met: boolean): Pick<ResultRow, 'verdict' | 'note'> => (atGoalSize
+  const atGoalShape = atGoalSize && keys * 100 <= changes;
+  const judged = (met: boolean, shapeMatters = true): Pick<ResultRow, 'verdict' | 'note'> => ((shapeMatters ? atGoalShape : atGoalSize)
     ? { verdict: met ? 'PASS' : 'MISS' }
-    : { verdict: 'n/a', note: `goals are for BENCH_W6_CHANGES=${GOAL_CHANGES}` });
+    : { verdict: 'n/a', note: `goals are for BENCH_W6_CHANGES=${GOAL_CHANGES}${shapeMatters ? ` over <= ${GOAL_CHANGES / 100} keys` : ''}` });
   const rows: ResultRow[] = [
     {
       workload: 'W6 compaction', target: 'client (rpc)', metric: 'speed-up', value: r(speedup, 1), unit: 'x faster (unlock to complete)',
@@ -157,6 +201,14 @@ export async function runCompaction(options: { sql: postgres.Sql; users: UserFac
       details: { 'unlock s': r(after.unlockSeconds), 'pull+apply s': r(after.pullSeconds), 'compaction s': r(compactSeconds, 1),
         removed: compacted.removed, remaining: compacted.remaining },
     },
+    {
+      workload: 'W6 compaction', target: 'client (rpc)', metric: 'push wait during compaction', value: Math.round(Math.max(0, ...waits)),
+      unit: 'ms (longest push while compacting)', goal: '< 1000 ms', ...judged(Math.max(0, ...waits) < 1000, false),
+      details: { pushes: waits.length, 'p50 ms': Math.round(pct(waits, 0.5)), 'p99 ms': Math.round(pct(waits, 0.99)),
+        'p50 before ms': Math.round(pct(idle, 0.5)), steps, 'longest step s': r(longestStep / 1000), 'bytes per compacted id': Math.round(bytesPerId) },
+    },
   ];
-  return { rows, details: { generationSeconds: r(generated.seconds, 1), before, after, compactSeconds: r(compactSeconds, 2), compacted } };
+  return { rows, details: { generationSeconds: r(generated.seconds, 1), before, after, compactSeconds: r(compactSeconds, 2), compacted,
+    steps, pushWaitsMs: { p50: pct(waits, 0.5), p99: pct(waits, 0.99), max: Math.max(0, ...waits), count: waits.length },
+    bytesPerCompactedId: bytesPerId } };
 }

@@ -135,6 +135,9 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
     '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=',
     '-c', 'max_connections=200', '-c', 'shared_buffers=256MB',
     '-c', 'shared_preload_libraries=pg_stat_statements',
+    // As Supabase runs it (Realtime's postgres_changes reads logical decoding of supabase_realtime);
+    // tests/realtime-publication.test.ts decodes it to prove what the publication would send.
+    '-c', 'wal_level=logical',
     ...(options.ephemeral ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
   ];
   const service = startService('postgres', bin.postgres, flags, logFile, {

@@ -140,8 +140,8 @@ describe('tokens the Auth endpoints refuse', () => {
   });
 });
 
-describe('no password and no refresh token in clear', () => {
-  it('in any column of any table, or in the stack\'s log files', async () => {
+describe('no password, refresh token or refresh-token key in clear', () => {
+  it('in any column of any table (the per-session HMAC keys only in auth.sessions), or in the stack\'s log files', async () => {
     // Exercise every path that handles a password or a refresh token.
     const erin = await signUp('erin');
     const signIn = await authClient().auth.signInWithPassword({ email: erin.email, password: erin.password });
@@ -158,15 +158,30 @@ describe('no password and no refresh token in clear', () => {
       'a-wrong-password-for-the-log');
 
     const sql = adminSql();
+    // Refresh tokens are never stored (GoTrue's signed format): what would let anyone mint them is
+    // each session's HMAC key, which lives in auth.sessions.refresh_token_hmac_key as GoTrue keeps it,
+    // and nowhere else: no other column, table or log line.
+    const ours = [alice.email, erin.email];
+    const keys = (await sql<{ key: string }[]>`select s.refresh_token_hmac_key as key from auth.sessions s
+      join auth.users u on u.id = s.user_id where u.email = any(${ours}::text[])`).map((r) => r.key);
+    expect(keys.length).toBeGreaterThanOrEqual(2); // erin's sign-up and sign-in (and alice's, unless signed out)
+    const [stored] = await sql`select count(*)::int as n from auth.sessions t
+      where exists (select 1 from unnest(${keys}::text[]) k where strpos(t::text, k) > 0)`;
+    expect(stored!.n).toBe(keys.length); // the scan finds each key where it belongs...
+    const [elsewhere] = await sql`select count(*)::int as n from auth.sessions t
+      where exists (select 1 from unnest(${keys}::text[]) k
+                    where strpos((to_jsonb(t) - 'refresh_token_hmac_key')::text, k) > 0)`;
+    expect(elsewhere!.n).toBe(0); // ...and in no other column of the row
     const tables = await sql<{ name: string }[]>`
       select format('%I.%I', n.nspname, c.relname) as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where c.relkind in ('r', 'p', 'm') and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'`;
     expect(tables.map((t) => t.name)).toEqual(expect.arrayContaining(['auth.users', 'auth.sessions', 'auth.identities', 'public.sync_logs']));
     const found: string[] = [];
     for (const { name } of tables) {
+      const searched = name === 'auth.sessions' ? secrets : [...secrets, ...keys];
       const [hit] = await sql.unsafe(
         `select count(*)::int as n from ${name} t where exists (select 1 from unnest($1::text[]) s where strpos(t::text, s) > 0)`,
-        [secrets]);
+        [searched]);
       if (hit!.n > 0) found.push(name);
     }
     expect(found).toEqual([]);
@@ -179,7 +194,7 @@ describe('no password and no refresh token in clear', () => {
     expect(files).toContain('auth.log');
     const leaks = files.filter((file) => {
       const text = readFileSync(path.join(logs, file), 'utf8');
-      return secrets.some((secret) => text.includes(secret));
+      return [...secrets, ...keys].some((secret) => text.includes(secret));
     });
     expect(leaks).toEqual([]);
     expect(readFileSync(path.join(logs, 'auth.log'), 'utf8')).toContain('POST /auth/v1/token 200');

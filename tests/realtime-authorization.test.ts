@@ -105,8 +105,21 @@ describe('sending: no client can broadcast on a vault topic', () => {
     const receiver = await aliceDevice();
     const sender = await joinVault(client(alice.access_token), vaultId, { broadcast: { ack: true, self: true } });
     expect(sender.status).toBe('SUBSCRIBED');
-    const result = await sender.channel.send({ type: 'broadcast', event: 'logs', payload: { vaultId, lastSequence: 999 } }, { timeout: 1500 });
-    expect(result).toBe('timed out');
+    // A raw socket of hers with ack on: a channel handles its messages in order, so the reply to the
+    // phx_leave sent right after the broadcast proves the broadcast was handled, without an ack.
+    const raw = await rawSocket(`apikey=${stack.ANON_KEY}&vsn=2.0.0`);
+    try {
+      const topic = `realtime:vault:${vaultId}`;
+      raw.send(['1', '1', topic, 'phx_join', { config: { private: true, broadcast: { ack: true, self: true } }, access_token: alice.access_token }]);
+      await eventually(() => raw.frames.some((f: any) => f[1] === '1' && f[3] === 'phx_reply'), 'the join reply');
+      expect(raw.frames.find((f: any) => f[1] === '1')).toMatchObject(['1', '1', topic, 'phx_reply', { status: 'ok' }]);
+      raw.send(['1', '2', topic, 'broadcast', { type: 'broadcast', event: 'logs', payload: { vaultId, lastSequence: 999 } }]);
+      raw.send(['1', '3', topic, 'phx_leave', {}]);
+      await eventually(() => raw.frames.some((f: any) => f[1] === '3'), 'the leave reply');
+      expect(raw.frames.filter((f: any) => f[1] === '2')).toEqual([]); // no ack, and no error either
+    } finally {
+      raw.ws.close();
+    }
     // the pipe works: a real push still arrives, and it is the only thing that did
     const { last_sequence } = await push();
     await eventually(() => receiver.received.length === 1, 'the real poke');

@@ -73,25 +73,47 @@ describe('vault.live()', () => {
     const [device] = live;
     goLive(device!, 0);
     await eventually(() => device!.live!.state === 'live', 'live');
-    device!.dropSocket(); // supabase-js reconnects after >= 1 s: the poke of this push goes nowhere
+    const pullsBefore = device!.pulls;
+    device!.dropSocket(); // supabase-js reconnects after >= 1 s
+    await eventually(() => device!.states.at(-1) === 'reconnecting', 'the disconnect to be noticed');
     await pushing[0]!.vault.push([{ data: { n: 1 }, haexTimestamp: '1' }]);
-    await eventually(() => device!.states.includes('reconnecting'), 'the disconnect to be noticed');
+    // The push (and its poke) is committed while the device has no channel: the poke is missed.
+    expect(device!.states.at(-1)).toBe('reconnecting');
+    expect(device!.pulls).toBe(pullsBefore);
+    const statesAtPush = device!.states.length;
     await eventually(() => device!.live!.cursor === 1, 'the catch-up pull', 15_000);
     expect(sequencesOf(device!)).toEqual([1]);
+    // It came with the resubscription (live again), not from a poke of a channel that never went down.
+    await eventually(() => device!.states.slice(statesAtPush).includes('live'), 'live again');
+    expect(device!.pulls).toBe(pullsBefore + 1);
   }, 30_000);
 
-  it('pokes coalesce: a burst of pushes costs far fewer pulls than pokes, one at a time', async () => {
+  it('pokes coalesce: 40 pokes during one pull cost exactly one more pull, one at a time', async () => {
     const { live, pushing } = await setup(['rpc'], 1);
     const [device] = live;
     goLive(device!);
     await eventually(() => device!.live!.state === 'live', 'live');
+    // Count the pokes the device's channel receives, next to live.ts' own handler.
+    const [channel] = device!.supabase.getChannels();
+    let pokes = 0;
+    channel!.on('broadcast', { event: 'logs' }, () => { pokes++; });
     const before = device!.pulls;
-    await Promise.all(Array.from({ length: 40 }, (_, i) => pushing[0]!.vault.push([{ data: { i }, haexTimestamp: `${Date.now()}-${i}` }])));
+    let release!: () => void;
+    device!.pullGate = new Promise<void>((resolve) => { release = resolve; });
+    for (let i = 0; i < 40; i++) await pushing[0]!.vault.push([{ data: { i }, haexTimestamp: `${Date.now()}-${i}` }]);
+    await eventually(() => pokes === 40, 'all 40 pokes at the device');
+    // The first poke started a pull, held at the gate; the other 39 arrived while it was in flight.
+    expect(device!.pulls - before).toBe(1);
+    release();
     await eventually(() => device!.live!.cursor === 40, 'the last sequence');
-    await sleep(200);
+    await eventually(() => device!.pulls - before === 2, 'the one coalesced pull');
     expect(sequencesOf(device!)).toEqual(upTo(40));
     expect(device!.maxPullsInFlight).toBe(1);
-    expect(device!.pulls - before).toBeLessThan(40);
+    // A poke at or below the cursor pulls nothing more: one more push costs one more pull.
+    await pushing[0]!.vault.push([{ data: { i: 40 }, haexTimestamp: `${Date.now()}-40` }]);
+    await eventually(() => device!.live!.cursor === 41, 'sequence 41');
+    await eventually(() => pokes === 41, 'the 41st poke');
+    expect(device!.pulls - before).toBe(3);
   }, 60_000);
 
   it('a channel closed at token expiry is resubscribed with a fresh token; pokes flow again without a periodic check', async () => {

@@ -88,10 +88,3 @@ describe('pokes', () => {
     expect(device.received.map((m) => m.payload.lastSequence)).toEqual([3]);
   });
 });
-
-describe('postgres_changes path (issue 9)', () => {
-  it('public.sync_logs is in the supabase_realtime publication', async () => {
-    const rows = await adminSql()`select schemaname, tablename from pg_publication_tables where pubname = 'supabase_realtime'`;
-    expect(rows.map((r) => `${r.schemaname}.${r.tablename}`)).toContain('public.sync_logs');
-  });
-});

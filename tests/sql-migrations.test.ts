@@ -103,9 +103,4 @@ describe('renaming vault_logs to sync_logs', () => {
       (select array_agg(d.description) from pg_description d where d.description like '%vault\\_logs%') as comments`;
     expect(row).toEqual({ relations: null, constraints: null, policies: null, functions: null, comments: null });
   });
-
-  it('puts sync_logs, and only it of our tables, into the supabase_realtime publication', async () => {
-    const rows = await adminSql()`select schemaname, tablename from pg_publication_tables where pubname = 'supabase_realtime'`;
-    expect(rows.map((r) => `${r.schemaname}.${r.tablename}`)).toEqual(['public.sync_logs']);
-  });
 });

@@ -16,7 +16,7 @@ const entry = () => ({ id: randomUUID(), encrypted_data: b64(64), nonce: b64(12)
 
 const TABLES = ['vaults', 'vault_keys', 'sync_logs'] as const;
 const PUBLIC_FUNCTIONS = ['compact_logs', 'create_vault', 'delete_vault', 'get_vault_key', 'list_vaults', 'pull_logs', 'push_logs', 'update_vault_key'];
-const SECURITY_DEFINER = ['private.keep_vault_tombstone', 'public.compact_logs', 'public.create_vault', 'public.delete_vault',
+const SECURITY_DEFINER = ['private.forget_compacted_log_ids', 'private.keep_vault_tombstone', 'public.compact_logs', 'public.create_vault', 'public.delete_vault',
   'public.get_vault_key', 'public.push_logs', 'public.update_vault_key'];
 /** Functions allowed without `set search_path = ''`: the inlinable hot path. */
 const NO_SEARCH_PATH = ['public.pull_logs'];
@@ -347,7 +347,7 @@ describe('catalog audit', () => {
         and r.rolname in ('anon', 'authenticated') and has_table_privilege(r.oid, c.oid, 'SELECT,INSERT,UPDATE,DELETE')) as granted`;
     expect(row).toEqual({
       anon_usage: false, anon_create: false, auth_usage: true, auth_create: false, public_grant: false,
-      relations: ['vault_tombstones'], granted: 0,
+      relations: ['compacted_log_ids', 'compaction_leases', 'vault_tombstones'], granted: 0,
     });
   });
 

@@ -43,7 +43,9 @@ describe('HTTP API', () => {
 
     const compacted = await api(`${F}/compact`, { token: alice.access_token, body: { vaultId } });
     expect(compacted.status, JSON.stringify(compacted.body)).toBe(200);
-    expect(compacted.body).toEqual({ removed: 3, remaining: 3, complete: true });
+    expect(compacted.body).toEqual({ status: 'complete', removed: 3, remaining: 3, complete: true, compactedThrough: 6 });
+    const again = await api(`${F}/compact`, { token: alice.access_token, body: { vaultId } });
+    expect(again.body).toEqual({ status: 'nothing_to_do', removed: 0, remaining: 3, complete: true, compactedThrough: 6 });
     expect(await stored(vaultId)).toEqual([[3, 'k_B'], [4, null], [5, 'k-A']]);
 
     const list = await api(`${F}/vaults`, { token: alice.access_token });
@@ -115,18 +117,29 @@ describe('client library', () => {
     expect(keys[3]).toBeNull();
     expect(JSON.stringify(keys)).not.toContain('notes');
 
-    expect(await vault.compact()).toEqual({ removed: 1, remaining: 3, complete: true });
+    expect(await vault.compact()).toEqual({ status: 'complete', removed: 1, remaining: 3, complete: true, compactedThrough: 4 });
     const [summary] = await client.listVaults();
     expect(summary).toMatchObject({ vaultId: vault.vaultId, lastSequence: 4, logCount: 3, compactedLogs: 1, compactedThrough: 4 });
   });
 
-  it.each(transports)('%s: a push whose answer says compaction is due compacts automatically', async (_, make) => {
+  it.each(transports)('%s: a push told compaction is due returns once stored; compaction follows in the background', async (_, make) => {
     const user = await newUser('auto');
-    const client = HaexSyncClient.create({ transport: make(user) });
+    const real = make(user);
+    // Holds every compact_logs call until released: a push that awaited compaction could not return.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const steps: string[] = [];
+    const transport: SyncTransport = { ...real, name: real.name, compact: async (id) => { await gate; const r = await real.compact(id); steps.push(r.status); return r; } };
+    const client = HaexSyncClient.create({ transport });
     const vault = await client.createVault('pw');
     const result = await vault.push(Array.from({ length: 1200 }, (_, i) =>
       ({ data: i, haexTimestamp: String(i).padStart(5, '0'), key: `cell-${i % 10}` })));
     expect(result.compactionDue).toBe(true);
+    expect(vault.compaction.running).toBe(true);
+    expect((await client.listVaults())[0]).toMatchObject({ lastSequence: 1200, logCount: 1200, compactedLogs: 0 });
+    release();
+    expect(await vault.compaction.idle()).toBe('complete');
+    expect(steps).toEqual(['complete']);
     const [summary] = await client.listVaults();
     expect(summary).toMatchObject({ lastSequence: 1200, logCount: 10, compactedLogs: 1190 });
   });

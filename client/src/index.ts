@@ -27,5 +27,7 @@ export type { RetryPolicy } from './retry.ts';
 export { rpcTransport } from './transport/rpc.ts';
 export { edgeFunctionTransport } from './transport/edge-function.ts';
 export type { EdgeFunctionEndpoint } from './transport/edge-function.ts';
-export type { CompactResult, PullResult, PushResult, SyncTransport, VaultKeyRecord, VaultSummary } from './transport/types.ts';
+export { CompactionScheduler } from './compaction.ts';
+export type { CompactionOptions, CompactionRunEnd } from './compaction.ts';
+export type { CompactResult, CompactStatus, PullResult, PushResult, SyncTransport, VaultKeyRecord, VaultSummary } from './transport/types.ts';
 export type { Database } from './database.types.ts';

@@ -16,6 +16,7 @@
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { ConflictError } from './errors.ts';
+import { type CompactionOptions, CompactionScheduler } from './compaction.ts';
 import { type LiveOptions, type LiveSync, startLive } from './live.ts';
 import { canonicalUuid } from './encoding.ts';
 import type { Change, DecryptedLog, EncryptedLog } from './log-crypto.ts';
@@ -40,10 +41,14 @@ export interface HaexSyncClientOptions {
   /** Default page size of pulls (1..1000, default 1000). */
   pageSize?: number;
   /**
-   * Run compaction after a push whose answer says it is due (default true). It runs after the
-   * push has been stored, as separate requests; its failure never fails the push.
+   * Compact in the background when a push's answer says it is due (default true). The push returns
+   * as soon as its logs are stored; compaction runs afterwards as separate requests (compaction.ts:
+   * one run per Vault, backing off when another compaction is busy, stoppable with
+   * `vault.compaction.stop()`); its failure never fails a push.
    */
   autoCompact?: boolean;
+  /** Tuning of the background compaction (backoff, limits, callbacks). */
+  compaction?: CompactionOptions;
 }
 
 interface Settings {
@@ -54,6 +59,7 @@ interface Settings {
   push: BatchOptions;
   pageSize: number | undefined;
   autoCompact: boolean;
+  compaction: CompactionOptions;
 }
 
 export interface SyncOptions {
@@ -101,12 +107,15 @@ export class Vault {
   #key: CryptoKey;
   #record: VaultKeyRecord;
   readonly #s: Settings;
+  /** Background compaction of this vault (started by pushes told `compactionDue`; stop() it on close). */
+  readonly compaction: CompactionScheduler;
 
   /** @internal use HaexSyncClient.createVault / unlockVault */
   constructor(key: CryptoKey, record: VaultKeyRecord, settings: Settings) {
     this.#key = key;
     this.#record = record;
     this.#s = settings;
+    this.compaction = new CompactionScheduler(settings.transport, record.vaultId, settings.compaction);
   }
 
   get vaultId(): string { return this.#record.vaultId; }
@@ -125,26 +134,27 @@ export class Vault {
       ? changes as readonly EncryptedLog[] : await this.encrypt(changes as readonly Change[]);
     const result = await pushEncrypted(this.#s.transport, this.vaultId, logs,
       { ...this.#s.push, ...options, retry: this.#s.retry });
-    if (result.compactionDue && this.#s.autoCompact) {
-      try {
-        await this.compact();
-      } catch { /* the push is stored; the next push says again that compaction is due */ }
-    }
+    // In the background: the push is stored and returns now (the run's end is never a rejection).
+    if (result.compactionDue && this.#s.autoCompact) void this.compaction.schedule();
     return result;
   }
 
   /**
-   * Removes this vault's superseded logs on the server (compact_logs; logs pushed with a change
-   * `key`), calling again until the server has examined every log. Returns the logs removed and
-   * the live logs left. Devices at any cursor still converge (pulls skip compacted sequences).
+   * Removes this vault's superseded logs on the server now, in the foreground (compact_logs; logs
+   * pushed with a change `key`): calls again while the server answers `more` (each call resumes),
+   * at most `maxSteps` calls. Answers at once with status `busy` when another compaction runs.
+   * Returns the logs removed by all calls and the last call's state. Devices at any cursor still
+   * converge (pulls skip compacted sequences).
    */
-  async compact(): Promise<CompactResult> {
+  async compact(options: { maxSteps?: number } = {}): Promise<CompactResult> {
     let removed = 0;
-    for (;;) {
-      const step = await withRetry(() => this.#s.transport.compact(this.vaultId), this.#s.retry);
+    let step: CompactResult | undefined;
+    for (let i = 0; i < (options.maxSteps ?? 1_000); i++) {
+      step = await withRetry(() => this.#s.transport.compact(this.vaultId), this.#s.retry);
       removed += step.removed;
-      if (step.complete) return { removed, remaining: step.remaining, complete: true };
+      if (step.status !== 'more') break;
     }
+    return { ...step!, removed };
   }
 
   /** Decrypted pages after `afterSequence`, one at a time. */
@@ -203,7 +213,7 @@ export class HaexSyncClient {
     if (!transport) throw new TypeError('HaexSyncClient.create needs `supabase` or `transport`');
     return new HaexSyncClient({
       transport, supabase: options.supabase, deviceId: options.deviceId ?? null, retry: options.retry ?? {}, push: options.push ?? {},
-      pageSize: options.pageSize, autoCompact: options.autoCompact ?? true,
+      pageSize: options.pageSize, autoCompact: options.autoCompact ?? true, compaction: options.compaction ?? {},
     });
   }
 

@@ -13,7 +13,8 @@
  *   POST /push  { vaultId, logs: [{ id?, encryptedData, nonce, haexTimestamp, deviceId?, recordKey? }] }
  *               -> 200 { lastSequence, logs: [{ id, sequence, duplicate }], compactionDue? }   (same order as sent;
  *                  compactionDue: true only when the server suggests POST /compact)
- *   POST /compact { vaultId }                       -> 200 { removed, remaining, complete }   (again while !complete)
+ *   POST /compact { vaultId }                       -> 200 { status, removed, remaining, complete, compactedThrough }
+ *                  (one resumable step; status complete | more (call again) | nothing_to_do | busy (another runs: later))
  *   POST /pull  { vaultId, afterSequence = 0, limit = SYNC_DEFAULT_PULL_LIMIT }
  *               -> 200 { logs: [{ id, sequence, encryptedData, nonce, haexTimestamp, deviceId, createdAt, recordKey }],
  *                        hasMore, nextSequence, lastSequence, compactedThrough }
@@ -234,4 +235,6 @@ export const pushOut = (answer: PushAnswer) => answer.compaction_due === true
   ? { lastSequence: answer.last_sequence, logs: answer.results ?? [], compactionDue: true }
   : { lastSequence: answer.last_sequence, logs: answer.results ?? [] };
 
-export interface CompactAnswer { removed: number; remaining: number; complete: boolean }
+export interface CompactAnswer {
+  status: 'complete' | 'more' | 'nothing_to_do' | 'busy'; removed: number; remaining: number; complete: boolean; compacted_through: number;
+}

@@ -162,11 +162,13 @@ language plpgsql
 set search_path = ''
 as $$
 declare
+  -- at: inserted_at as epoch seconds, the listener's replay watermark (stack/realtime/database.ts).
   message text := json_build_object('id', new.id, 'topic', new.topic, 'event', new.event, 'private', new.private,
-    'payload', new.payload)::text;
+    'payload', new.payload, 'at', extract(epoch from new.inserted_at))::text;
 begin
   if octet_length(message) > 7900 or new.binary_payload is not null then
-    message := json_build_object('id', new.id, 'inserted_at', new.inserted_at, 'fetch', true)::text;
+    message := json_build_object('id', new.id, 'inserted_at', new.inserted_at, 'at', extract(epoch from new.inserted_at),
+      'fetch', true)::text;
   end if;
   perform pg_catalog.pg_notify('realtime_embedded_broadcast', message);
   return null;

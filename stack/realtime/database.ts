@@ -12,10 +12,24 @@
  *   start and hourly; partitions older than three days are dropped (Realtime keeps 72 hours).
  * - Delivery: LISTEN on the channel the embedded-only trigger of sql/bootstrap/realtime.sql
  *   notifies at commit; large messages are read back by id.
+ * - No lost message when the listening connection drops (Realtime itself resumes from its
+ *   replication slot): the listener reconnects (backing off, until closed), LISTENs again, then
+ *   replays from realtime.messages every broadcast inserted since REPLAY_MARGIN_S before the newest
+ *   one it delivered, skipping the ids it already delivered (kept for that window). NOTIFY order is
+ *   commit order; inserted_at is its transaction's start, so the margin covers transactions that
+ *   ran up to REPLAY_MARGIN_S (a push runs milliseconds; API roles time out after 8 s). Should the
+ *   replay fail or exceed REPLAY_LIMIT rows, `onGap` is called: the server then closes every socket,
+ *   so clients rejoin and catch up by pulling.
  */
 import postgres from 'postgres';
 
 export const NOTIFY_CHANNEL = 'realtime_embedded_broadcast';
+/** Replay window before the newest delivered message (seconds of inserted_at). */
+export const REPLAY_MARGIN_S = 30;
+/** Most messages one replay delivers; beyond it the gap is handed to `onGap`. */
+export const REPLAY_LIMIT = 10_000;
+const RECONNECT_MIN_MS = 50;
+const RECONNECT_MAX_MS = 2_000;
 
 export interface AuthorizationContext {
   topic: string;
@@ -46,14 +60,25 @@ const ROLLBACK = Symbol('rollback');
 
 export class RealtimeDatabase {
   readonly sql: postgres.Sql;
-  #listener: postgres.Sql;
+  readonly #url: string;
+  #listener: postgres.Sql | undefined;
   #partitionTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #chain: Promise<void> = Promise.resolve();
+  #deliver: ((message: CommittedBroadcast) => void) | undefined;
+  #onGap: (() => void) | undefined;
+  /** Ids delivered, in delivery order, with their inserted_at (epoch s), back to newest - margin. */
+  readonly #recent = new Map<string, number>();
+  /** inserted_at (epoch s) of the newest message delivered, or of the first LISTEN. */
+  #watermark = 0;
+  /** Times the listener has LISTENed (1 after the first). */
+  listens = 0;
 
   constructor(url: string) {
+    this.#url = url;
     this.sql = postgres(url, {
       max: 4, onnotice: () => {}, idle_timeout: 60, connection: { application_name: 'realtime_embedded' },
     });
-    this.#listener = postgres(url, { max: 1, onnotice: () => {}, connection: { application_name: 'realtime_embedded_listener' } });
   }
 
   /** Creates today's partitions (and the neighbours) now and every hour. */
@@ -136,29 +161,112 @@ export class RealtimeDatabase {
 
   /**
    * Calls `deliver` for every broadcast committed from now on, in commit order (NOTIFY's order),
-   * reading large ones back by id without letting later ones overtake them.
+   * reading large ones back by id without letting later ones overtake them; after a lost
+   * connection, also those committed while it was down (see the module doc), or calls `onGap`.
    */
-  async listen(deliver: (message: CommittedBroadcast) => void): Promise<void> {
-    let chain = Promise.resolve();
-    await this.#listener.listen(NOTIFY_CHANNEL, (text) => {
-      chain = chain.then(async () => {
-        const note = JSON.parse(text) as Partial<CommittedBroadcast> & { id: string; fetch?: boolean; payload?: unknown; inserted_at?: string };
-        if (!note.fetch) {
-          deliver({ id: note.id, topic: note.topic!, event: note.event!, private: note.private ?? false,
-            payloadJson: JSON.stringify(note.payload ?? null) });
+  async listen(deliver: (message: CommittedBroadcast) => void, onGap?: () => void): Promise<void> {
+    this.#deliver = deliver;
+    this.#onGap = onGap;
+    await this.#connectListener();
+  }
+
+  /** Opens the listening connection and LISTENs; after the first time, replays the gap. */
+  async #connectListener(): Promise<void> {
+    const listener = postgres(this.#url, {
+      max: 1, idle_timeout: 0, max_lifetime: 0, fetch_types: false, onnotice: () => {},
+      connection: { application_name: 'realtime_embedded_listener' },
+      onnotify: (_channel: string, text: string) => { this.#enqueue(() => this.#onNotify(text)); },
+      onclose: () => { if (this.#listener === listener) this.#lost(); },
+    } as postgres.Options<{}>);
+    this.#listener = listener;
+    try {
+      await listener.unsafe(`listen "${NOTIFY_CHANNEL}"`);
+      if (this.listens++ === 0) {
+        const [row] = await listener<{ at: number }[]>`select extract(epoch from localtimestamp)::float8 as at`;
+        this.#watermark = row!.at;
+      } else {
+        this.#enqueue(() => this.#replay());
+      }
+    } catch (error) {
+      if (this.#listener === listener) this.#listener = undefined;
+      await listener.end({ timeout: 1 }).catch(() => {});
+      throw error;
+    }
+  }
+
+  /** The listening connection closed: reconnect with backoff until it works or close() is called. */
+  #lost(): void {
+    const old = this.#listener;
+    this.#listener = undefined;
+    void old?.end({ timeout: 1 }).catch(() => {});
+    if (this.#closed) return;
+    void (async () => {
+      for (let delay = RECONNECT_MIN_MS; !this.#closed; delay = Math.min(delay * 2, RECONNECT_MAX_MS)) {
+        try {
+          await this.#connectListener();
           return;
+        } catch {
+          await new Promise((resolve) => setTimeout(resolve, delay).unref());
         }
-        const [row] = await this.sql<{ topic: string; event: string; private: boolean; payload: string | null }[]>`
-          select topic, event, private, payload::text as payload from realtime.messages where id = ${note.id}`;
-        // Binary payloads (realtime.send_binary) are not relayed by the embedded stack.
-        if (row?.payload) deliver({ id: note.id, topic: row.topic, event: row.event, private: row.private, payloadJson: row.payload });
-      }).catch(() => {});
-    });
+      }
+    })();
+  }
+
+  #enqueue(step: () => Promise<void>): void {
+    this.#chain = this.#chain.then(step).catch(() => {});
+  }
+
+  async #onNotify(text: string): Promise<void> {
+    const note = JSON.parse(text) as Partial<CommittedBroadcast> & { id: string; at?: number; fetch?: boolean; payload?: unknown };
+    if (this.#recent.has(note.id)) return;
+    if (!note.fetch) {
+      this.#emit({ id: note.id, topic: note.topic!, event: note.event!, private: note.private ?? false,
+        payloadJson: JSON.stringify(note.payload ?? null) }, note.at);
+      return;
+    }
+    const [row] = await this.sql<{ topic: string; event: string; private: boolean; payload: string | null }[]>`
+      select topic, event, private, payload::text as payload from realtime.messages where id = ${note.id}`;
+    // Binary payloads (realtime.send_binary) are not relayed by the embedded stack.
+    if (row?.payload) this.#emit({ id: note.id, topic: row.topic, event: row.event, private: row.private, payloadJson: row.payload }, note.at);
+  }
+
+  /** Delivers once per id, remembering it for the replay window. */
+  #emit(message: CommittedBroadcast, at: number | undefined): void {
+    if (this.#recent.has(message.id)) return;
+    if (at !== undefined && at > this.#watermark) this.#watermark = at;
+    this.#recent.set(message.id, at ?? this.#watermark);
+    for (const [id, seenAt] of this.#recent) {
+      if (seenAt >= this.#watermark - REPLAY_MARGIN_S && this.#recent.size <= 4 * REPLAY_LIMIT) break;
+      this.#recent.delete(id);
+    }
+    this.#deliver?.(message);
+  }
+
+  /** Delivers what was committed while the listener was away, in inserted_at order. */
+  async #replay(): Promise<void> {
+    try {
+      const rows = await this.sql<{ id: string; topic: string; event: string; private: boolean; payload: string; at: number }[]>`
+        select m.id, m.topic, m.event, m.private, m.payload::text as payload, extract(epoch from m.inserted_at)::float8 as at
+        from realtime.messages m
+        where m.extension = 'broadcast' and m.event is not null and m.payload is not null
+          and m.inserted_at >= 'epoch'::timestamp + make_interval(secs => ${this.#watermark - REPLAY_MARGIN_S}::float8)
+        order by m.inserted_at, m.id
+        limit ${REPLAY_LIMIT + 1}`;
+      if (rows.length > REPLAY_LIMIT) throw new Error('replay too long');
+      for (const row of rows) {
+        this.#emit({ id: row.id, topic: row.topic, event: row.event, private: row.private, payloadJson: row.payload }, row.at);
+      }
+    } catch {
+      this.#onGap?.();
+    }
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     if (this.#partitionTimer) clearInterval(this.#partitionTimer);
-    await Promise.all([this.sql.end({ timeout: 2 }), this.#listener.end({ timeout: 2 })]);
+    const listener = this.#listener;
+    this.#listener = undefined;
+    await Promise.all([this.sql.end({ timeout: 2 }), listener?.end({ timeout: 2 })]);
   }
 }
 

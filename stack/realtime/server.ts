@@ -353,8 +353,9 @@ export class RealtimeServer {
   /** Starts delivering committed broadcasts. */
   async start(): Promise<void> {
     await this.#db.maintainPartitions();
+    // A gap the listener cannot replay: drop every socket, so that clients rejoin and catch up.
     await this.#db.listen((message) => this.publish(message.topic, message.private,
-      { event: message.event, payloadJson: message.payloadJson, meta: { id: message.id } }));
+      { event: message.event, payloadJson: message.payloadJson, meta: { id: message.id } }), () => this.disconnectAll());
   }
 
   /** Drops every socket (clients reconnect by themselves), as a restart of Realtime would. */

@@ -17,6 +17,8 @@ export interface Device {
   states: LiveState[];
   maxPullsInFlight: number;
   pulls: number;
+  /** While set, every pull waits for it before it reaches the server (counted already). */
+  pullGate?: Promise<void>;
   /** Drops the Realtime socket as a network failure would (supabase-js reconnects by itself). */
   dropSocket(): void;
 }
@@ -38,7 +40,10 @@ export async function openDevice(opts: {
     pull: async (...args: Parameters<SyncTransport['pull']>) => {
       device.pulls++;
       device.maxPullsInFlight = Math.max(device.maxPullsInFlight, ++inFlight);
-      try { return await base.pull(...args); } finally { inFlight--; }
+      try {
+        await device.pullGate;
+        return await base.pull(...args);
+      } finally { inFlight--; }
     },
   });
   for (const m of ['createVault', 'getVaultKey', 'updateVaultKey', 'listVaults', 'deleteVault', 'push'] as const) {

@@ -17,7 +17,7 @@
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { errorFromStatus, parseRetryAfter, TransportError } from '../errors.ts';
-import type { CompactResult, PullResult, PushResult, SyncTransport, VaultKeyRecord, VaultSummary } from './types.ts';
+import { type CompactResult, isCompactStatus, type PullResult, type PushResult, type SyncTransport, type VaultKeyRecord, type VaultSummary } from './types.ts';
 
 export interface EdgeFunctionEndpoint {
   /** The function's URL, e.g. `${SUPABASE_URL}/functions/v1/sync`. */
@@ -145,10 +145,11 @@ export function edgeFunctionTransport(target: SupabaseClient<any, any, any> | Ed
     },
     async compact(vaultId): Promise<CompactResult> {
       const answer = await request<CompactResult>('POST', '/compact', { vaultId });
-      if (typeof answer?.removed !== 'number' || typeof answer.remaining !== 'number') {
+      if (typeof answer?.removed !== 'number' || typeof answer.remaining !== 'number' || !isCompactStatus(answer.status)) {
         throw new TransportError('POST /compact: unexpected answer', 502, 'unexpected_answer', false);
       }
-      return { removed: answer.removed, remaining: answer.remaining, complete: answer.complete === true };
+      return { status: answer.status, removed: answer.removed, remaining: answer.remaining, complete: answer.complete === true,
+        compactedThrough: typeof answer.compactedThrough === 'number' ? answer.compactedThrough : 0 };
     },
     async pull(vaultId, afterSequence, limit): Promise<PullResult> {
       const answer = await request<PullResult>('POST', '/pull', { vaultId, afterSequence, limit });

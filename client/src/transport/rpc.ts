@@ -15,7 +15,7 @@
 import type { PostgrestError, SupabaseClient } from '@supabase/supabase-js';
 import type { Database, Json } from '../database.types.ts';
 import { errorFromStatus, TransportError } from '../errors.ts';
-import type { CompactResult, PullResult, PushResult, SyncTransport, VaultKeyRecord, VaultSummary } from './types.ts';
+import { type CompactResult, isCompactStatus, type PullResult, type PushResult, type SyncTransport, type VaultKeyRecord, type VaultSummary } from './types.ts';
 
 type Client = SupabaseClient<Database>;
 type KeyRow = Database['public']['Functions']['get_vault_key']['Returns'][number];
@@ -124,11 +124,12 @@ export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTrans
     },
     async compact(vaultId): Promise<CompactResult> {
       const answer = await call('compact_logs', () => db.rpc('compact_logs', { vault_id: vaultId })) as
-        { removed?: unknown; remaining?: unknown; complete?: unknown } | null;
-      if (!answer || typeof answer.removed !== 'number' || typeof answer.remaining !== 'number') {
+        { status?: unknown; removed?: unknown; remaining?: unknown; complete?: unknown; compacted_through?: unknown } | null;
+      if (!answer || typeof answer.removed !== 'number' || typeof answer.remaining !== 'number' || !isCompactStatus(answer.status)) {
         throw new TransportError('compact_logs: unexpected answer', 502, 'unexpected_answer', false);
       }
-      return { removed: answer.removed, remaining: answer.remaining, complete: answer.complete === true };
+      return { status: answer.status, removed: answer.removed, remaining: answer.remaining, complete: answer.complete === true,
+        compactedThrough: Number(answer.compacted_through ?? 0) };
     },
   };
 }

@@ -30,13 +30,25 @@ export interface VaultSummary {
   compactedThrough: number;
 }
 
+/**
+ * What one compaction step did: `complete` (this call finished the pass), `more` (stopped at its
+ * time budget: call again, it resumes), `nothing_to_do` (nothing pushed since the last complete
+ * pass), `busy` (another compaction of the vault is running: try later).
+ */
+export type CompactStatus = 'complete' | 'more' | 'nothing_to_do' | 'busy';
+export const isCompactStatus = (value: unknown): value is CompactStatus =>
+  value === 'complete' || value === 'more' || value === 'nothing_to_do' || value === 'busy';
+
 export interface CompactResult {
-  /** Logs this call removed. */
+  status: CompactStatus;
+  /** Logs removed (by this call; by Vault.compact(): by all its calls). */
   removed: number;
   /** Live logs of the vault afterwards. */
   remaining: number;
-  /** False when the call stopped at its time budget: call again. */
+  /** True for `complete` and `nothing_to_do`. */
   complete: boolean;
+  /** The vault's compaction cursor afterwards: every log at or below it has been examined. */
+  compactedThrough: number;
 }
 
 export interface PushResult {

@@ -14,7 +14,8 @@ export function registerLogs(app: SyncApp) {
   app.post('/compact', requireUser, jsonBody, async (c) => {
     const input = parse(S.compact, await body(c.req.raw));
     const answer = await db.value<CompactAnswer>(c.var.caller, 'compact_logs', { vault_id: input.vaultId });
-    return jsonResponse({ removed: answer.removed, remaining: answer.remaining, complete: answer.complete });
+    return jsonResponse({ status: answer.status, removed: answer.removed, remaining: answer.remaining, complete: answer.complete,
+      compactedThrough: answer.compacted_through });
   });
 
   app.post('/pull', requireUser, jsonBody, async (c) => {
