@@ -24,7 +24,8 @@ interface Input {
   apiUrl: string; anonKey: string; token: string; vaultId: string; key: string; expected: number;
   mode: 'library-rpc' | 'library-edge' | 'stand-in-node';
 }
-interface Row { id: string | null; sequence: number; encrypted_data: string; nonce: string; haex_timestamp: string; device_id: string | null; has_more: boolean; next_sequence: number }
+interface Row { id: string; sequence: number; encrypted_data: string; nonce: string; haex_timestamp: string; device_id: string | null }
+interface Page { logs: Row[]; has_more: boolean; next_sequence: number }
 
 const input = JSON.parse(process.env.BENCH_W4_INPUT!) as Input;
 const MiB = 2 ** 20;
@@ -68,22 +69,20 @@ async function standInCatchUp(onLog: (data: unknown) => void): Promise<number> {
   const rawKey = Buffer.from(input.key, 'base64');
   const url = new URL(`${input.apiUrl}/rest/v1/rpc/pull_logs`);
   const headers = { authorization: `Bearer ${input.token}`, apikey: input.anonKey };
-  const page = (after: number) => postJson<Row[]>(url, headers, JSON.stringify({ vault_id: input.vaultId, after_sequence: after, max_count: 1000 }));
+  const page = (after: number) => postJson<Page[]>(url, headers, JSON.stringify({ vault_id: input.vaultId, after_sequence: after, max_count: 1000 }));
   let count = 0;
-  let next: Promise<Row[]> | undefined = page(0);
+  let next: Promise<Page[]> | undefined = page(0);
   while (next) {
-    const rows: Row[] = await next;
-    // Every row carries the page's state (has_more, next_sequence); an empty page is one row of nulls.
-    next = rows[0]!.has_more ? page(Number(rows[0]!.next_sequence)) : undefined;
-    if (rows[0]!.id === null) rows.length = 0;
-    for (const row of rows) {
+    const [current] = await next;
+    next = current!.has_more ? page(Number(current!.next_sequence)) : undefined;
+    for (const row of current!.logs) {
       const data = Buffer.from(row.encrypted_data, 'base64');
       const decipher = createDecipheriv('aes-256-gcm', rawKey, Buffer.from(row.nonce, 'base64'));
-      decipher.setAAD(aadFor(input.vaultId, row.id!, row.haex_timestamp, row.device_id));
+      decipher.setAAD(aadFor(input.vaultId, row.id, row.haex_timestamp, row.device_id));
       decipher.setAuthTag(data.subarray(data.length - 16));
       onLog(JSON.parse(Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString('utf8')));
     }
-    count += rows.length;
+    count += current!.logs.length;
     pageDone();
   }
   return count;
