@@ -1,7 +1,7 @@
 /**
  * `tsx bench/profile-pull.ts`: the shapes of a pull page, measured side by side on one throwaway stack.
  * One vault of PROFILE_LOGS (100,000) synthetic logs; each shape of bench/sql/pull_candidates.sql (and
- * public.pull_logs as it is) is read through PostgREST's own port in pages of 1,000, PROFILE_RUNS (3)
+ * public.pull_logs as it is: G) is read through PostgREST's own port in pages of 1,000, PROFILE_RUNS (3)
  * times in turn, against the floor statement; then the statement PostgREST sent for each (from
  * pg_stat_statements) is run again under EXPLAIN (ANALYZE, BUFFERS) as the user, and printed.
  * PROFILE_SHAPES=a,b picks shapes; PROFILE_EXPLAIN=0 skips the plans.
@@ -34,13 +34,13 @@ const onePage = (answer: unknown) => {
   return { count: page.logs.length, next: page.next_sequence, more: page.has_more };
 };
 const SHAPES: Shape[] = [
-  { name: 'pull_logs (setof, state per row)', fn: 'pull_logs', read: rowsPerLog },
-  { name: 'composite, logs cand_log[] (sql)', fn: 'cand_composite', read: onePage },
-  { name: 'composite, logs json (sql)', fn: 'cand_composite_json', read: onePage },
-  { name: 'setof one row, logs cand_log[] (inlined)', fn: 'cand_setof_one', read: onePage },
-  { name: 'composite, logs cand_log[] (plpgsql)', fn: 'cand_plpgsql', read: onePage },
-  { name: 'setof one row, logs sync_logs[], one window (inlined)', fn: 'cand_rowtype', read: onePage },
-  { name: 'setof one row, logs cand_log[], one window (inlined)', fn: 'cand_composite_one', read: onePage },
+  { name: 'A before: setof, a row per log, state on each row (2 windows)', fn: 'cand_per_row', read: rowsPerLog },
+  { name: 'B composite (not setof), logs cand_log[], sql (2 windows)', fn: 'cand_composite', read: onePage },
+  { name: 'C composite (not setof), logs json, sql (2 windows)', fn: 'cand_composite_json', read: onePage },
+  { name: 'D composite (not setof), logs cand_log[], plpgsql (2 windows)', fn: 'cand_plpgsql', read: onePage },
+  { name: 'E setof one row, logs cand_log[], inlined (2 windows)', fn: 'cand_setof_one', read: onePage },
+  { name: 'F setof one row, logs cand_log[], inlined (1 window)', fn: 'cand_composite_one', read: onePage },
+  { name: 'G = pull_logs: setof one row, logs sync_logs[], inlined (1 window)', fn: 'pull_logs', read: onePage },
 ];
 
 const stack = await startThrowawayStack({ quiet: true });

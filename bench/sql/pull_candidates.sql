@@ -1,6 +1,8 @@
 -- Candidate shapes of public.pull_logs, measured by `tsx bench/profile-pull.ts` (docs/performance.md).
 -- Each takes pull_logs' arguments and gives the same page; only the shape of the answer differs.
--- They use the page computation of pull_logs (byte budget, exact has_more, one snapshot) unless said.
+-- The page computation (byte budget, exact has_more, one snapshot) is the one of
+-- 20261129400600 (two window passes, cand_rows) unless said; public.pull_logs itself (20261202120000)
+-- is measured as it is. A: cand_per_row is 20261129400600's pull_logs, the shape before.
 
 create type public.cand_log as (id uuid, sequence bigint, encrypted_data text, nonce text, haex_timestamp text,
   device_id text, created_at timestamptz, record_key text);
@@ -108,39 +110,8 @@ end
 $$;
 grant execute on function public.cand_plpgsql(uuid, bigint, int) to authenticated;
 
--- F: setof with one row (inlined), logs as public.sync_logs rows (the table's row type: its generated
--- type is exact), the page cut in ONE window pass and the state from the same aggregate.
-create function public.cand_rowtype(vault_id uuid, after_sequence bigint default 0, max_count int default 100)
-returns table (logs public.sync_logs[], has_more boolean, next_sequence bigint, last_sequence bigint, compacted_through bigint)
-language sql stable
-as $$
-  select coalesce(array_agg(k.log order by k.sequence) filter (where k.in_page), '{}'),
-         coalesce(bool_or(not k.in_page), false),
-         case when bool_or(not k.in_page) then max(k.sequence) filter (where k.in_page) else v.last_sequence end,
-         v.last_sequence, v.compacted_through
-  from (select private.pull_vault_state(cand_rowtype.vault_id, cand_rowtype.after_sequence, cand_rowtype.max_count) as last_sequence,
-               private.pull_compacted_through(cand_rowtype.vault_id) as compacted_through
-        offset 0) as v
-  left join lateral (
-    select r.log, r.sequence,
-           row_number() over w <= cand_rowtype.max_count
-             and sum(r.bytes) over w - r.bytes < (private.limits()).max_pull_bytes as in_page
-    from (
-      select l as log, l.sequence,
-             octet_length(l.encrypted_data) + octet_length(l.nonce) + octet_length(l.haex_timestamp)
-               + coalesce(octet_length(l.device_id), 0) + coalesce(octet_length(l.record_key), 0) as bytes
-      from public.sync_logs as l
-      where l.vault_id = cand_rowtype.vault_id and l.sequence > cand_rowtype.after_sequence and l.sequence <= v.last_sequence
-      order by l.sequence
-      limit greatest(least(cand_rowtype.max_count, (private.limits()).max_pull_count), 0) + 1
-    ) as r
-    window w as (order by r.sequence rows between unbounded preceding and current row)
-  ) as k on true
-  group by v.last_sequence, v.compacted_through
-$$;
-grant execute on function public.cand_rowtype(uuid, bigint, int) to authenticated;
-
--- G: as F, logs as the composite cand_log (only the log columns; its generated attributes are nullable).
+-- G: as public.pull_logs (one window pass), logs as the composite cand_log (only the log columns; its
+-- generated attributes are all nullable).
 create function public.cand_composite_one(vault_id uuid, after_sequence bigint default 0, max_count int default 100)
 returns table (logs public.cand_log[], has_more boolean, next_sequence bigint, last_sequence bigint, compacted_through bigint)
 language sql stable
@@ -171,5 +142,21 @@ as $$
   group by v.last_sequence, v.compacted_through
 $$;
 grant execute on function public.cand_composite_one(uuid, bigint, int) to authenticated;
+
+-- A: the shape before (20261129400600): one row per log, the state on every row, a row of nulls when empty.
+create function public.cand_per_row(vault_id uuid, after_sequence bigint default 0, max_count int default 100)
+returns table (id uuid, sequence bigint, encrypted_data text, nonce text, haex_timestamp text, device_id text,
+               created_at timestamptz, record_key text, last_sequence bigint, has_more boolean, next_sequence bigint,
+               compacted_through bigint)
+language sql stable
+as $$
+  select r.id, r.sequence, r.encrypted_data, r.nonce, r.haex_timestamp, r.device_id, r.created_at, r.record_key,
+         r.last_sequence, coalesce(r.page_rows < r.read_rows, false),
+         case when r.page_rows < r.read_rows then max(r.sequence) over () else r.last_sequence end,
+         r.compacted_through
+  from public.cand_rows(cand_per_row.vault_id, cand_per_row.after_sequence, cand_per_row.max_count) r
+  order by r.sequence
+$$;
+grant execute on function public.cand_per_row(uuid, bigint, int) to authenticated;
 
 notify pgrst, 'reload schema';
