@@ -1,7 +1,9 @@
 /**
  * `npm run bench`: starts a throwaway stack and runs the same workloads on every target
  * (bench/targets.ts), prints one table with every figure, its ratio to the SQL floor and PASS/MISS
- * against the goals of issue 6, and writes it as JSON to bench/results/latest.json.
+ * against the goals (bench/goals.ts), the ratios that fell by more than 15 % against the committed
+ * previous results (bench/compare.ts, bench/baseline.json), and writes it all as JSON to
+ * bench/results/latest.json. BENCH_SAVE_BASELINE=1 makes this run the new committed previous results.
  *
  * Knobs (env): BENCH_SECONDS (15), BENCH_WARMUP_SECONDS (3), BENCH_CLIENTS (8), BENCH_BATCH (100),
  * BENCH_W2_LOGS (100000), BENCH_W2_RUNS (3), BENCH_W3_COUNT (1000), BENCH_W4_LOGS (200000),
@@ -24,6 +26,8 @@ import { fillVaultSql, newSession, resetLogs, runLatency, runPull, runPush } fro
 import { runCatchUp } from './w4.ts';
 import { runLiveSync } from './w5.ts';
 import { runCompaction } from './w6.ts';
+import { goalOf } from './goals.ts';
+import { readBaseline, reportFalls, writeBaseline } from './compare.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -44,10 +48,10 @@ const knobs = {
   targets: process.env.BENCH_TARGETS?.split(','),
 };
 
-/** Goals of issue 6, per workload and target. */
-const PUSH_GOAL: Record<string, number> = { 'postgrest-direct': 0.75, 'postgrest-gateway': 0.75, 'edge-sync': 0.5 };
-const PULL_GOAL: Record<string, number> = { 'postgrest-direct': 0.5, 'postgrest-gateway': 0.5, 'edge-sync': 0.4 };
-const LATENCY_GOAL: Record<string, number> = { 'postgrest-direct': 1, 'postgrest-gateway': 1, 'edge-sync': 2 };
+const PUSH_GOAL = (target: string) => goalOf('W1 push', target).minRatio;
+const PULL_GOAL = (target: string) => goalOf('W2 pull', target).minRatio;
+const LATENCY_GOAL = (target: string) => goalOf('W3 latency', target).maxMs;
+const BASELINE_FILE = path.join(here, 'baseline.json');
 
 const t0 = performance.now();
 const loadavgAtStart = os.loadavg();
@@ -113,12 +117,12 @@ async function main() {
           const res = await runPush(target, sessions, knobs);
           await topStatements(`w1:${target.name}`);
           progress(`  ${Math.round(res.logsPerSecond)} logs/s, p50 ${r(res.p50)} ms, p99 ${r(res.p99)} ms, generator CPU ${r(res.generatorCpu * 100, 0)}%`);
-          rows.push(throughputRow('W1 push', target.name, Math.round(res.logsPerSecond), floorOf('W1 push'), PUSH_GOAL[target.name], {
+          rows.push(throughputRow('W1 push', target.name, Math.round(res.logsPerSecond), floorOf('W1 push'), PUSH_GOAL(target.name), {
             'p50 ms': r(res.p50), 'p99 ms': r(res.p99), 'gen cpu': r(res.generatorCpu), errors: res.errors,
           }, res.firstError ? `first error: ${res.firstError.slice(0, 120)}` : undefined));
         } catch (error) {
           progress(`  failed: ${(error as Error).message}`);
-          rows.push(throughputRow('W1 push', target.name, null, null, PUSH_GOAL[target.name], undefined, `failed: ${(error as Error).message.slice(0, 160)}`));
+          rows.push(throughputRow('W1 push', target.name, null, null, PUSH_GOAL(target.name), undefined, `failed: ${(error as Error).message.slice(0, 160)}`));
         }
       }
       await resetLogs(sql, sessions);
@@ -138,12 +142,12 @@ async function main() {
           const res = await runPull(target, session, { expected: knobs.w2Logs, page: 1000, runs: knobs.w2Runs });
           await topStatements(`w2:${target.name}`);
           progress(`  ${Math.round(res.logsPerSecond)} logs/s (runs ${res.runs.map((v) => Math.round(v)).join(', ')})`);
-          rows.push(throughputRow('W2 pull', target.name, Math.round(res.logsPerSecond), floorOf('W2 pull'), PULL_GOAL[target.name], {
+          rows.push(throughputRow('W2 pull', target.name, Math.round(res.logsPerSecond), floorOf('W2 pull'), PULL_GOAL(target.name), {
             runs: res.runs.map((v) => Math.round(v)).join('/'), 'gen cpu': r(res.generatorCpu),
           }));
         } catch (error) {
           progress(`  failed: ${(error as Error).message}`);
-          rows.push(throughputRow('W2 pull', target.name, null, null, PULL_GOAL[target.name], undefined, `failed: ${(error as Error).message.slice(0, 160)}`));
+          rows.push(throughputRow('W2 pull', target.name, null, null, PULL_GOAL(target.name), undefined, `failed: ${(error as Error).message.slice(0, 160)}`));
         }
       }
     }
@@ -156,12 +160,12 @@ async function main() {
         try {
           const res = await runLatency(target, session, { count: knobs.w3Count, warmup: 50 });
           progress(`  p50 ${r(res.p50, 3)} ms, p99 ${r(res.p99, 3)} ms`);
-          rows.push(latencyRow('W3 latency', target.name, r(res.p50, 3), floorOf('W3 latency'), LATENCY_GOAL[target.name], {
+          rows.push(latencyRow('W3 latency', target.name, r(res.p50, 3), floorOf('W3 latency'), LATENCY_GOAL(target.name), {
             'p99 ms': r(res.p99, 3), 'mean ms': r(res.mean, 3),
           }));
         } catch (error) {
           progress(`  failed: ${(error as Error).message}`);
-          rows.push(latencyRow('W3 latency', target.name, null, null, LATENCY_GOAL[target.name], undefined, `failed: ${(error as Error).message.slice(0, 160)}`));
+          rows.push(latencyRow('W3 latency', target.name, null, null, LATENCY_GOAL(target.name), undefined, `failed: ${(error as Error).message.slice(0, 160)}`));
         }
       }
     }
@@ -218,16 +222,22 @@ async function main() {
   const totalSeconds = (performance.now() - t0) / 1000;
   const table = formatTable(rows);
   console.log(`\n${table}\n`);
-  console.log(`total runtime ${totalSeconds.toFixed(1)} s`);
+  const comparison = reportFalls(rows, readBaseline(BASELINE_FILE));
+  console.log(comparison.join('\n'));
+  console.log(`total runtime ${totalSeconds.toFixed(1)} s, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (at start ${loadavgAtStart.map((l) => l.toFixed(1)).join(' ')})`);
   const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model;
   const out = {
     date: new Date().toISOString(), totalSeconds: r(totalSeconds, 1), knobs,
     machine: { cpus: os.cpus().length, cpuModel, memoryGiB: r(os.totalmem() / 2 ** 30, 1), node: process.version, loadavgAtStart, loadavgAtEnd: os.loadavg() },
-    rows, w4, profile, table,
+    rows, w4, profile, table, comparison,
   };
   mkdirSync(path.join(here, 'results'), { recursive: true });
   writeFileSync(path.join(here, 'results', 'latest.json'), `${JSON.stringify(out, null, 2)}\n`);
   progress('wrote bench/results/latest.json');
+  if (process.env.BENCH_SAVE_BASELINE === '1') {
+    writeBaseline(BASELINE_FILE, rows, `npm run bench, ${knobs.workloads.join(',')}, load average at start ${loadavgAtStart.map((l) => l.toFixed(1)).join(' ')}`);
+    progress('wrote bench/baseline.json (commit it with the figures it backs)');
+  }
 }
 
 main().then(() => process.exit(0), (error) => {

@@ -121,7 +121,7 @@ export function sqlFloor(dbUrl: string, connections: number): Target {
 // --- PostgREST -----------------------------------------------------------------------------------
 
 interface RpcPushAnswer { last_sequence: number }
-interface RpcPullRow { sequence: number | null; has_more: boolean; next_sequence: number }
+interface RpcPullPage { logs: unknown[]; has_more: boolean; next_sequence: number }
 
 function postgrestTarget(name: string, base: string, anonKey?: string): Target {
   const headers = (session: Session): Record<string, string> => ({
@@ -141,10 +141,9 @@ function postgrestTarget(name: string, base: string, anonKey?: string): Target {
     },
     async pull(session, afterSequence, limit) {
       const body = JSON.stringify({ vault_id: session.vaultId, after_sequence: afterSequence, max_count: limit });
-      const rows = await postJson<RpcPullRow[]>(pullUrl, headers(session), body);
-      // Every row carries the page's state; a page without logs is one row with null log columns.
-      const count = rows[0]?.sequence === null ? 0 : rows.length;
-      return { count, lastSequence: Number(rows[0]!.next_sequence), hasMore: rows[0]!.has_more };
+      // One row: the page's logs and its state.
+      const [page] = await postJson<RpcPullPage[]>(pullUrl, headers(session), body);
+      return { count: page!.logs.length, lastSequence: Number(page!.next_sequence), hasMore: page!.has_more };
     },
     close: async () => {},
   };

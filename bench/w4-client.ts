@@ -1,12 +1,15 @@
 /**
  * Child process of W4: a new device catching up on a vault from sequence 0, decrypting every log.
  * Reads its input from BENCH_W4_INPUT, samples its own memory every 20 ms and prints one JSON line
- * (logs, seconds, logs/s, peak RSS/heap, max RSS, heap retained after forced GCs) on stdout.
+ * (logs, seconds, logs/s, peak RSS/heap, max RSS, heap retained after forced GCs, and the decrypt
+ * cost per log of each AES-GCM backend on the vault's first page) on stdout.
  *
  * Modes:
  *   library-rpc    client/src pullPages (pages of 1,000, WebCrypto decryption) over rpcTransport
  *                  (supabase-js, /rest/v1/rpc/pull_logs through the gateway): what an app does;
  *   library-edge   the same over edgeFunctionTransport (/functions/v1/sync/pull);
+ *   library-rpc-webcrypto  library-rpc with HAEX_SYNC_CRYPTO=webcrypto: the portable decryption path
+ *                  (browsers, Tauri, Deno) measured on Node;
  *   stand-in-node  pages of 1,000 from /rest/v1/rpc/pull_logs, the next page fetched while the current
  *                  one is decrypted with node:crypto's synchronous AES-GCM (same bytes, same AAD):
  *                  how fast the same catch-up is without WebCrypto's per-call cost.
@@ -14,6 +17,9 @@
 import { createDecipheriv, webcrypto } from 'node:crypto';
 import { createClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
+import { defaultLogCipher, webCryptoLogCipher } from '../client/src/aes-gcm.ts';
+import { nodeLogCipher } from '../client/src/aes-gcm-node.ts';
+import { logDecryptor } from '../client/src/log-crypto.ts';
 import { pullPages } from '../client/src/pull.ts';
 import { edgeFunctionTransport } from '../client/src/transport/edge-function.ts';
 import { rpcTransport } from '../client/src/transport/rpc.ts';
@@ -22,11 +28,13 @@ import { aadFor } from './w4-crypto.ts';
 
 interface Input {
   apiUrl: string; anonKey: string; token: string; vaultId: string; key: string; expected: number;
-  mode: 'library-rpc' | 'library-edge' | 'stand-in-node';
+  mode: 'library-rpc' | 'library-edge' | 'library-rpc-webcrypto' | 'stand-in-node';
 }
-interface Row { id: string | null; sequence: number; encrypted_data: string; nonce: string; haex_timestamp: string; device_id: string | null; has_more: boolean; next_sequence: number }
+interface Row { id: string; sequence: number; encrypted_data: string; nonce: string; haex_timestamp: string; device_id: string | null }
+interface Page { logs: Row[]; has_more: boolean; next_sequence: number }
 
 const input = JSON.parse(process.env.BENCH_W4_INPUT!) as Input;
+if (input.mode === 'library-rpc-webcrypto') process.env.HAEX_SYNC_CRYPTO = 'webcrypto'; // read on first use
 const MiB = 2 ** 20;
 let peakRss = 0;
 let peakHeap = 0;
@@ -46,15 +54,18 @@ const pageDone = () => {
   retainedHeap = Math.max(retainedHeap, process.memoryUsage().heapUsed);
 };
 
-async function libraryCatchUp(onLog: (data: unknown) => void): Promise<number> {
-  const key = await webcrypto.subtle.importKey('raw', Buffer.from(input.key, 'base64'), 'AES-GCM', false, ['decrypt']);
-  const transport = input.mode === 'library-edge'
+const importKey = () => webcrypto.subtle.importKey('raw', Buffer.from(input.key, 'base64'), 'AES-GCM', false, ['decrypt']) as Promise<CryptoKey>;
+const transportOf = () => input.mode === 'library-edge'
     ? edgeFunctionTransport({ url: `${input.apiUrl}/functions/v1/sync`, accessToken: () => input.token, apikey: input.anonKey })
     : rpcTransport(createClient(input.apiUrl, input.anonKey, {
       auth: { persistSession: false, autoRefreshToken: false },
       global: { headers: { Authorization: `Bearer ${input.token}` } },
       realtime: { transport: WebSocket as never },
     }));
+
+async function libraryCatchUp(onLog: (data: unknown) => void): Promise<number> {
+  const key = await importKey();
+  const transport = transportOf();
   let count = 0;
   for await (const page of pullPages(transport, key as CryptoKey, input.vaultId, { pageSize: 1000 })) {
     for (const log of page.logs) onLog(log.data);
@@ -68,47 +79,69 @@ async function standInCatchUp(onLog: (data: unknown) => void): Promise<number> {
   const rawKey = Buffer.from(input.key, 'base64');
   const url = new URL(`${input.apiUrl}/rest/v1/rpc/pull_logs`);
   const headers = { authorization: `Bearer ${input.token}`, apikey: input.anonKey };
-  const page = (after: number) => postJson<Row[]>(url, headers, JSON.stringify({ vault_id: input.vaultId, after_sequence: after, max_count: 1000 }));
+  const page = (after: number) => postJson<Page[]>(url, headers, JSON.stringify({ vault_id: input.vaultId, after_sequence: after, max_count: 1000 }));
   let count = 0;
-  let next: Promise<Row[]> | undefined = page(0);
+  let next: Promise<Page[]> | undefined = page(0);
   while (next) {
-    const rows: Row[] = await next;
-    // Every row carries the page's state (has_more, next_sequence); an empty page is one row of nulls.
-    next = rows[0]!.has_more ? page(Number(rows[0]!.next_sequence)) : undefined;
-    if (rows[0]!.id === null) rows.length = 0;
-    for (const row of rows) {
+    const [current] = (await next) as Page[];
+    next = current!.has_more ? page(Number(current!.next_sequence)) : undefined;
+    for (const row of current!.logs) {
       const data = Buffer.from(row.encrypted_data, 'base64');
       const decipher = createDecipheriv('aes-256-gcm', rawKey, Buffer.from(row.nonce, 'base64'));
-      decipher.setAAD(aadFor(input.vaultId, row.id!, row.haex_timestamp, row.device_id));
+      decipher.setAAD(aadFor(input.vaultId, row.id, row.haex_timestamp, row.device_id));
       decipher.setAuthTag(data.subarray(data.length - 16));
       onLog(JSON.parse(Buffer.concat([decipher.update(data.subarray(0, data.length - 16)), decipher.final()]).toString('utf8')));
     }
-    count += rows.length;
+    count += current!.logs.length;
     pageDone();
   }
   return count;
 }
 
+/** µs per log to decrypt the vault's first page (1,000 logs) with each backend: best of 5, after a warm-up. */
+async function decryptCost(): Promise<Record<string, number>> {
+  const key = await importKey();
+  const { logs } = await transportOf().pull(input.vaultId, 0, 1000);
+  const out: Record<string, number> = {};
+  for (const cipher of [nodeLogCipher(), webCryptoLogCipher]) {
+    if (!cipher) continue;
+    const decryptor = logDecryptor(key, input.vaultId, cipher);
+    let best = Infinity;
+    for (let i = 0; i < 6; i++) {
+      const t = performance.now();
+      await Promise.all(decryptor.page(logs));
+      if (i > 0) best = Math.min(best, performance.now() - t);
+    }
+    out[cipher.name] = Math.round((best * 1000 / logs.length) * 10) / 10;
+  }
+  return out;
+}
+
 const LABELS: Record<Input['mode'], string> = {
   'library-rpc': 'client library, rpc transport',
   'library-edge': 'client library, Edge Function transport',
+  'library-rpc-webcrypto': 'client library, rpc transport, WebCrypto',
   'stand-in-node': 'stand-in: rest rpc + node:crypto',
 };
 
 async function main() {
   sample();
   const started = performance.now();
+  const cpuStart = process.cpuUsage();
   let seen = 0;
   const deliver = () => { seen++; };
   const count = input.mode === 'stand-in-node' ? await standInCatchUp(deliver) : await libraryCatchUp(deliver);
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
   clearInterval(sampler);
   sample();
   if (count !== input.expected || seen !== count) throw new Error(`caught up ${count} logs (${seen} delivered), expected ${input.expected}`);
+  const decryptMicros = input.mode === 'stand-in-node' ? {} : await decryptCost();
   console.log(JSON.stringify({
     logs: count, seconds, logsPerSecond: count / seconds, client: LABELS[input.mode],
     peakRssMiB: Math.round(peakRss / MiB), peakHeapUsedMiB: Math.round(peakHeap / MiB), retainedHeapMiB: Math.round(retainedHeap / MiB),
-    maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+    maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), cipher: input.mode === 'stand-in-node' ? 'node:crypto' : defaultLogCipher().name,
+    decryptMicros, clientCpuMicrosPerLog: Math.round(((cpu.user + cpu.system) / count) * 10) / 10,
   }));
 }
 

@@ -48,8 +48,9 @@ const readers: Record<string, Reader> = {
   'rpc pull_logs': async (vaultId, after, limit) => {
     const res = await postRaw('/rest/v1/rpc/pull_logs', { vault_id: vaultId, after_sequence: after, max_count: limit }, alice.access_token);
     expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
-    const rows = res.body as Array<{ sequence: number | null; has_more: boolean; next_sequence: number; last_sequence: number }>;
-    return { sequences: rows.filter((r) => r.sequence !== null).map((r) => r.sequence!), hasMore: rows[0]!.has_more,
+    const rows = res.body as Array<{ logs: Array<{ sequence: number }>; has_more: boolean; next_sequence: number; last_sequence: number }>;
+    expect(rows).toHaveLength(1); // one page, its state once
+    return { sequences: rows[0]!.logs.map((l) => l.sequence), hasMore: rows[0]!.has_more,
       nextSequence: rows[0]!.next_sequence, lastSequence: rows[0]!.last_sequence, bytes: res.bytes };
   },
   'POST /pull': async (vaultId, after, limit) => {
@@ -123,10 +124,18 @@ describe('hasMore and the next cursor come from the database', () => {
       await sql`reset role`;
       await sql`update public.vaults set last_sequence = 35 where id = ${vaultId}`;
       await sql`select set_config('role', 'authenticated', true)`;
-      return sql`select sequence, last_sequence::int, has_more, next_sequence::int from public.pull_logs(${vaultId}, 28, 1000)`;
+      return sql`select (select array_agg(l.sequence::int) from unnest(p.logs) l) as sequences, p.last_sequence::int,
+                        p.has_more, p.next_sequence::int from public.pull_logs(${vaultId}, 28, 1000) p`;
     });
-    expect(page.map((r) => [r.sequence === null ? null : Number(r.sequence), r.last_sequence, r.has_more, r.next_sequence]))
-      .toEqual([[29, 35, false, 35], [30, 35, false, 35]]);
+    expect(page.map((r) => [r.sequences, r.last_sequence, r.has_more, r.next_sequence])).toEqual([[[29, 30], 35, false, 35]]);
+    const empty = await asUser(alice, async (sql) => {
+      await sql`reset role`;
+      await sql`update public.vaults set last_sequence = 35 where id = ${vaultId}`;
+      await sql`select set_config('role', 'authenticated', true)`;
+      return sql`select cardinality(logs) as n, last_sequence::int, has_more, next_sequence::int from public.pull_logs(${vaultId}, 30, 1000)`;
+    });
+    // No row of nulls: one row, an empty logs array, the cursor moved to the end.
+    expect(empty.map((r) => [r.n, r.last_sequence, r.has_more, r.next_sequence])).toEqual([[0, 35, false, 35]]);
   });
 
   it('always at least one log: with a budget of 1 byte every page holds exactly one', async () => {
@@ -139,8 +148,10 @@ describe('hasMore and the next cursor come from the database', () => {
       await sql`select set_config('role', 'authenticated', true)`;
       const out: number[][] = [];
       for (let cursor = 0; cursor < 30;) {
-        const rows = await sql`select sequence::int, has_more, next_sequence::int from public.pull_logs(${vaultId}, ${cursor}, 1000)`;
-        out.push(rows.map((r) => r.sequence));
+        const rows = await sql`select (select array_agg(l.sequence::int) from unnest(p.logs) l) as sequences, p.has_more,
+                                      p.next_sequence::int from public.pull_logs(${vaultId}, ${cursor}, 1000) p`;
+        expect(rows).toHaveLength(1);
+        out.push(rows[0]!.sequences);
         cursor = rows[0]!.next_sequence;
       }
       return out;

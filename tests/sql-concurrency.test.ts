@@ -20,7 +20,7 @@ const b64 = (bytes: number) => randomBytes(bytes).toString('base64');
 const entry = (device = 'd') => ({ id: randomUUID(), encrypted_data: b64(120), nonce: b64(12), haex_timestamp: `${Date.now()}-${device}`, device_id: device });
 
 interface PushResult { last_sequence: number; results: { id: string; sequence: number; duplicate: boolean }[] }
-interface PullRow { id: string | null; sequence: number | null; last_sequence: number; has_more: boolean; next_sequence: number }
+interface PullRow { logs: Array<{ id: string; sequence: number }>; last_sequence: number; has_more: boolean; next_sequence: number }
 
 /** Straight to PostgREST (as the gateway forwards it), keeping the Node gateway off the hot loop. */
 async function postgrest<T>(fn: string, args: unknown, token: string): Promise<{ status: number; body: T }> {
@@ -99,7 +99,8 @@ describe('8 pushers + 4 pullers on one vault, 8 pushers on their own vaults', ()
           break;
         }
         p.pages++;
-        const rows = res.body.filter((row) => row.sequence !== null);
+        if (res.body.length !== 1) p.violations.push(`after ${p.cursor}: ${res.body.length} rows, expected one page`);
+        const rows = res.body[0]!.logs;
         rows.forEach((row, i) => {
           if (row.sequence !== p.cursor + 1 + i) p.violations.push(`after ${p.cursor} got ${row.sequence} at ${i}`);
         });
@@ -109,7 +110,7 @@ describe('8 pushers + 4 pullers on one vault, 8 pushers on their own vaults', ()
         const last = rows.length > 0 ? rows[rows.length - 1]!.sequence! : p.cursor;
         if (state.next_sequence !== last || state.has_more !== (last < state.last_sequence)
           || (rows.length < pageSize && state.has_more)) {
-          p.violations.push(`after ${p.cursor}: ${rows.length} rows with ${JSON.stringify({ ...state, encrypted_data: undefined })}`);
+          p.violations.push(`after ${p.cursor}: ${rows.length} rows with ${JSON.stringify({ ...state, logs: undefined })}`);
         }
         if (rows.length > 0) {
           p.cursor = last;

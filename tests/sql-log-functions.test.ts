@@ -4,7 +4,10 @@
  * as PostgREST runs them (role `authenticated` + JWT claims).
  */
 import { randomUUID } from 'node:crypto';
+import { createClient } from '@supabase/supabase-js';
 import { beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { Database } from '../client/src/database.types.ts';
 import { signJwt } from '../stack/jwt.ts';
 import type { StackUser } from '../stack/users.ts';
 import { adminSql, api, asUser, newUser, rpc, stack } from './support/stack.ts';
@@ -165,6 +168,11 @@ describe('push_logs', () => {
   });
 });
 
+const userClient = (user: StackUser) => createClient<Database>(stack.API_URL, stack.ANON_KEY, {
+  global: { headers: { Authorization: `Bearer ${user.access_token}` } }, auth: { persistSession: false, autoRefreshToken: false },
+  realtime: { transport: WebSocket as never },
+});
+
 describe('pull_logs', () => {
   let vaultId: string;
   let pushed: ReturnType<typeof entry>[];
@@ -176,37 +184,49 @@ describe('pull_logs', () => {
     expect(res.status).toBe(200);
   });
 
-  it('returns the logs after the cursor in sequence order, at most max_count', async () => {
+  it('answers one row: the logs after the cursor in sequence order (at most max_count) and the page state once', async () => {
     const res = await rpc('pull_logs', { vault_id: vaultId, after_sequence: 10, max_count: 5 }, alice.access_token);
     expect(res.status).toBe(200);
-    expect(res.body.map((r: any) => r.sequence)).toEqual([11, 12, 13, 14, 15]);
-    const first = res.body[0];
-    expect(Object.keys(first).sort()).toEqual(['compacted_through', 'created_at', 'device_id', 'encrypted_data', 'haex_timestamp',
-      'has_more', 'id', 'last_sequence', 'next_sequence', 'nonce', 'record_key', 'sequence']);
-    for (const row of res.body) expect(row).toMatchObject({ last_sequence: 250, has_more: true, next_sequence: 15 });
+    expect(res.body).toHaveLength(1);
+    const page = res.body[0];
+    expect(Object.keys(page)).toEqual(['logs', 'has_more', 'next_sequence', 'last_sequence', 'compacted_through']);
+    expect(page).toMatchObject({ last_sequence: 250, has_more: true, next_sequence: 15, compacted_through: 0 });
+    expect(page.logs.map((r: any) => r.sequence)).toEqual([11, 12, 13, 14, 15]);
+    // Each log is a whole sync_logs row (the table's row type, so its generated type is the table's Row).
+    expect(Object.keys(page.logs[0]).sort()).toEqual(['author_id', 'created_at', 'device_id', 'encrypted_data',
+      'haex_timestamp', 'id', 'nonce', 'record_key', 'sequence', 'vault_id']);
     const sent = pushed[10]!;
-    expect(first).toMatchObject({ id: sent.id, encrypted_data: sent.encrypted_data, nonce: sent.nonce,
-      haex_timestamp: sent.haex_timestamp, device_id: sent.device_id });
+    expect(page.logs[0]).toMatchObject({ id: sent.id, encrypted_data: sent.encrypted_data, nonce: sent.nonce,
+      haex_timestamp: sent.haex_timestamp, device_id: sent.device_id, vault_id: vaultId, author_id: alice.id, record_key: null });
   });
 
   it('defaults to after_sequence 0 and max_count 100; GET works too', async () => {
     const res = await rpc('pull_logs', { vault_id: vaultId }, alice.access_token);
-    expect(res.body.map((r: any) => r.sequence)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(res.body[0].logs.map((r: any) => r.sequence)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     const get = await api(`/rest/v1/rpc/pull_logs?vault_id=${vaultId}&after_sequence=240`, { token: alice.access_token });
     expect(get.status).toBe(200);
-    expect(get.body.map((r: any) => r.sequence)).toEqual([241, 242, 243, 244, 245, 246, 247, 248, 249, 250]);
+    expect(get.body[0].logs.map((r: any) => r.sequence)).toEqual([241, 242, 243, 244, 245, 246, 247, 248, 249, 250]);
   });
 
-  it('pages through everything with max_count 1000; at the end, one row without a log carries the state', async () => {
+  it('pages through everything with max_count 1000; at the end, the page has an empty logs array and no row of nulls', async () => {
     const all = await rpc('pull_logs', { vault_id: vaultId, after_sequence: 0, max_count: 1000 }, alice.access_token);
-    expect(all.body).toHaveLength(250);
-    expect(all.body.map((r: any) => r.id)).toEqual(pushed.map((p) => p.id));
-    expect(all.body.at(-1)).toMatchObject({ last_sequence: 250, has_more: false, next_sequence: 250 });
+    expect(all.body).toHaveLength(1);
+    expect(all.body[0].logs.map((r: any) => r.id)).toEqual(pushed.map((p) => p.id));
+    expect(all.body[0]).toMatchObject({ last_sequence: 250, has_more: false, next_sequence: 250 });
     const end = await rpc('pull_logs', { vault_id: vaultId, after_sequence: 250, max_count: 1000 }, alice.access_token);
     expect(end).toEqual(expect.objectContaining({ status: 200, body: [{
-      id: null, sequence: null, encrypted_data: null, nonce: null, haex_timestamp: null, device_id: null, created_at: null,
-      record_key: null, last_sequence: 250, has_more: false, next_sequence: 250, compacted_through: 0,
+      logs: [], has_more: false, next_sequence: 250, last_sequence: 250, compacted_through: 0,
     }] }));
+  });
+
+  it('supabase-js gets the page as one object with .single(), typed by the generated types', async () => {
+    const client = userClient(alice);
+    const { data, error } = await client.rpc('pull_logs', { vault_id: vaultId, after_sequence: 248, max_count: 1000 }).single();
+    expect(error).toBeNull();
+    const page: { logs: Array<{ sequence: number; device_id: string | null }>; has_more: boolean } = data!;
+    expect([page.logs.map((l) => l.sequence), page.has_more]).toEqual([[249, 250], false]);
+    const empty = await client.rpc('pull_logs', { vault_id: vaultId, after_sequence: 250 }).single();
+    expect(empty.data!.logs.map((l) => l.sequence)).toEqual([]); // maps fine: no row of nulls
   });
 
   it.each([
@@ -239,7 +259,7 @@ describe('in SQL, as PostgREST runs the functions (role authenticated + claims)'
       const logs = [entry(), entry()];
       const { push_logs: pushed } = (await sql<{ push_logs: PushResult }[]>`select public.push_logs(${vault_id}, ${sql.json(logs)}) as push_logs`)[0]!;
       expect(pushed.last_sequence).toBe(2);
-      const pulled = await sql`select id, sequence::int from public.pull_logs(${vault_id}, 0, 10)`;
+      const pulled = await sql`select l.id, l.sequence::int from public.pull_logs(${vault_id}, 0, 10) p, unnest(p.logs) l`;
       expect(pulled.map((r) => [r.id, r.sequence])).toEqual([[logs[0]!.id, 1], [logs[1]!.id, 2]]);
       const listed = await sql`select vault_id, log_count::int from public.list_vaults() where vault_id = ${vault_id}`;
       expect(listed).toEqual([{ vault_id, log_count: 2 }]);

@@ -84,7 +84,8 @@ describe('renaming vault_logs to sync_logs', () => {
     await migrateUpTo(db.url);
 
     const pulled = await asUserOn(db.sql, userId, (tx) =>
-      tx`select id, sequence::int, encrypted_data, nonce, haex_timestamp, device_id from public.pull_logs(${vaultId}, 0, 100)`);
+      tx`select l.id, l.sequence::int, l.encrypted_data, l.nonce, l.haex_timestamp, l.device_id
+          from public.pull_logs(${vaultId}, 0, 100) p, unnest(p.logs) l`);
     expect(pulled.map((r) => ({ ...r }))).toEqual(written.map((w, i) => ({ ...w, sequence: i + 1 })));
     const [next] = await asUserOn(db.sql, userId, (tx) =>
       tx`select public.push_logs(${vaultId}, ${tx.json([{ ...written[0], id: randomUUID(), device_id: 'after' }])}) as r`);

@@ -122,6 +122,8 @@ describe('vaults, push and pull', () => {
     expect(all.body.logs[0]).toEqual({
       id: logs[0]!.id, sequence: 1, encryptedData: logs[0]!.encryptedData, nonce: logs[0]!.nonce,
       haexTimestamp: logs[0]!.haexTimestamp, deviceId: 'dev-1', createdAt: expect.any(String), recordKey: null,
+      // each log is a whole sync_logs row (pull_logs since 20261202120000), keys in camelCase
+      vaultId, authorId: user.id,
     });
     expect(all.body.logs[2].deviceId).toBeNull();
 

@@ -55,8 +55,9 @@ const reads: Record<string, Read> = {
   'rpc pull_logs': async (after, limit) => {
     const res = await rest('/rpc/pull_logs', { vault_id: vaultId, after_sequence: after, max_count: limit });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    return { sequences: res.body.filter((r: any) => r.sequence !== null).map((r: any) => r.sequence),
-      hasMore: res.body[0].has_more, nextSequence: res.body[0].next_sequence };
+    expect(res.body).toHaveLength(1);
+    return { sequences: res.body[0].logs.map((r: any) => r.sequence), hasMore: res.body[0].has_more,
+      nextSequence: res.body[0].next_sequence };
   },
 };
 

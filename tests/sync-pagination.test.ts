@@ -82,17 +82,15 @@ describe('pagination over 2,500 logs', () => {
     expect(res.body).toMatchObject({ hasMore: true, nextSequence: 100 });
   });
 
-  it('PostgREST answers the pull rpc in the shape the function passes through (state first in every row)', async () => {
-    // functions/sync/protocol.ts PULL_COLUMNS
-    const columns = 'lastSequence:last_sequence,hasMore:has_more,nextSequence:next_sequence,id,encryptedData:encrypted_data,'
-      + 'nonce,haexTimestamp:haex_timestamp,deviceId:device_id,createdAt:created_at,sequence';
-    const url = `${stack.POSTGREST_URL}/rpc/pull_logs?select=${columns}`;
-    const text = await (await fetch(url, {
+  it('PostgREST answers the pull rpc in the shape the function passes through (one row: logs, then the state)', async () => {
+    // functions/_shared/pull.ts pageOut
+    const text = await (await fetch(`${stack.POSTGREST_URL}/rpc/pull_logs`, {
       method: 'POST', body: JSON.stringify({ vault_id: vaultId, after_sequence: 2497, max_count: 2 }),
       headers: { authorization: `Bearer ${user.access_token}`, 'content-type': 'application/json' },
     })).text();
-    expect(text).toMatch(/^\[\{"lastSequence":2500,"hasMore":true,"nextSequence":2499,"id":"/);
-    expect(JSON.parse(text).map((l: any) => l.sequence)).toEqual([2498, 2499]);
+    expect(text).toMatch(/^\[\{"logs":\[\{"vault_id":"/); // whole sync_logs rows, the table's column order
+    expect(text).toMatch(/\],"has_more":true,"next_sequence":2499,"last_sequence":2500,"compacted_through":0\}\]$/);
+    expect(JSON.parse(text)[0].logs.map((l: any) => l.sequence)).toEqual([2498, 2499]);
   });
 
   it('this stack runs max_rows 1001 (the other cap: sync-pagination-max-rows.test.ts)', async () => {

@@ -181,17 +181,10 @@ export type Database = {
         Args: { after_sequence?: number; max_count?: number; vault_id: string }
         Returns: {
           compacted_through: number
-          created_at: string
-          device_id: string
-          encrypted_data: string
-          haex_timestamp: string
           has_more: boolean
-          id: string
           last_sequence: number
+          logs: Database["public"]["Tables"]["sync_logs"]["Row"][]
           next_sequence: number
-          nonce: string
-          record_key: string
-          sequence: number
         }[]
       }
       push_logs: { Args: { logs: Json; vault_id: string }; Returns: Json }

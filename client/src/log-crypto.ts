@@ -44,6 +44,7 @@ import {
   utf8Into,
 } from './encoding.ts';
 import { SQL_LIMITS } from './limits.ts';
+import { defaultLogCipher, type LogCipher } from './aes-gcm.ts';
 
 export const LOG_AAD_PREFIX = 'haex-sync/log/v1';
 /** AAD version of logs with a record key. */
@@ -167,8 +168,9 @@ const SUSPICIOUS = /[\u0000\uD800-\uDFFF]/;
  * order). The nonces, ciphertexts and AADs of the page are decoded into ONE buffer (views, not one
  * ArrayBuffer per field and log: less allocation and GC). WebCrypto copies its inputs when called;
  * the buffer is never written again after a log's call anyway.
+ * `cipher`: the AES-GCM backend (aes-gcm.ts): node:crypto where the runtime has it, else WebCrypto.
  */
-export function logDecryptor(key: CryptoKey, vaultId: string): {
+export function logDecryptor(key: CryptoKey, vaultId: string, cipher: LogCipher = defaultLogCipher()): {
   one: (log: StoredLog) => Promise<DecryptedLog>;
   page: (logs: readonly StoredLog[]) => Array<Promise<DecryptedLog>>;
 } {
@@ -180,7 +182,6 @@ export function logDecryptor(key: CryptoKey, vaultId: string): {
   } catch (error) {
     badVault = error;
   }
-  const crypto = subtle();
   const len = (value: unknown) => (typeof value === 'string' ? value.length : 0);
   /** Upper bound of the bytes decryptAt writes for `log`. */
   const room = (log: StoredLog) => (prefixV2?.length ?? 0)
@@ -226,21 +227,15 @@ export function logDecryptor(key: CryptoKey, vaultId: string): {
     } catch (cause) {
       return [fail(`malformed log: ${(cause as Error).message}`, cause), at];
     }
-    let decrypting: Promise<ArrayBuffer>;
-    try {
-      decrypting = crypto.decrypt({ name: 'AES-GCM', iv: nonce, additionalData: aad }, key, sealed);
-    } catch (cause) { // an implementation that throws instead of rejecting
-      decrypting = Promise.reject(cause);
-    }
-    return [finish(log, decrypting), at];
+    return [finish(log, cipher.decrypt(key, nonce, aad, sealed)), at];
   };
 
   // Plain .then (no async function): one promise less per log.
-  const finish = (log: StoredLog, decrypting: Promise<ArrayBuffer>): Promise<DecryptedLog> => decrypting.then(
+  const finish = (log: StoredLog, decrypting: Promise<Uint8Array>): Promise<DecryptedLog> => decrypting.then(
     (plaintext) => {
       let data: unknown;
       try {
-        data = JSON.parse(fromUtf8(new Uint8Array(plaintext)));
+        data = JSON.parse(fromUtf8(plaintext));
       } catch (cause) {
         throw new LogDecryptionError(vaultId, String(log.id), log.sequence, 'authenticated but not UTF-8 JSON', { cause });
       }

@@ -5,11 +5,12 @@
  *     apply(page.logs); persist(page.nextSequence);
  *   }
  *
- * - At most two pages in memory: as soon as a page has arrived (before it is decrypted), the next one
- *   (after its last sequence) is requested, and decrypted as soon as it arrives, so the server's page
- *   time, the decryption of consecutive pages and the consumer's work overlap; nothing further is
- *   requested until the consumer asks for the next page. Memory does not grow with the vault's size.
- *   (A consumer that stops early leaves one page fetched and decrypted for nothing.)
+ * - At most two pages in memory: as soon as a page has arrived, the next one (after its last
+ *   sequence) is requested and sent, and only then is this page decrypted (aes-gcm.ts: node:crypto on
+ *   Node, WebCrypto elsewhere), so the server's work on the next page overlaps this page's decryption
+ *   and the consumer's work; nothing further is requested until the consumer asks for the next page.
+ *   Memory does not grow with the vault's size. (A consumer that stops early leaves one page fetched
+ *   for nothing.)
  * - Each answer carries the page's state from the server, read in the snapshot of the page:
  *   `hasMore`, `nextSequence` (the cursor to continue from) and the vault's `lastSequence`. The pull
  *   follows `nextSequence` and stops when `hasMore` is false: never a guess from the page length.
@@ -32,7 +33,7 @@
  */
 import { SequenceGapError, UsageError } from './errors.ts';
 import { SQL_LIMITS } from './limits.ts';
-import { type DecryptedLog, logDecryptor } from './log-crypto.ts';
+import { type DecryptedLog, logDecryptor, type StoredLog } from './log-crypto.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import type { SyncTransport } from './transport/types.ts';
 
@@ -66,12 +67,8 @@ export async function* pullPages(transport: SyncTransport, key: CryptoKey, vault
     throw new UsageError(`pageSize must be 1 to ${MAX_PAGE_SIZE}`);
   }
   const decrypt = logDecryptor(key, vaultId);
-  interface Fetched { decrypted: Promise<DecryptedLog[]>; nextSequence: number; hasMore: boolean; lastSequence: number }
-  /**
-   * Fetches the page after `from`, checks its sequences and, as soon as it arrives, starts decrypting
-   * it (its decryption then fills the gaps of the previous page's). Resolves once fetched (undefined
-   * when the vault has nothing after `from`); `decrypted` rejects with the first failing log in order.
-   */
+  interface Fetched { logs: StoredLog[]; nextSequence: number; hasMore: boolean; lastSequence: number }
+  /** Fetches the page after `from` and checks its sequences and state; undefined when the vault has nothing after `from`. */
   const fetchAfter = async (from: number): Promise<Fetched | undefined> => {
     const answer = await withRetry(() => transport.pull(vaultId, from, pageSize), options.retry, options.signal);
     if (answer.logs.length > pageSize) throw new SequenceGapError(vaultId, from + pageSize + 1, answer.logs[pageSize]!.sequence);
@@ -96,30 +93,50 @@ export async function* pullPages(transport: SyncTransport, key: CryptoKey, vault
     // A tail without logs (expected .. nextSequence) must be compacted too.
     if (nextSequence >= expected && nextSequence > compactedThrough) throw new SequenceGapError(vaultId, expected, nextSequence);
     if (answer.logs.length === 0 && nextSequence === from) return undefined;
-    // Decrypt the page concurrently; report the FIRST failing log in sequence order.
-    const pending = decrypt.page(answer.logs);
-    const decrypted = Promise.all(pending).catch(async () => {
+    return { logs: answer.logs, nextSequence, hasMore, lastSequence };
+  };
+  /** Decrypts a page; rejects with the FIRST failing log in sequence order. */
+  const decryptPage = async (logs: readonly StoredLog[]): Promise<DecryptedLog[]> => {
+    const pending = decrypt.page(logs);
+    try {
+      return await Promise.all(pending);
+    } catch {
       const settled = await Promise.allSettled(pending);
       throw (settled.find((s) => s.status === 'rejected') as PromiseRejectedResult).reason;
-    });
-    decrypted.catch(() => {}); // a prefetched page nobody awaits (the consumer stopped early) must not go unhandled
-    return { decrypted, nextSequence, hasMore, lastSequence };
+    }
   };
   const start = (from: number) => {
     const fetched = fetchAfter(from);
-    fetched.catch(() => {}); // likewise
+    fetched.catch(() => {}); // a prefetched page nobody awaits (the consumer stopped early) must not go unhandled
     return fetched;
   };
   let next = start(cursor);
   for (;;) {
     const page = await next;
     if (!page) return;
-    // Prefetch the page after this one before waiting for this one's decryption (its start is known:
-    // sequences were checked). Nothing beyond it is requested until the consumer asks for more.
-    if (page.hasMore) next = start(page.nextSequence);
-    const logs = await page.decrypted;
+    // Request the page after this one before decrypting this one (its start is known: sequences were
+    // checked), and let the request leave before decryption (synchronous with node:crypto) takes
+    // the thread: the server works on the next page while this one is decrypted. Nothing beyond it is
+    // requested until the consumer asks for more.
+    if (page.hasMore) {
+      next = start(page.nextSequence);
+      await yieldToEventLoop();
+    }
+    const logs = await decryptPage(page.logs);
     cursor = page.nextSequence;
     yield { logs, nextSequence: cursor, hasMore: page.hasMore, lastSequence: page.lastSequence };
     if (!page.hasMore) return;
   }
+}
+
+/** One turn of the event loop (I/O included; MessageChannel exists in browsers, Node and Deno). */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(undefined);
+  });
 }

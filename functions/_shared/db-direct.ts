@@ -43,15 +43,9 @@ type Param = string | number | boolean | null | Record<string, unknown> | unknow
 
 const NAME = /^[a-z_]+$/;
 
-/** The pull of the rest path (pull_logs with pull.ts PULL_COLUMNS: same names and order), as
- *  the same JSON text PostgREST builds with json_agg, so pageOut reads both alike. */
-const PULL_SQL = `select coalesce(json_agg(t), '[]')::text as page from (
-  select last_sequence as "lastSequence", has_more as "hasMore", next_sequence as "nextSequence",
-    compacted_through as "compactedThrough", id,
-    encrypted_data as "encryptedData", nonce, haex_timestamp as "haexTimestamp", device_id as "deviceId",
-    created_at as "createdAt", record_key as "recordKey", sequence
-  from public.pull_logs($1, $2, $3)
-) t`;
+/** The pull of the rest path (pull.ts pullRpc), as the same JSON text PostgREST builds with json_agg,
+ *  so pageOut reads both alike. */
+const PULL_SQL = `select coalesce(json_agg(t), '[]')::text as page from public.pull_logs($1, $2, $3) t`;
 
 /** What PostgREST does per request: the role, the claims, and the role's statement_timeout (8 s on
  *  Supabase), which `set role` alone would not apply. */

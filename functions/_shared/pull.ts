@@ -1,18 +1,21 @@
 /**
  * The pull read of both database transports (db.ts RestDb, db-direct.ts DirectDb): the pull_logs rpc
- * and the API page built from its rows.
+ * and the API page built from its answer.
  *
- * POST /pull is ONE PostgREST request and ONE SQL statement: the pull_logs rpc, inlined by PostgreSQL
- * into an index range scan on sync_logs (see supabase/migrations/..._recreate_pull_logs_with_page_state.sql).
- * The page's state comes with it from the database, in the same snapshot: every row carries the
- * vault's lastSequence, hasMore, nextSequence and compactedThrough, so nothing here depends on PostgREST's max_rows or
- * guesses from the page length (a page holds at most 1000 rows, under any max_rows of 1000 or more).
- * pull_logs also ends a page at the byte budget of private.limits() (always >= 1 log).
+ * POST /pull is ONE PostgREST request and ONE SQL statement: public.pull_logs, inlined by PostgreSQL
+ * into an index range scan on sync_logs (supabase/migrations/20261202120000_recreate_pull_logs_as_one_page.sql).
+ * It answers one row: the page's logs (whole sync_logs rows, ascending) and the page's state once
+ * (has_more, next_sequence, last_sequence, compacted_through), all from one snapshot; pull_logs also
+ * ends a page at the byte budget of private.limits() (always >= 1 log), so nothing here depends on
+ * PostgREST's max_rows or guesses from the page length.
  *
- * PostgREST renames the columns to the API's camelCase itself (`select=`), with the state columns
- * first in each row; the page is passed through as text: the state prefix of each row is cut off
- * instead of JSON.parse/stringify of up to megabytes (pageOut; any unexpected shape takes the
- * parsing path, pageOutParsed). A page without logs is one row whose log columns are null.
+ * Wire format in: PostgREST's (and db-direct's) json_agg of that row, `[{"logs":[{…},…],"has_more":…,
+ * "next_sequence":…,"last_sequence":…,"compacted_through":…}]`.
+ * Wire format out (docs/http-api.md): `{"logs":[{"id",…,"encryptedData",…}],"hasMore",…}`, the same
+ * object with every snake_case key in camelCase. The page is passed through as text: keys are
+ * renamed in place (pageOut) instead of JSON.parse/stringify of up to megabytes. That is safe
+ * because in JSON text a quote inside a string is always escaped, so `{"key":` / `,"key":` only
+ * occurs where a key starts. Any other shape is parsed and checked properly (pageOutParsed).
  */
 import { HttpError } from './errors.ts';
 
@@ -23,59 +26,52 @@ export interface PullRequest {
   limit: number;
 }
 
-export const PULL_COLUMNS = 'lastSequence:last_sequence,hasMore:has_more,nextSequence:next_sequence,'
-  + 'compactedThrough:compacted_through,'
-  + 'id,encryptedData:encrypted_data,nonce,haexTimestamp:haex_timestamp,deviceId:device_id,createdAt:created_at,'
-  + 'recordKey:record_key,sequence';
-
 /** The rpc path and body of a pull. */
 export const pullRpc = (body: PullRequest) => ({
-  path: `/rpc/pull_logs?select=${PULL_COLUMNS}`,
+  path: '/rpc/pull_logs',
   args: { vault_id: body.vaultId, after_sequence: body.afterSequence, max_count: body.limit },
 });
 
 const unexpected = () => new HttpError(500, 'internal', 'unexpected database answer');
-const STATE = /\{"lastSequence":(\d+),"hasMore":(true|false),"nextSequence":(\d+),"compactedThrough":(\d+),/g;
-const EMPTY_ROW =
-  /^\s*\[\s*\{"lastSequence":(\d+),"hasMore":false,"nextSequence":(\d+),"compactedThrough":(\d+),"id":null,[^{}]*\}\s*\]\s*$/;
 
-const page = (logs: string, hasMore: boolean, nextSequence: number, lastSequence: number, compactedThrough: number) =>
+/** `[{"logs":[` … `],"has_more":…,"compacted_through":N}]`: the logs array and the state, checked. */
+const PAGE = /^\s*\[\s*\{"logs":(\[[\s\S]*\]),"has_more":(true|false),"next_sequence":(\d+),"last_sequence":(\d+),"compacted_through":(\d+)\}\s*\]\s*$/;
+const PAGE_KEY = /[{,]"(logs|has_more)":/;
+const SNAKE_KEY = /([{,])"([a-z][a-z0-9]*(?:_[a-z0-9]+)+)":/g;
+const camel = (name: string) => name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
+const camelKeys = (json: string) => json.replace(SNAKE_KEY, (_m, before: string, key: string) => `${before}"${camel(key)}":`);
+
+const page = (logs: string, hasMore: string, nextSequence: string, lastSequence: string, compactedThrough: string) =>
   `{"logs":${logs},"hasMore":${hasMore},"nextSequence":${nextSequence},"lastSequence":${lastSequence},`
   + `"compactedThrough":${compactedThrough}}`;
 
-/** pull_logs rows (as PULL_COLUMNS selects them) -> the API page as JSON text. */
-export function pageOut(rows: string): string {
-  const empty = EMPTY_ROW.exec(rows);
-  if (empty) return page('[]', false, Number(empty[2]), Number(empty[1]), Number(empty[3]));
-  STATE.lastIndex = 0;
-  const first = STATE.exec(rows);
-  if (!first || !/^\s*\[\s*$/.test(rows.slice(0, first.index))) return pageOutParsed(rows);
-  let count = 0;
-  const logs = rows.replace(STATE, (match, last, more, next, compacted) =>
-    last === first[1] && more === first[2] && next === first[3] && compacted === first[4] ? (count++, '{') : match);
-  // Every row must have had the same state; anything else is parsed (and checked) properly.
-  if (count === 0 || logs.includes('"lastSequence":')) return pageOutParsed(rows);
-  return page(logs.trimEnd(), first[2] === 'true', Number(first[3]), Number(first[1]), Number(first[4]));
+/** pull_logs' answer (json_agg of its one row) -> the API page as JSON text. */
+export function pageOut(answer: string): string {
+  const match = PAGE.exec(answer);
+  // A second row would show as a structural "logs" / "has_more" key inside the captured array.
+  if (!match || PAGE_KEY.test(match[1]!)) return pageOutParsed(answer);
+  return page(camelKeys(match[1]!), match[2]!, match[3]!, match[4]!, match[5]!);
 }
 
-interface PullRowOut {
-  lastSequence: number; hasMore: boolean; nextSequence: number; compactedThrough: number; id: string | null; [k: string]: unknown;
+interface PullRow {
+  logs: Array<Record<string, unknown>>;
+  has_more: boolean; next_sequence: number; last_sequence: number; compacted_through: number;
 }
 
+/** The same as pageOut, by parsing (and checking) the whole answer. */
 export function pageOutParsed(text: string): string {
-  let rows: PullRowOut[];
+  let rows: PullRow[];
   try {
-    rows = JSON.parse(text) as PullRowOut[];
+    rows = JSON.parse(text) as PullRow[];
   } catch {
     throw unexpected();
   }
-  if (!Array.isArray(rows) || rows.length === 0) throw unexpected();
-  const { lastSequence, hasMore, nextSequence, compactedThrough } = rows[0]!;
-  if (rows.some((r) => r.lastSequence !== lastSequence || r.hasMore !== hasMore || r.nextSequence !== nextSequence
-    || r.compactedThrough !== compactedThrough)) {
+  const row = Array.isArray(rows) && rows.length === 1 ? rows[0] : undefined;
+  if (!row || !Array.isArray(row.logs) || typeof row.has_more !== 'boolean'
+    || ![row.next_sequence, row.last_sequence, row.compacted_through].every((n) => Number.isSafeInteger(n))) {
     throw unexpected();
   }
-  const logs = rows[0]!.id === null ? []
-    : rows.map(({ lastSequence: _l, hasMore: _h, nextSequence: _n, compactedThrough: _c, ...log }) => log);
-  return JSON.stringify({ logs, hasMore, nextSequence, lastSequence, compactedThrough });
+  const logs = row.logs.map((log) => Object.fromEntries(Object.entries(log).map(([k, v]) => [camel(k), v])));
+  return JSON.stringify({ logs, hasMore: row.has_more, nextSequence: row.next_sequence, lastSequence: row.last_sequence,
+    compactedThrough: row.compacted_through });
 }

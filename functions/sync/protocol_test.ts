@@ -52,24 +52,30 @@ Deno.test('vaultIdParam accepts uuids only', () => {
   for (const bad of ['..%2F..%2Fvaults', '%E0%A4%A', `${uuid}%00`, '']) fails(() => vaultIdParam(bad), /vaultId/);
 });
 
-Deno.test('pageOut cuts the state off each row and equals the parsing path', () => {
-  const state = (last: number, more: boolean, next: number, compacted = 3) =>
-    `{"lastSequence":${last},"hasMore":${more},"nextSequence":${next},"compactedThrough":${compacted},`;
-  const row = (n: number, s = state(9, true, 5)) => `${s}"id":"${n}","nonce":"{\\"lastSequence\\":1,","sequence":${n}}`;
+Deno.test('pageOut renames the page\'s keys in place and equals the parsing path', () => {
+  const log = (n: number, device = 'd') => `{"id":"${n}","vault_id":"v","sequence":${n},"encrypted_data":"e${n}",`
+    + `"device_id":${JSON.stringify(device)},"record_key":null}`;
+  const answer = (logs: string, state: string) => `[{"logs":[${logs}],${state}}]`;
+  const state = (more: boolean, next: number, last: number, compacted = 3) =>
+    `"has_more":${more},"next_sequence":${next},"last_sequence":${last},"compacted_through":${compacted}`;
+  // A device id that looks like a key must stay as it is (JSON escapes its quotes).
+  const tricky = '{"x_y":1,"has_more":true}';
   const bodies = [
-    `[${[4, 5].map((n) => row(n)).join(', \n ')}]`,
-    `[${row(9, state(9, false, 9))}]`,
-    `[${state(7, false, 7)}"id":null,"encryptedData":null,"nonce":null,"haexTimestamp":null,"deviceId":null,"createdAt":null,"sequence":null}]`,
+    answer([4, 5].map((n) => log(n)).join(','), state(true, 5, 9)),
+    answer(log(9, tricky), state(false, 9, 9)),
+    answer('', state(false, 7, 7)),
   ];
   for (const body of bodies) assert.deepEqual(JSON.parse(pageOut(body)), JSON.parse(pageOutParsed(body)), body);
   assert.deepEqual(JSON.parse(pageOut(bodies[0]!)), {
-    logs: [{ id: '4', nonce: '{"lastSequence":1,', sequence: 4 }, { id: '5', nonce: '{"lastSequence":1,', sequence: 5 }],
+    logs: [4, 5].map((n) => ({ id: String(n), vaultId: 'v', sequence: n, encryptedData: `e${n}`, deviceId: 'd', recordKey: null })),
     hasMore: true, nextSequence: 5, lastSequence: 9, compactedThrough: 3,
   });
+  assert.equal(JSON.parse(pageOut(bodies[1]!)).logs[0].deviceId, tricky);
   assert.deepEqual(JSON.parse(pageOut(bodies[2]!)), { logs: [], hasMore: false, nextSequence: 7, lastSequence: 7, compactedThrough: 3 });
-  // Rows that disagree about the page's state, or no rows at all, are not a page.
-  for (const bad of [`[${row(4)}, ${row(5, state(9, false, 9))}]`, `[${row(4)}, ${row(5, state(9, true, 5, 4))}]`, '[]', 'null']) {
-    assert.throws(() => pageOut(bad), (e: unknown) => e instanceof HttpError && e.status === 500);
+  // Two rows, no row, a state that is not one, or no logs array are not a page.
+  for (const bad of [`[${bodies[0]!.slice(1, -1)},${bodies[2]!.slice(1, -1)}]`, '[]', 'null',
+    answer(log(1), state(true, 1, 9).replace('true', '"yes"')), '[{"has_more":false,"next_sequence":1,"last_sequence":1,"compacted_through":0}]']) {
+    assert.throws(() => pageOut(bad), (e: unknown) => e instanceof HttpError && e.status === 500, bad);
   }
 });
 

@@ -9,12 +9,14 @@
  * -> TransportError{retryable: true}; others (401, 403, 500, unexpected shapes) ->
  * TransportError{retryable: false}. supabase-js does not expose response headers, so Retry-After is
  * not seen through this transport.
- * pull_logs returns the page's state on every row (lastSequence, hasMore, nextSequence, from the
- * snapshot of the page); a page without logs is one row whose log columns are null.
+ * pull_logs answers one row, the page: its logs (sync_logs rows, so typed exactly by the table's Row
+ * type) and the page's state once (has_more, next_sequence, last_sequence, compacted_through, from
+ * the snapshot of the page); a page without logs has an empty `logs` array.
  */
 import type { PostgrestError, SupabaseClient } from '@supabase/supabase-js';
 import type { Database, Json } from '../database.types.ts';
 import { errorFromStatus, TransportError } from '../errors.ts';
+import type { StoredLog } from '../log-crypto.ts';
 import { type CompactResult, isCompactStatus, type PullResult, type PushResult, type SyncTransport, type VaultKeyRecord, type VaultSummary } from './types.ts';
 
 type Client = SupabaseClient<Database>;
@@ -105,21 +107,26 @@ export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTrans
       return result;
     },
     async pull(vaultId, afterSequence, limit): Promise<PullResult> {
+      // One row: the page. (`.single()` would give the object itself, but makes PostgREST take
+      // element 0 of its json_agg, which parses the whole page once more inside PostgreSQL.)
       const rows = await call('pull_logs', () => db.rpc('pull_logs', {
         vault_id: vaultId, after_sequence: afterSequence, max_count: limit,
       }));
-      const state = Array.isArray(rows) ? rows[0] : undefined;
-      if (!state || typeof state.has_more !== 'boolean') {
+      const page = Array.isArray(rows) && rows.length === 1 ? rows[0] : undefined;
+      if (!page || !Array.isArray(page.logs) || typeof page.has_more !== 'boolean') {
         throw new TransportError('pull_logs: unexpected answer', 502, 'unexpected_answer', false);
       }
-      // A page without logs is one row with null log columns (the generated types cannot say so).
-      const logs = (state.id as string | null) === null ? [] : rows!.map((r) => ({
-        id: r.id, sequence: Number(r.sequence), encryptedData: r.encrypted_data, nonce: r.nonce,
-        haexTimestamp: r.haex_timestamp, deviceId: r.device_id ?? null, createdAt: r.created_at, recordKey: r.record_key ?? null,
-      }));
+      const logs = new Array<StoredLog>(page.logs.length);
+      for (let i = 0; i < logs.length; i++) {
+        const r = page.logs[i]!;
+        logs[i] = {
+          id: r.id, sequence: Number(r.sequence), encryptedData: r.encrypted_data, nonce: r.nonce,
+          haexTimestamp: r.haex_timestamp, deviceId: r.device_id, createdAt: r.created_at, recordKey: r.record_key,
+        };
+      }
       return {
-        logs, hasMore: state.has_more, nextSequence: Number(state.next_sequence), lastSequence: Number(state.last_sequence),
-        compactedThrough: Number(state.compacted_through ?? 0),
+        logs, hasMore: page.has_more, nextSequence: Number(page.next_sequence), lastSequence: Number(page.last_sequence),
+        compactedThrough: Number(page.compacted_through),
       };
     },
     async compact(vaultId): Promise<CompactResult> {
