@@ -273,8 +273,9 @@ describe('npm start lifecycle', () => {
       // tsx runs the script in a child node process: kill that one, the stack's owner, without warning.
       process.kill(readState(dataDir)!.owner.pid, 'SIGKILL');
       await exitOf(first.child);
+      // Its children stop on their own (tests/start-orphans.test.ts); what is left is the state file
+      // naming a dead owner, and perhaps children still shutting down, which the next start stops.
       const second = await startCli(dataDir);
-      expect(second.output()).toContain('did not stop cleanly');
       expect(orphans.filter(isSameProcessAlive)).toEqual([]);
       const health = await fetch(`${second.apiUrl}/functions/v1/sync`, { headers: { authorization: `Bearer ${stack.ANON_KEY}` } });
       expect(health.status).toBe(200);

@@ -1,5 +1,11 @@
-/** `npm start`: runs the embedded stack in the foreground until Ctrl-C or SIGTERM. */
+/**
+ * `npm start`: runs the embedded stack in the foreground until Ctrl-C or SIGTERM, or until the npm
+ * process that launched it dies (kill -9 of `npm start`): then it stops as after SIGTERM. If this
+ * process itself is killed, its children stop on their own (stack/process.ts, parent-death signal).
+ */
+import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config.ts';
+import { identify, isSameProcessAlive, type ProcessIdentity } from '../process.ts';
 import { startStack, type RunningStack } from '../stack.ts';
 
 const startedAt = Date.now();
@@ -21,6 +27,44 @@ async function shutdown(signal: string) {
 process.on('SIGINT', () => void shutdown('SIGINT'));
 process.on('SIGTERM', () => void shutdown('SIGTERM'));
 process.on('SIGHUP', () => void shutdown('SIGHUP'));
+
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
+  }
+}
+const isNpm = (pid: number) => {
+  try {
+    // npm retitles itself ("npm start"), which rewrites its cmdline; a plain node runs npm-cli.js.
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv.slice(0, 2).some((arg) => /^(\S*\/)?npm(-cli\.js)?(\s|$)/.test(arg));
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The launcher chain up to `npm` (npm, and the `sh -c` npm runs scripts with), if npm started us
+ * within three generations. Started some other way (`node --import tsx stack/cli/start.ts`,
+ * nohup, a service manager), nothing is watched: a shell that merely started us is not our owner.
+ */
+function launchers(): ProcessIdentity[] {
+  const chain: ProcessIdentity[] = [];
+  for (let pid = parentOf(process.pid); pid && pid > 1 && chain.length < 3; pid = parentOf(pid)) {
+    chain.push(identify(pid));
+    if (isNpm(pid)) return chain;
+  }
+  return [];
+}
+const watched = launchers();
+if (watched.length > 0) {
+  setInterval(() => {
+    if (!watched.every(isSameProcessAlive)) void shutdown('launcher (npm) exited');
+  }, 500).unref();
+}
 
 try {
   const config = loadConfig();
