@@ -6,12 +6,14 @@
 import { readFileSync } from 'node:fs';
 import { loadConfig } from '../config.ts';
 import { identify, isSameProcessAlive, type ProcessIdentity } from '../process.ts';
+import { registerStack } from '../registry.ts';
 import { startStack, type RunningStack } from '../stack.ts';
 
 const startedAt = Date.now();
 const abort = new AbortController();
 let starting: Promise<RunningStack> | undefined;
 let stopping = false;
+let unregister: (() => void) | undefined;
 
 /** Stops what runs, also in the middle of starting: the start then unwinds what it had started. */
 async function shutdown(signal: string) {
@@ -19,6 +21,7 @@ async function shutdown(signal: string) {
   stopping = true;
   console.log(`haex-sync: ${signal} received, stopping`);
   abort.abort();
+  unregister?.();
   const stack = await starting?.catch(() => undefined);
   await stack?.stop();
   console.log('haex-sync: stopped');
@@ -70,6 +73,11 @@ try {
   const config = loadConfig();
   starting = startStack(config, { signal: abort.signal });
   const stack = await starting;
+  // Listed so that `npm run status` and `npm run user` find it whatever HAEX_* it was started with.
+  unregister = registerStack({
+    projectRoot: config.projectRoot, dataDir: config.dataDir,
+    apiPort: Number(new URL(stack.info.API_URL).port), dbPort: Number(new URL(stack.info.DB_URL).port),
+  });
   console.log(`haex-sync ready in ${Date.now() - startedAt} ms: API ${stack.info.API_URL} `
     + `(DB ${stack.info.DB_URL.replace(/:[^:@/]+@/, ':***@')}, data ${config.dataDir}; \`npm run status\` for keys)`);
 } catch (error) {
