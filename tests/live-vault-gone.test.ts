@@ -1,7 +1,7 @@
 /**
  * vault.live() on a vault that is gone (issue 21, item 4): it stops by itself and reports the
- * NotFoundError through its state (onState 'stopped' with the error, `live.error`, `live.pull()`
- * rejecting), instead of staying 'live' and pulling the old cursor forever; with both transports,
+ * NotFoundError through its state (onError, then onState 'stopped' with the error, `live.error`,
+ * `live.pull()` rejecting), instead of staying 'live' and pulling the old cursor forever; with both transports,
  * whether the next pull comes from the app, the periodic check, or a refused channel join.
  */
 import { randomUUID } from 'node:crypto';
@@ -49,7 +49,7 @@ describe('vault.live() when the vault is gone', () => {
     expect(device.live!.error).toBe(pulled);
     await eventually(() => reports.some((r) => r.state === 'stopped'), 'the stopped report', 5000);
     expect(reports.at(-1)).toEqual({ state: 'stopped', error: pulled });
-    expect(errors).toEqual([]); // reported once, through the state
+    expect(errors).toEqual([pulled]); // onError first, as for every failed pull, then the state
   });
 
   it('is noticed by the periodic check without the app asking', async () => {

@@ -22,9 +22,9 @@
  * - A failed pull is reported (onError) and retried at the next poke, check or resubscription;
  *   pulled pages already applied stay applied.
  * - A vault that is gone ends live sync: when a pull answers NotFoundError (deleted, or this user
- *   lost access) or VaultDeletedError, live sync stops by itself: state "stopped", the error in
- *   onState's detail and in `live.error`, `live.pull()` rejects with it; onError is not called for
- *   it. A refused channel join (as for a vault that is gone) triggers a pull at once, so the
+ *   lost access) or VaultDeletedError, live sync stops by itself: onError gets the error, then
+ *   state "stopped" with it in onState's detail and in `live.error`; `live.pull()` rejects with it.
+ *   A refused channel join (as for a vault that is gone) triggers a pull at once, so the
  *   vault's absence is noticed then rather than at the next periodic check.
  * Works with either transport: pulls go through the vault's transport, only the subscription needs
  * a supabase-js client (HaexSyncClient.create({ supabase }) or `supabase` here). On Node 20 that
@@ -114,12 +114,12 @@ export function startLive(vault: LiveVault, supabase: SupabaseClient<any, any, a
         cursor = result.cursor;
       } catch (error) {
         if (signal.aborted) return;
+        options.onError?.(error);
         if (error instanceof NotFoundError || error instanceof VaultDeletedError) {
           gone = error;
           void stop(error);
           return;
         }
-        options.onError?.(error);
         return; // the next poke, check or resubscription retries
       }
     } while (pending && !signal.aborted);
@@ -181,7 +181,7 @@ export function startLive(vault: LiveVault, supabase: SupabaseClient<any, any, a
   const interval = options.checkIntervalMs ?? 30_000;
   const checkTimer = interval > 0 ? setInterval(() => { void requestPull(); }, interval) : undefined;
 
-  const stop = async (reason?: Error) => {
+  const stop = async (error?: Error) => {
     if (state === 'stopped') return;
     state = 'stopped';
     stopper.abort();
@@ -190,8 +190,8 @@ export function startLive(vault: LiveVault, supabase: SupabaseClient<any, any, a
     const old = channel;
     channel = undefined;
     if (old) await supabase.removeChannel(old).catch(() => {});
-    if (!reason) await inFlight; // a reason comes from the pull in flight itself
-    options.onState?.('stopped', reason ? { error: reason } : undefined);
+    await inFlight;
+    options.onState?.('stopped', error ? { error } : undefined);
   };
   options.signal?.addEventListener('abort', () => { void stop(); }, { once: true });
 
