@@ -134,18 +134,18 @@ describe('npm start killed with SIGKILL', () => {
     expect(state.children.length).toBeGreaterThanOrEqual(3); // postgres, postgrest, one per function
     const npmExited = new Promise((resolve) => npm.once('exit', resolve));
     process.kill(state.owner.pid, 'SIGKILL');
-    expect(await eventually(() => everythingGone([state.owner, ...state.children], ports), 10_000),
+    expect(await eventually(() => everythingGone([state.owner, ...state.children], ports), 15_000),
       `still alive: ${[state.owner, ...state.children].filter(isSameProcessAlive).map((p) => p.pid)}`).toBe(true);
     await npmExited;
-  });
+  }, 120_000);
 
   it('stops the whole stack within seconds when the npm process is killed, and starts again on the same data', async () => {
     const { npm, ports, output } = await npmStart();
     expect(output()).not.toContain('did not stop cleanly'); // the first test's kill left nothing behind
     const state = readState(dataDir)!;
     npm.kill('SIGKILL');
-    expect(await eventually(() => everythingGone([state.owner, ...state.children], ports), 10_000),
+    expect(await eventually(() => everythingGone([state.owner, ...state.children], ports), 15_000),
       `still alive: ${[state.owner, ...state.children].filter(isSameProcessAlive).map((p) => p.pid)}`).toBe(true);
     expect(readState(dataDir)).toBeUndefined(); // it stopped cleanly, as after SIGTERM
-  });
+  }, 180_000);
 });
