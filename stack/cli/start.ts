@@ -16,10 +16,10 @@ let stopping = false;
 let unregister: (() => void) | undefined;
 
 /** Stops what runs, also in the middle of starting: the start then unwinds what it had started. */
-async function shutdown(signal: string) {
+async function shutdown(reason: string) {
   if (stopping) return;
   stopping = true;
-  console.log(`haex-sync: ${signal} received, stopping`);
+  console.log(`haex-sync: ${reason}, stopping`);
   abort.abort();
   unregister?.();
   const stack = await starting?.catch(() => undefined);
@@ -27,9 +27,9 @@ async function shutdown(signal: string) {
   console.log('haex-sync: stopped');
   process.exit(0);
 }
-process.on('SIGINT', () => void shutdown('SIGINT'));
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGHUP', () => void shutdown('SIGHUP'));
+process.on('SIGINT', () => void shutdown('SIGINT received'));
+process.on('SIGTERM', () => void shutdown('SIGTERM received'));
+process.on('SIGHUP', () => void shutdown('SIGHUP received'));
 
 function parentOf(pid: number): number | undefined {
   try {
@@ -65,7 +65,7 @@ function launchers(): ProcessIdentity[] {
 const watched = launchers();
 if (watched.length > 0) {
   setInterval(() => {
-    if (!watched.every(isSameProcessAlive)) void shutdown('launcher (npm) exited');
+    if (!watched.every(isSameProcessAlive)) void shutdown('its npm launcher is gone');
   }, 500).unref();
 }
 
