@@ -7,7 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NotFoundError, type LiveState } from '../client/src/index.ts';
-import { eventually } from './support/realtime.ts';
+import { startLive } from '../client/src/live.ts';
+import { eventually, realtimeClient } from './support/realtime.ts';
 import { openDevice, type Device } from './support/live-devices.ts';
 import { newUser, rpc, stack } from './support/stack.ts';
 
@@ -72,5 +73,26 @@ describe('vault.live() when the vault is gone', () => {
     await device.live!.stop();
     expect(device.live!.error).toBeUndefined();
     expect(reports.at(-1)).toEqual({ state: 'stopped', error: undefined });
+  });
+
+  it('a 404 that is not about the vault (a function not up yet after a restart) is retried, not taken for a gone vault', async () => {
+    const user = await newUser('gone');
+    const supabase = realtimeClient(user.access_token, { apiUrl: stack.API_URL, anonKey: stack.ANON_KEY });
+    let pulls = 0;
+    const starting = { // a vault whose pulls meet a gateway that has not registered the function yet
+      vaultId: randomUUID(),
+      sync: async () => { pulls++; throw new NotFoundError('pull: function not found', 404, 'function_not_found'); },
+    };
+    const errors: unknown[] = [];
+    const live = startLive(starting, supabase, { cursor: 0, apply: () => {}, checkIntervalMs: 100, onError: (e) => errors.push(e) });
+    try {
+      await eventually(() => pulls >= 3, 'three pulls', 5000);
+      expect(live.state).not.toBe('stopped');
+      expect(live.error).toBeUndefined();
+      expect(errors.length).toBeGreaterThanOrEqual(3);
+    } finally {
+      await live.stop();
+      await supabase.removeAllChannels();
+    }
   });
 });

@@ -79,6 +79,15 @@ export interface LiveVault {
     Promise<{ cursor: number }>;
 }
 
+/**
+ * The server's own "no such vault" (SQL PT404 through rpc, `not_found` through the Edge Function).
+ * Other 404s are not about the vault and pass: a gateway that is starting answers
+ * `function_not_found` until the function is up, PostgREST `PGRST202` for an rpc it does not know yet.
+ */
+const VAULT_NOT_FOUND_CODES = new Set(['PT404', 'not_found']);
+const isVaultGone = (error: unknown): error is Error => error instanceof VaultDeletedError
+  || (error instanceof NotFoundError && VAULT_NOT_FOUND_CODES.has(error.code));
+
 const MIN_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 10_000;
 
@@ -115,7 +124,7 @@ export function startLive(vault: LiveVault, supabase: SupabaseClient<any, any, a
       } catch (error) {
         if (signal.aborted) return;
         options.onError?.(error);
-        if (error instanceof NotFoundError || error instanceof VaultDeletedError) {
+        if (isVaultGone(error)) {
           gone = error;
           void stop(error);
           return;
