@@ -141,7 +141,7 @@ export async function startPostgres(options: PostgresOptions): Promise<RunningPo
     ...(options.ephemeral ? ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'] : []),
   ];
   const service = startService('postgres', bin.postgres, flags, logFile, {
-    ...asUser, env: { ...process.env, LC_ALL: 'C' },
+    ...asUser, parentDeathSignal: 'SIGINT', env: { ...process.env, LC_ALL: 'C' },
   });
   const superuserUrl = `postgresql://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${options.port}/postgres`;
   await waitUntil(service, async () => {

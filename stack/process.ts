@@ -1,5 +1,14 @@
-/** Child processes of the stack: spawn with a log file, wait for readiness, stop without orphans. */
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+/**
+ * Child processes of the stack: spawn with a log file, wait for readiness, stop without orphans.
+ *
+ * No orphans even when the stack's process dies without cleaning up (kill -9, a crash, an OOM
+ * kill): every child is started through util-linux `setpriv --pdeathsig`, which asks the kernel
+ * (prctl PR_SET_PDEATHSIG) to send the child a signal the moment its parent dies, then execs the
+ * real binary in place, so the pid we record is the binary's own. Node has no binding for prctl,
+ * hence the wrapper; where `setpriv` is missing (not Linux, a minimal image) children are started
+ * plainly and the next `npm start` stops what the dead one left (stack.ts, claimDataDir).
+ */
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 
@@ -11,10 +20,44 @@ export interface Service {
   exited: Promise<number | null>;
 }
 
+let setprivPath: string | null | undefined;
+/** The `setpriv` binary if it supports --pdeathsig (util-linux >= 2.33), else null. */
+export function setpriv(): string | null {
+  if (setprivPath === undefined) {
+    setprivPath = null;
+    if (process.platform === 'linux') {
+      for (const candidate of ['/usr/bin/setpriv', '/bin/setpriv']) {
+        try {
+          if (execFileSync(candidate, ['--help'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).includes('--pdeathsig')) {
+            setprivPath = candidate;
+            break;
+          }
+        } catch { /* not there */ }
+      }
+    }
+  }
+  return setprivPath;
+}
+
+export interface ServiceOptions extends SpawnOptions {
+  /**
+   * Signal the kernel sends the child when the stack's process dies (default SIGTERM). Postgres
+   * wants SIGINT, its fast shutdown: SIGTERM would wait for every client session to end.
+   */
+  parentDeathSignal?: NodeJS.Signals;
+}
+
 export function startService(name: string, command: string, args: string[], logFile: string,
-  options: SpawnOptions = {}): Service {
+  options: ServiceOptions = {}): Service {
   const log = createWriteStream(logFile, { flags: 'a' });
-  const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  const { parentDeathSignal = 'SIGTERM', ...spawnOptions } = options;
+  const watchdog = setpriv();
+  // The death signal belongs to the thread that forks: Node spawns from its main thread, which
+  // lives as long as the process does.
+  const child = watchdog
+    ? spawn(watchdog, [`--pdeathsig=${parentDeathSignal.replace(/^SIG/, '')}`, '--', command, ...args],
+      { ...spawnOptions, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(command, args, { ...spawnOptions, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
   const exited = new Promise<number | null>((resolve) => {

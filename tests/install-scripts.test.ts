@@ -33,7 +33,8 @@ const installsHere = (entry: LockEntry) =>
  */
 function packagesWithInstallScripts(): Array<{ name: string; version: string }> {
   return Object.entries(lock.packages as Record<string, LockEntry>)
-    .filter(([, entry]) => entry.hasInstallScript && installsHere(entry))
+    // '' is the project itself: its own scripts (preinstall, prepare) are not a dependency's.
+    .filter(([key, entry]) => key !== '' && entry.hasInstallScript && installsHere(entry))
     .map(([key, entry]) => ({ name: key.slice(key.lastIndexOf('node_modules/') + 'node_modules/'.length), version: entry.version }));
 }
 

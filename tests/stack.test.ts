@@ -197,7 +197,7 @@ async function startCli(dataDir: string): Promise<{ child: ChildProcess; output:
   child.stdout!.on('data', (chunk) => { output += chunk; });
   child.stderr!.on('data', (chunk) => { output += chunk; });
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not ready in 60 s:\n${output}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`not ready in 120 s:\n${output}`)), 120_000);
     child.stdout!.on('data', () => {
       if (output.includes('haex-sync ready')) { clearTimeout(timer); resolve(); }
     });
@@ -211,7 +211,7 @@ const exitOf = (child: ChildProcess) => new Promise<number | null>((resolve) => 
   else child.once('exit', (code) => resolve(code));
 });
 
-async function waitForDeath(processes: ProcessIdentity[], ms = 5000) {
+async function waitForDeath(processes: ProcessIdentity[], ms = 15_000) {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline && processes.some(isSameProcessAlive)) await new Promise((r) => setTimeout(r, 50));
   return processes.filter(isSameProcessAlive).map((p) => p.pid);
@@ -252,7 +252,7 @@ describe('npm start lifecycle', () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
-  });
+  }, 300_000);
 
   it('stops what it started when SIGTERM arrives in the middle of starting', async () => {
     const dataDir = mkdtempSync(path.join(tmpdir(), 'haex-sync-early-'));
@@ -263,7 +263,8 @@ describe('npm start lifecycle', () => {
         stdio: 'ignore',
       });
       let children: ProcessIdentity[] = [];
-      for (let i = 0; i < 600 && children.length === 0; i++) {
+      // Until Postgres runs (initdb takes a while on a loaded machine), then interrupt.
+      for (const deadline = Date.now() + 120_000; Date.now() < deadline && children.length === 0;) {
         await new Promise((r) => setTimeout(r, 20));
         const state = readState(dataDir);
         if (state?.info) throw new Error('was ready before the test could interrupt it');
@@ -277,7 +278,7 @@ describe('npm start lifecycle', () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
-  });
+  }, 300_000);
 
   it('never takes a reused pid for one of its processes', () => {
     const self = identify(process.pid);
@@ -293,8 +294,9 @@ describe('npm start lifecycle', () => {
       // tsx runs the script in a child node process: kill that one, the stack's owner, without warning.
       process.kill(readState(dataDir)!.owner.pid, 'SIGKILL');
       await exitOf(first.child);
+      // Its children stop on their own (tests/start-orphans.test.ts); what is left is the state file
+      // naming a dead owner, and perhaps children still shutting down, which the next start stops.
       const second = await startCli(dataDir);
-      expect(second.output()).toContain('did not stop cleanly');
       expect(orphans.filter(isSameProcessAlive)).toEqual([]);
       const health = await fetch(`${second.apiUrl}/functions/v1/sync`, { headers: { authorization: `Bearer ${stack.ANON_KEY}` } });
       expect(health.status).toBe(200);
@@ -305,5 +307,5 @@ describe('npm start lifecycle', () => {
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
-  });
+  }, 300_000);
 });

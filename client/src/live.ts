@@ -19,14 +19,19 @@
  * - On a channel error, close (token expiry, revoked access) or timeout, the channel is removed and
  *   subscribed again after a backoff (250 ms doubling to 10 s, with jitter); Realtime's token comes
  *   from the supabase-js client (its session or `accessToken` option) at each subscription.
- * - A failed pull is reported (onError, state "error" until the next success) and retried at the
- *   next poke, check or resubscription; pulled pages already applied stay applied.
+ * - A failed pull is reported (onError) and retried at the next poke, check or resubscription;
+ *   pulled pages already applied stay applied.
+ * - A vault that is gone ends live sync: when a pull answers NotFoundError (deleted, or this user
+ *   lost access) or VaultDeletedError, live sync stops by itself: onError gets the error, then
+ *   state "stopped" with it in onState's detail and in `live.error`; `live.pull()` rejects with it.
+ *   A refused channel join (as for a vault that is gone) triggers a pull at once, so the
+ *   vault's absence is noticed then rather than at the next periodic check.
  * Works with either transport: pulls go through the vault's transport, only the subscription needs
  * a supabase-js client (HaexSyncClient.create({ supabase }) or `supabase` here). On Node 20 that
  * client needs `realtime: { transport: WebSocket }` from `ws`.
  */
 import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js';
-import { UsageError } from './errors.ts';
+import { NotFoundError, UsageError, VaultDeletedError } from './errors.ts';
 import type { DecryptedLog } from './log-crypto.ts';
 import type { PullPage } from './pull.ts';
 
@@ -39,7 +44,10 @@ export interface LiveOptions {
   apply: (logs: DecryptedLog[], page: PullPage) => void | Promise<void>;
   /** Called with the new cursor after each applied page (persist it here). */
   onCursor?: (cursor: number) => void | Promise<void>;
-  /** Called on every state change ("live" = subscribed and caught up once). */
+  /**
+   * Called on every state change ("live" = subscribed and caught up once). "stopped" with
+   * `detail.error` (NotFoundError or VaultDeletedError) means the vault is gone; live sync ended.
+   */
   onState?: (state: LiveState, detail?: { error?: Error }) => void;
   /** Called when a pull fails (it is retried at the next poke, check or resubscription). */
   onError?: (error: unknown) => void;
@@ -56,7 +64,9 @@ export interface LiveSync {
   readonly state: LiveState;
   /** The last sequence applied. */
   readonly cursor: number;
-  /** Pulls now (joined to a pull in flight); resolves with the cursor after it. */
+  /** Why live sync stopped by itself (NotFoundError, VaultDeletedError); undefined while it runs or after stop(). */
+  readonly error: Error | undefined;
+  /** Pulls now (joined to a pull in flight); resolves with the cursor after it, rejects once the vault is gone. */
   pull(): Promise<number>;
   /** Unsubscribes and waits for a pull in flight. */
   stop(): Promise<void>;
@@ -68,6 +78,15 @@ export interface LiveVault {
   sync(options: { cursor: number; apply: LiveOptions['apply']; onCursor?: LiveOptions['onCursor']; pageSize?: number; signal?: AbortSignal }):
     Promise<{ cursor: number }>;
 }
+
+/**
+ * The server's own "no such vault" (SQL PT404 through rpc, `not_found` through the Edge Function).
+ * Other 404s are not about the vault and pass: a gateway that is starting answers
+ * `function_not_found` until the function is up, PostgREST `PGRST202` for an rpc it does not know yet.
+ */
+const VAULT_NOT_FOUND_CODES = new Set(['PT404', 'not_found']);
+const isVaultGone = (error: unknown): error is Error => error instanceof VaultDeletedError
+  || (error instanceof NotFoundError && VAULT_NOT_FOUND_CODES.has(error.code));
 
 const MIN_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 10_000;
@@ -84,6 +103,7 @@ export function startLive(vault: LiveVault, supabase: SupabaseClient<any, any, a
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
   let inFlight: Promise<void> | undefined;
   let pending = false;
+  let gone: Error | undefined;
 
   const setState = (next: LiveState, error?: Error) => {
     if (state === 'stopped' || (state === next && !error)) return;
@@ -104,6 +124,11 @@ export function startLive(vault: LiveVault, supabase: SupabaseClient<any, any, a
       } catch (error) {
         if (signal.aborted) return;
         options.onError?.(error);
+        if (isVaultGone(error)) {
+          gone = error;
+          void stop(error);
+          return;
+        }
         return; // the next poke, check or resubscription retries
       }
     } while (pending && !signal.aborted);
@@ -141,6 +166,8 @@ export function startLive(vault: LiveVault, supabase: SupabaseClient<any, any, a
       // CHANNEL_ERROR (refused join, socket lost), TIMED_OUT, CLOSED (token expired, access revoked)
       setState('reconnecting', error);
       resubscribeLater();
+      // A refused join may mean the vault is gone: a pull tells (and stops live sync if so).
+      if (status === 'CHANNEL_ERROR') void requestPull();
     });
   };
 
@@ -163,7 +190,7 @@ export function startLive(vault: LiveVault, supabase: SupabaseClient<any, any, a
   const interval = options.checkIntervalMs ?? 30_000;
   const checkTimer = interval > 0 ? setInterval(() => { void requestPull(); }, interval) : undefined;
 
-  const stop = async () => {
+  const stop = async (error?: Error) => {
     if (state === 'stopped') return;
     state = 'stopped';
     stopper.abort();
@@ -173,7 +200,7 @@ export function startLive(vault: LiveVault, supabase: SupabaseClient<any, any, a
     channel = undefined;
     if (old) await supabase.removeChannel(old).catch(() => {});
     await inFlight;
-    options.onState?.('stopped');
+    options.onState?.('stopped', error ? { error } : undefined);
   };
   options.signal?.addEventListener('abort', () => { void stop(); }, { once: true });
 
@@ -183,7 +210,12 @@ export function startLive(vault: LiveVault, supabase: SupabaseClient<any, any, a
   return {
     get state() { return state; },
     get cursor() { return cursor; },
-    pull: async () => { await requestPull(); return cursor; },
-    stop,
+    get error() { return gone; },
+    pull: async () => {
+      await requestPull();
+      if (gone) throw gone;
+      return cursor;
+    },
+    stop: () => stop(),
   };
 }

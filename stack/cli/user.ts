@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadConfig, readSigningKeys } from '../config.ts';
-import { runningStackInfo } from '../stack.ts';
+import { findRunningStack } from '../registry.ts';
 import { ensureUser } from '../users.ts';
 
 let email: string | undefined;
@@ -19,11 +19,12 @@ try {
   process.exit(2);
 }
 const config = loadConfig();
-const info = runningStackInfo(config.dataDir);
-if (!info) {
-  console.error(`haex-sync is not running on ${config.dataDir}: start it with \`npm start\``);
+const found = findRunningStack();
+if ('error' in found) {
+  console.error(found.error);
   process.exit(1);
 }
+const { info } = found;
 try {
   if (password !== undefined && password.length < config.auth.minimumPasswordLength) {
     throw new Error(`Password should be at least ${config.auth.minimumPasswordLength} characters.`);
