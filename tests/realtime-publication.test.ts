@@ -29,6 +29,10 @@ describe('the supabase_realtime publication', () => {
       for (const t of ['1', '2', '3']) expect((await rpc('push_logs', { vault_id, logs: [keyed('k', t)] }, alice.access_token)).status).toBe(200);
       expect((await rpc('compact_logs', { vault_id }, alice.access_token)).body).toMatchObject({ removed: 2 });
 
+      // Logical decoding reads WAL only up to what is flushed, and the test stack commits with
+      // synchronous_commit=off: one synchronous commit (an xid's) flushes every earlier record.
+      await sql`set synchronous_commit = on`;
+      await sql`select pg_current_xact_id()`;
       const decode = async (publication: string) => Buffer.concat((await sql`select data from pg_logical_slot_peek_binary_changes(
           ${slot}, null, null, 'proto_version', '1', 'publication_names', ${publication})`).map((r) => r.data as Buffer));
       // pgoutput names each relation it sends a change of in a Relation message ('R', namespace, name).

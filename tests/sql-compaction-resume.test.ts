@@ -122,7 +122,7 @@ describe('ids survive compaction', () => {
       { id: fresh.id, sequence: 4, duplicate: true }] });
     expect((await live(vault_id)).map((l) => l.sequence)).toEqual([2, 3, 4]);
     const pulled = await rpc<any[]>('pull_logs', { vault_id, after_sequence: 0, max_count: 100 }, alice.access_token);
-    expect(pulled.body.map((r) => r.sequence)).toEqual([2, 3, 4]);
+    expect(pulled.body[0].logs.map((r: { sequence: number }) => r.sequence)).toEqual([2, 3, 4]);
     const list = await rpc<any[]>('list_vaults', {}, alice.access_token);
     expect(list.body.find((v) => v.vault_id === vault_id)).toMatchObject({ last_sequence: 4, log_count: 3, compacted_logs: 1 });
   });

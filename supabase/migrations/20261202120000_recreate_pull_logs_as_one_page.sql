@@ -36,6 +36,8 @@
 -- The result type changes, so the function is dropped and created (grants again below); the drop
 -- and create run in the migration's transaction, so no caller sees the function missing.
 
+set lock_timeout = '1s'; -- dropping a function waits for no push or pull; bounded all the same
+
 drop function public.pull_logs(uuid, bigint, int);
 
 create function public.pull_logs(vault_id uuid, after_sequence bigint default 0, max_count int default 100)
@@ -84,3 +86,5 @@ comment on function public.pull_logs(uuid, bigint, int) is
   'API, hot path: ONE row, the page of the caller''s logs after after_sequence (logs: sync_logs rows ascending, at most max_count, 1..1000, and about max_pull_bytes; empty array for no logs) with the page''s has_more, next_sequence, last_sequence and compacted_through once, all from the same snapshot. PT400 for a bad argument; PT404 for a vault that is absent, deleted or not the caller''s; PT409 hint cursor_ahead when after_sequence > last_sequence. language sql, STABLE, SECURITY INVOKER and without a SET clause on purpose, so that PostgreSQL inlines it into PostgREST''s query; names are schema-qualified instead; RLS restricts rows to the caller''s.';
 revoke execute on function public.pull_logs(uuid, bigint, int) from public, anon;
 grant execute on function public.pull_logs(uuid, bigint, int) to authenticated;
+
+reset lock_timeout;
