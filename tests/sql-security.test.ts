@@ -21,7 +21,7 @@ const SECURITY_DEFINER = ['private.forget_compacted_log_ids', 'private.keep_vaul
 /** Functions allowed without `set search_path = ''`: the inlinable hot path. */
 const NO_SEARCH_PATH = ['public.pull_logs'];
 /** private functions `authenticated` may execute: what the SECURITY INVOKER pull_logs calls. */
-const PRIVATE_FOR_AUTHENTICATED = ['private.limits', 'private.pull_compacted_through', 'private.pull_vault_state'];
+const PRIVATE_FOR_AUTHENTICATED = ['private.caller_id', 'private.limits', 'private.pull_compacted_through', 'private.pull_vault_state'];
 
 let alice: StackUser;
 let bob: StackUser;
