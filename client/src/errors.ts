@@ -19,7 +19,8 @@
  *   backup, or a cursor stored for another vault). What an app does: pull again from 0 (its apply
  *   must be idempotent by log id or HLC, as CRDT merges are) and push its local changes again (push
  *   is idempotent by log id), so the server regains what it lost.
- * - SessionRevokedError (401 `session_revoked`): this session's device was revoked or it signed out.
+ * - SessionRevokedError (a TransportError, 401 `session_revoked`, not retryable): this session's
+ *   device was revoked or it signed out.
  * - TransportError: anything else on the way (network, 5xx, 429, 401/403, unexpected answers);
  *   `retryable` says whether repeating the same request may succeed: network failures, 408, 429, 502,
  *   503 and 504. A 500 is the server's bug (its log says more), and a repeat would meet it again.
@@ -68,12 +69,6 @@ export class ConflictError extends ServerError {}
 export class VaultDeletedError extends ConflictError {}
 /** 409 `cursor_ahead` (SQL PT409, hint cursor_ahead): the pull cursor is beyond the vault's last sequence. */
 export class CursorAheadError extends ConflictError {}
-/**
- * 401 `session_revoked` (SQL PT401, hint session_revoked): this client's Auth session has ended: its
- * device was revoked (client.revokeDevice on any device of the user) or it signed out. Final: every
- * later call fails the same way, live sync stops; sign in again for a new session (docs/devices.md).
- */
-export class SessionRevokedError extends ServerError {}
 export class ValidationError extends ServerError {
   /** The offending field as the server names it (`vault_id`, `logs[3].nonce`, `logs`), if any. */
   readonly field: string | undefined;
@@ -88,6 +83,17 @@ export class TransportError extends ServerError {
     /** Milliseconds the server asked to wait (Retry-After), if it did. */
     readonly retryAfterMs?: number, details?: unknown, options?: { cause?: unknown }) {
     super(message, status, code, details, options);
+  }
+}
+
+/**
+ * 401 `session_revoked` (SQL PT401, hint session_revoked): this client's Auth session has ended: its
+ * device was revoked (client.revokeDevice on any device of the user) or it signed out. Final: every
+ * later call fails the same way, live sync stops; sign in again for a new session (docs/devices.md).
+ */
+export class SessionRevokedError extends TransportError {
+  constructor(message: string, status: number, code: string, details?: unknown) {
+    super(message, status, code, false, undefined, details);
   }
 }
 
