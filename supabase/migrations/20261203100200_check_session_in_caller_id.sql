@@ -29,13 +29,15 @@ security definer -- reads auth.sessions and public.devices, which the caller's r
 set search_path = ''
 as $$
 declare
-  uid uuid := auth.uid();
-  session_claim text;
+  -- The claims parsed once; uid and role read as auth.uid() and auth.role() read them (the
+  -- per-claim settings first), without parsing request.jwt.claims three times.
+  claims jsonb := nullif(current_setting('request.jwt.claims', true), '')::jsonb;
+  uid uuid := coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), claims ->> 'sub')::uuid;
+  session_claim text := claims ->> 'session_id';
 begin
-  if uid is null or auth.role() = 'service_role' then
+  if uid is null or coalesce(nullif(current_setting('request.jwt.claim.role', true), ''), claims ->> 'role') = 'service_role' then
     return uid;
   end if;
-  session_claim := auth.jwt() ->> 'session_id';
   if session_claim is null or session_claim !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
     raise exception using errcode = 'PT401', message = 'the token names no Auth session (session_id): sign in to get one',
       detail = 'authorization', hint = 'session_required';
