@@ -231,6 +231,23 @@ describe('authorship', () => {
   });
 });
 
+describe('many requests of one new session at once', () => {
+  it('register one device: concurrent first pushes and registrations agree on its id', async () => {
+    const user = await newUser('concurrent');
+    const vaults = await Promise.all(Array.from({ length: 4 }, () => createVault(user)));
+    const answers = await Promise.all([
+      ...vaults.flatMap(({ vault_id }) => [1, 2].map(() => rpc('push_logs', { vault_id, logs: [entry()] }, user.access_token))),
+      ...Array.from({ length: 4 }, () => rpc('register_device', {}, user.access_token)),
+    ]);
+    expect(answers.map((a) => a.status)).toEqual(Array(12).fill(200));
+    const devices = await adminSql()`select id from public.devices where session_id = ${sessionIdOf(user)}`;
+    expect(devices).toHaveLength(1);
+    const logs = await adminSql()`select distinct device_id from public.sync_logs where author_id = ${user.id}`;
+    expect(logs.map((l) => l.device_id)).toEqual([devices[0]!.id]);
+    expect(new Set(answers.slice(8).map((a) => a.body[0].id))).toEqual(new Set([devices[0]!.id]));
+  });
+});
+
 describe('last_seen_at', () => {
   it('moves on a push only when a minute old', async () => {
     const user = await newUser('seen');
