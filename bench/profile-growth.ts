@@ -12,7 +12,7 @@ import postgres from 'postgres';
 import { startStackProcess } from './stack-process.ts';
 import { percentile } from './stats.ts';
 import type { Session } from './targets.ts';
-import { LogGenerator, newSession } from './workloads.ts';
+import { claimsOf, LogGenerator, newSession } from './workloads.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ROUNDS = Number(process.env.PROFILE_ROUNDS ?? 5);
@@ -26,7 +26,7 @@ try {
   const gen = new LogGenerator();
   const logs = (n: number) => gen.batch(n).map((l) => ({ id: l.id, encrypted_data: l.encryptedData, nonce: l.nonce, haex_timestamp: l.haexTimestamp, device_id: l.deviceId }));
   const push = (which: 'current' | 'candidate', s: Session, n: number) => sql.begin(async (tx) => {
-    await tx`select set_config('request.jwt.claims', ${JSON.stringify({ sub: s.userId, role: 'authenticated' })}, true),
+    await tx`select set_config('request.jwt.claims', ${claimsOf(s)}, true),
                     set_config('role', 'authenticated', true)`;
     return which === 'current'
       ? tx`select public.push_logs(${s.vaultId}::uuid, ${tx.json(logs(n) as never)}::jsonb)`

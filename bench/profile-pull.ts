@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { startThrowawayStack } from '../tests/support/throwaway-stack.ts';
 import { postJson, sqlFloor, type Session } from './targets.ts';
-import { fillVaultSql, newSession } from './workloads.ts';
+import { claimsOf, fillVaultSql, newSession } from './workloads.ts';
 import { median } from './stats.ts';
 
 const LOGS = Number(process.env.PROFILE_LOGS ?? 100_000);
@@ -103,7 +103,7 @@ try {
       await postJson(new URL(`${base}/${shape.fn}`), headers,
         JSON.stringify({ vault_id: session.vaultId, after_sequence: Math.floor(LOGS / 2), max_count: 1000 }));
     }
-    const claims = JSON.stringify({ sub: session.userId, role: 'authenticated' });
+    const claims = claimsOf(session);
     for (const shape of shapes) {
       const [statement] = await sql<{ query: string }[]>`
         select query from extensions.pg_stat_statements

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { startThrowawayStack } from '../tests/support/throwaway-stack.ts';
 import { sqlFloor } from './targets.ts';
-import { fillVaultSql, LogGenerator, newSession } from './workloads.ts';
+import { claimsOf, fillVaultSql, LogGenerator, newSession } from './workloads.ts';
 
 const N = Number(process.env.PROFILE_CALLS ?? 200);
 const BATCH = Number(process.env.PROFILE_BATCH ?? 100);
@@ -35,7 +35,7 @@ try {
   let t = performance.now();
   for (let i = 0; i < N; i++) await floor.push(a, gen.batch(BATCH));
   console.log(`floor statement:  ${((performance.now() - t) / N).toFixed(2)} ms per batch of ${BATCH} (incl. client)`);
-  const claims = JSON.stringify({ sub: b.userId, role: 'authenticated' });
+  const claims = claimsOf(b);
   const asUser = (logs: object) => sql.begin(async (tx) => {
     await tx`select set_config('request.jwt.claims', ${claims}, true), set_config('role', 'authenticated', true)`;
     return tx`select public.push_logs(${b.vaultId}::uuid, ${tx.json(logs as never)}::jsonb) as r`;
@@ -55,7 +55,7 @@ try {
     await sql.unsafe(readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'sql', 'push_logs_candidate.sql'), 'utf8'));
     const c = await newSession(sql, users, 'prof-c');
     if (prefill) await fillVaultSql(sql, c, prefill);
-    const claimsC = JSON.stringify({ sub: c.userId, role: 'authenticated' });
+    const claimsC = claimsOf(c);
     const candidate = (logs: object) => sql.begin(async (tx) => {
       await tx`select set_config('request.jwt.claims', ${claimsC}, true), set_config('role', 'authenticated', true)`;
       return tx`select bench.push_logs_candidate(${c.vaultId}::uuid, ${tx.json(logs as never)}::jsonb) as r`;

@@ -9,7 +9,8 @@
  * BENCH_W2_LOGS (100000), BENCH_W2_RUNS (3), BENCH_W3_COUNT (1000), BENCH_W4_LOGS (200000),
  * BENCH_W5_PUSHES (500), BENCH_W5_FANOUT (50), BENCH_W5_IDLE (1000), BENCH_W5_IDLE_SECONDS (30),
  * BENCH_W6_CHANGES (100000; 1000000 is the issue's size), BENCH_W6_KEYS (changes / 100),
- * BENCH_WORKLOADS (w1,w2,w3,w4,w5,w6; e.g. `BENCH_WORKLOADS=w5` runs W5 alone), BENCH_TARGETS (sql-floor,postgrest-direct,postgrest-gateway,edge-sync).
+ * BENCH_WORKLOADS (w1,w2,w3,w4,w5,w6; e.g. `BENCH_WORKLOADS=w5` runs W5 alone), BENCH_TARGETS (sql-floor,postgrest-direct,postgrest-gateway,edge-sync),
+ * BENCH_SESSION_CHECK (run; skip: no W1-W3 pair with and without the session check, bench/session-check.ts).
  * The stack runs in a child process (bench/stack-process.ts) so that the in-process API gateway does
  * not share the generator's event loop. Everything started here is stopped in `finally`, also on
  * SIGINT/SIGTERM (the stack process also stops itself when this process dies: its stdin closes).
@@ -28,6 +29,7 @@ import { runLiveSync } from './w5.ts';
 import { runCompaction } from './w6.ts';
 import { goalOf } from './goals.ts';
 import { readBaseline, reportFalls, writeBaseline } from './compare.ts';
+import { measureSessionCheck } from './session-check.ts';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -85,6 +87,7 @@ async function main() {
   const rows: ResultRow[] = [];
   const profile: Record<string, unknown> = {};
   let w4: unknown;
+  const sessionCheck: string[] = [];
   try {
     progress('starting a throwaway stack (in a child process: the gateway gets its own event loop)');
     stack = await startStackProcess();
@@ -213,6 +216,14 @@ async function main() {
         rows.push({ workload: 'W6 compaction', target: 'client (rpc)', metric: 'speed-up', value: null, unit: 'x', goal: '>= 50x', verdict: 'n/a', note: `failed: ${(error as Error).message.slice(0, 160)}` });
       }
     }
+    // Last: it changes the database (issue 19, bench/session-check.ts).
+    if (process.env.BENCH_SESSION_CHECK !== 'skip' && ['w1', 'w2', 'w3'].some((w) => knobs.workloads.includes(w))) {
+      checkStop();
+      const res = await measureSessionCheck({ sql, users, knobs, floorOf, progress, postgrestUrl: `http://127.0.0.1:${stack.postgrestPort}`,
+        targets: targets.filter((t) => t.name.startsWith('postgrest-')) });
+      rows.push(...res.rows);
+      sessionCheck.push(...res.overhead);
+    }
   } finally {
     if (!stopping) progress('stopping the stack');
     await cleanup();
@@ -224,12 +235,13 @@ async function main() {
   console.log(`\n${table}\n`);
   const comparison = reportFalls(rows, readBaseline(BASELINE_FILE));
   console.log(comparison.join('\n'));
+  if (sessionCheck.length > 0) console.log(sessionCheck.join('\n'));
   console.log(`total runtime ${totalSeconds.toFixed(1)} s, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} (at start ${loadavgAtStart.map((l) => l.toFixed(1)).join(' ')})`);
   const cpuModel = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model;
   const out = {
     date: new Date().toISOString(), totalSeconds: r(totalSeconds, 1), knobs,
     machine: { cpus: os.cpus().length, cpuModel, memoryGiB: r(os.totalmem() / 2 ** 30, 1), node: process.version, loadavgAtStart, loadavgAtEnd: os.loadavg() },
-    rows, w4, profile, table, comparison,
+    rows, w4, profile, table, comparison, sessionCheck,
   };
   mkdirSync(path.join(here, 'results'), { recursive: true });
   writeFileSync(path.join(here, 'results', 'latest.json'), `${JSON.stringify(out, null, 2)}\n`);

@@ -63,6 +63,12 @@ export async function newSession(sql: postgres.Sql, users: UserFactory, label: s
   return { userId: user.id, token: user.access_token, vaultId };
 }
 
+/** The JWT claims PostgREST would set for this session's token (its session_id included: issue 19), as JSON text. */
+export const claimsOf = (session: Session): string => {
+  const claims = JSON.parse(Buffer.from(session.token.split('.')[1]!, 'base64url').toString('utf8')) as Record<string, unknown>;
+  return JSON.stringify({ sub: claims.sub, role: claims.role, session_id: claims.session_id });
+};
+
 /** Fills a vault with `count` synthetic logs (base64-alphabet data of 256-byte size) in one statement. */
 export async function fillVaultSql(sql: postgres.Sql, session: Session, count: number): Promise<void> {
   await sql`

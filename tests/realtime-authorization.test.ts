@@ -9,7 +9,7 @@ import { signJwt } from '../stack/jwt.ts';
 import type { StackUser } from '../stack/users.ts';
 import { createVault, entry } from './support/sql-fixtures.ts';
 import { eventually, joinVault, rawSocket, realtimeClient, sleep, type Joined } from './support/realtime.ts';
-import { expiredTokenFor, forgedTokenFor, newUser, rpc, stack, signToken } from './support/stack.ts';
+import { expiredTokenFor, forgedTokenFor, newUser, rpc, sessionIdOf, stack, signToken } from './support/stack.ts';
 
 let alice: StackUser;
 let bob: StackUser;
@@ -169,7 +169,7 @@ describe('sending: no client can broadcast on a vault topic', () => {
 describe('channel lifetime', () => {
   it('a channel closes when its token expires: system message with Realtime\'s wording, then CLOSED, then nothing', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const shortToken = signToken({ sub: alice.id, role: 'authenticated', aud: 'authenticated', iat: now, exp: now + 2 });
+    const shortToken = signToken({ sub: alice.id, role: 'authenticated', aud: 'authenticated', session_id: sessionIdOf(alice), iat: now, exp: now + 2 });
     const joined: Joined = await joinVault(client(shortToken), vaultId);
     expect(joined.status).toBe('SUBSCRIBED');
     await eventually(() => joined.later.includes('CLOSED'), 'the channel to close', 6000);
@@ -185,7 +185,7 @@ describe('channel lifetime', () => {
 
   const tokenOf = (user: StackUser, seconds: number) => {
     const now = Math.floor(Date.now() / 1000);
-    return signToken({ sub: user.id, role: 'authenticated', aud: 'authenticated', iat: now, exp: now + seconds });
+    return signToken({ sub: user.id, role: 'authenticated', aud: 'authenticated', session_id: sessionIdOf(user), iat: now, exp: now + seconds });
   };
 
   it('an access_token refresh before expiry keeps the channel open and receiving past the old expiry', async () => {

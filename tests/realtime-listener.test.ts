@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { createVault, entry } from './support/sql-fixtures.ts';
 import { eventually, joinVault, realtimeClient } from './support/realtime.ts';
-import { adminSql, newUser } from './support/stack.ts';
+import { adminSql, newUser, sessionIdOf } from './support/stack.ts';
 
 let client: SupabaseClient | undefined;
 afterEach(async () => { await client?.removeAllChannels(); });
@@ -33,7 +33,7 @@ describe('the Realtime listener losing its database connection', () => {
       const [row] = await adminSql().begin(async (sql) => {
         // The push as alice; its poke is sent at commit, which follows the termination at once.
         await sql`select set_config('role', 'authenticated', true),
-          set_config('request.jwt.claims', ${JSON.stringify({ role: 'authenticated', sub: alice.id })}, true)`;
+          set_config('request.jwt.claims', ${JSON.stringify({ role: 'authenticated', sub: alice.id, session_id: sessionIdOf(alice) })}, true)`;
         const [pushed] = await sql`select public.push_logs(${vault_id}::uuid, ${sql.json([entry()])}) as r`;
         await sql`reset role`;
         // Signalled, not awaited: the commit follows within microseconds, long before a reconnect.

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually, sleep } from './support/realtime.ts';
 import { goLive, openDevice, type Device } from './support/live-devices.ts';
-import { newUser, stack, signToken } from './support/stack.ts';
+import { newUser, sessionIdOf, stack, signToken } from './support/stack.ts';
 
 const devices: Device[] = [];
 afterEach(async () => {
@@ -128,7 +128,7 @@ describe('vault.live()', () => {
     // Realtime gets a token valid for 2 s, fresh at every subscription (as a session refresh would give).
     const shortLived = () => {
       const now = Math.floor(Date.now() / 1000);
-      return signToken({ sub: user.id, role: 'authenticated', aud: 'authenticated', iat: now, exp: now + 2 });
+      return signToken({ sub: user.id, role: 'authenticated', aud: 'authenticated', session_id: sessionIdOf(user), iat: now, exp: now + 2 });
     };
     const device = await openDevice({ ...base, token: user.access_token, transport: 'edge', realtimeToken: null });
     devices.push(device);

@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { StackUser } from '../stack/users.ts';
-import { adminSql, newUser, rpc } from './support/stack.ts';
+import { adminSql, newUser, rpc, sessionIdOf } from './support/stack.ts';
 import { createVault, entry, expectError, type PushResult } from './support/sql-fixtures.ts';
 
 interface CompactResult { status: string; removed: number; remaining: number; complete: boolean; compacted_through: number }
@@ -29,7 +29,7 @@ const compact = async (vault_id: string) => {
 /** One committed step of private.compact_logs as alice, with a tiny budget and batch. */
 const step = async (vault_id: string, batch: number, budget = '0 seconds') => {
   const [row] = await adminSql().begin(async (sql) => {
-    await sql`select set_config('request.jwt.claims', ${JSON.stringify({ sub: alice.id, role: 'authenticated' })}, true)`;
+    await sql`select set_config('request.jwt.claims', ${JSON.stringify({ sub: alice.id, role: 'authenticated', session_id: sessionIdOf(alice) })}, true)`;
     return sql`select private.compact_logs(${vault_id}::uuid, ${budget}::interval, ${batch}::int) as r`;
   });
   return row!.r as CompactResult;
@@ -86,7 +86,7 @@ describe('compact_logs resumes', () => {
     const running = new Promise<void>((resolve) => { entered = resolve; });
     // The first compaction: its transaction stays open (holding the vault's compaction lock) until released.
     const first = adminSql().begin(async (sql) => {
-      await sql`select set_config('request.jwt.claims', ${JSON.stringify({ sub: alice.id, role: 'authenticated' })}, true)`;
+      await sql`select set_config('request.jwt.claims', ${JSON.stringify({ sub: alice.id, role: 'authenticated', session_id: sessionIdOf(alice) })}, true)`;
       const [row] = await sql`select private.compact_logs(${vault_id}::uuid) as r`;
       entered();
       await held;

@@ -11,7 +11,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import postgres from 'postgres';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { StackUser } from '../stack/users.ts';
-import { adminSql, newUser, rpc, stack } from './support/stack.ts';
+import { adminSql, newUser, rpc, sessionIdOf, stack } from './support/stack.ts';
 
 const LOAD_MS = 10_000;
 const BATCH = 50;
@@ -217,7 +217,7 @@ describe('atomicity and idempotency', () => {
     const pidPromise = new Promise<number>((resolve) => { locked = resolve; });
     const transaction = conn.begin(async (sql) => {
       await sql`select set_config('role', 'authenticated', true),
-                       set_config('request.jwt.claims', ${JSON.stringify({ sub: user.id, role: 'authenticated' })}, true)`;
+                       set_config('request.jwt.claims', ${JSON.stringify({ sub: user.id, role: 'authenticated', session_id: sessionIdOf(user) })}, true)`;
       const { pid } = (await sql<{ pid: number }[]>`select pg_backend_pid() as pid`)[0]!;
       const { result } = (await sql<{ result: PushResult }[]>`select public.push_logs(${vault}, ${sql.json(doomed)}) as result`)[0]!;
       expect(result.last_sequence).toBe(8); // seen inside the uncommitted transaction only

@@ -11,7 +11,7 @@ import type { Database } from '../client/src/database.types.ts';
 import { signJwt } from '../stack/jwt.ts';
 import type { StackUser } from '../stack/users.ts';
 import { adminSql, api, asUser, newUser, rpc, stack } from './support/stack.ts';
-import { b64, b64chars, createVault, entry, expectError, type KeyRow, newKey, type PushResult, vaultState } from './support/sql-fixtures.ts';
+import { b64, b64chars, createVault, deviceIdOf, entry, expectError, type KeyRow, newKey, type PushResult, vaultState } from './support/sql-fixtures.ts';
 
 let alice: StackUser;
 let bob: StackUser;
@@ -21,7 +21,7 @@ beforeAll(async () => {
 });
 
 describe('push_logs', () => {
-  it('numbers new logs 1, 2, 3, ... in input order and stores them as sent', async () => {
+  it('numbers new logs 1, 2, 3, ... in input order and stores them as sent, device_id being the session\'s device', async () => {
     const { vault_id } = await createVault(alice);
     const logs = [entry(), entry({ device_id: null }), entry()];
     const res = await rpc<PushResult>('push_logs', { vault_id, logs }, alice.access_token);
@@ -32,8 +32,10 @@ describe('push_logs', () => {
     });
     const { vault, logs: stored } = await vaultState(vault_id);
     expect(vault!.last_sequence).toBe(3);
+    const device = await deviceIdOf(alice);
+    expect(device).toBeDefined();
     expect(stored).toEqual(logs.map((l, i) => ({
-      sequence: i + 1, id: l.id, author_id: alice.id, device_id: l.device_id, encrypted_data: l.encrypted_data,
+      sequence: i + 1, id: l.id, author_id: alice.id, device_id: device, encrypted_data: l.encrypted_data,
       nonce: l.nonce, haex_timestamp: l.haex_timestamp,
     })));
 
@@ -42,7 +44,7 @@ describe('push_logs', () => {
     expect(more.body.results[0]!.sequence).toBe(4);
   });
 
-  it('generates an id when none (or null) is given; device_id is optional', async () => {
+  it('generates an id when none (or null) is given; device_id may be left out (the server sets it)', async () => {
     const { vault_id } = await createVault(alice);
     const { id: _id, device_id: _d, ...noId } = entry();
     const res = await rpc<PushResult>('push_logs', { vault_id, logs: [noId, { ...noId, id: null }] }, alice.access_token);
@@ -51,7 +53,8 @@ describe('push_logs', () => {
     expect(ids[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(new Set(ids).size).toBe(2);
     const { logs } = await vaultState(vault_id);
-    expect(logs.map((l) => [l.id, l.device_id])).toEqual([[ids[0], null], [ids[1], null]]);
+    const device = await deviceIdOf(alice);
+    expect(logs.map((l) => [l.id, l.device_id])).toEqual([[ids[0], device], [ids[1], device]]);
   });
 
   it('is idempotent by id: a retry stores nothing and reports the original sequences', async () => {
@@ -197,7 +200,7 @@ describe('pull_logs', () => {
       'haex_timestamp', 'id', 'nonce', 'record_key', 'sequence', 'vault_id']);
     const sent = pushed[10]!;
     expect(page.logs[0]).toMatchObject({ id: sent.id, encrypted_data: sent.encrypted_data, nonce: sent.nonce,
-      haex_timestamp: sent.haex_timestamp, device_id: sent.device_id, vault_id: vaultId, author_id: alice.id, record_key: null });
+      haex_timestamp: sent.haex_timestamp, device_id: await deviceIdOf(alice), vault_id: vaultId, author_id: alice.id, record_key: null });
   });
 
   it('defaults to after_sequence 0 and max_count 100; GET works too', async () => {

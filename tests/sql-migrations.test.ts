@@ -47,11 +47,11 @@ async function migrateUpTo(url: string, stopBefore?: string) {
   }
 }
 
-/** Runs `fn` as an authenticated user, the way PostgREST sets up a request. */
+/** As PostgREST runs a request of the user's session (the test's auth.sessions row has the user's id). */
 async function asUserOn<T>(sql: postgres.Sql, userId: string, fn: (tx: postgres.TransactionSql) => Promise<T>) {
   return sql.begin(async (tx) => {
     await tx`select set_config('role', 'authenticated', true),
-      set_config('request.jwt.claims', ${JSON.stringify({ role: 'authenticated', sub: userId })}, true)`;
+      set_config('request.jwt.claims', ${JSON.stringify({ role: 'authenticated', sub: userId, session_id: userId })}, true)`;
     return fn(tx);
   }) as Promise<T>;
 }
@@ -71,6 +71,8 @@ describe('renaming vault_logs to sync_logs', () => {
 
     const userId = randomUUID();
     await db.sql`insert into auth.users (id, aud, role, email) values (${userId}, 'authenticated', 'authenticated', ${`${userId}@test.haex.local`})`;
+    // The user's Auth session, named by the claims of asUserOn (private.caller_id() checks it; issue 19).
+    await db.sql`insert into auth.sessions (id, user_id, created_at) values (${userId}, ${userId}, now())`;
     const vaultId = randomUUID();
     const written = Array.from({ length: 5 }, (_, i) => ({
       id: randomUUID(), encrypted_data: b64(40), nonce: b64(12), haex_timestamp: `ts-${i}`, device_id: 'before',

@@ -14,14 +14,18 @@ import {
 const b64 = (bytes: number) => randomBytes(bytes).toString('base64');
 const entry = () => ({ id: randomUUID(), encrypted_data: b64(64), nonce: b64(12), haex_timestamp: `${Date.now()}`, device_id: 'd1' });
 
-const TABLES = ['vaults', 'vault_keys', 'sync_logs'] as const;
-const PUBLIC_FUNCTIONS = ['compact_logs', 'create_vault', 'delete_vault', 'get_vault_key', 'list_vaults', 'pull_logs', 'push_logs', 'update_vault_key'];
-const SECURITY_DEFINER = ['private.forget_compacted_log_ids', 'private.keep_vault_tombstone', 'public.compact_logs', 'public.create_vault', 'public.delete_vault',
-  'public.get_vault_key', 'public.push_logs', 'public.update_vault_key'];
+const TABLES = ['vaults', 'vault_keys', 'sync_logs', 'devices'] as const;
+const PUBLIC_FUNCTIONS = ['compact_logs', 'create_vault', 'delete_vault', 'get_vault_key', 'list_devices', 'list_vaults', 'pull_logs', 'push_logs',
+  'register_device', 'revoke_device', 'update_vault_key'];
+const SECURITY_DEFINER = ['private.caller_id', 'private.check_request', 'private.forget_compacted_log_ids', 'private.keep_vault_tombstone',
+  'public.compact_logs', 'public.create_vault', 'public.delete_vault', 'public.get_vault_key', 'public.list_devices', 'public.push_logs',
+  'public.register_device', 'public.revoke_device', 'public.update_vault_key'];
 /** Functions allowed without `set search_path = ''`: the inlinable hot path. */
 const NO_SEARCH_PATH = ['public.pull_logs'];
 /** private functions `authenticated` may execute: what the SECURITY INVOKER pull_logs calls. */
-const PRIVATE_FOR_AUTHENTICATED = ['private.caller_id', 'private.limits', 'private.pull_compacted_through', 'private.pull_vault_state'];
+const PRIVATE_FOR_AUTHENTICATED = ['private.caller_id', 'private.check_request', 'private.limits', 'private.pull_compacted_through', 'private.pull_vault_state'];
+/** Of those, the session check (issue 19): SECURITY DEFINER to read auth.sessions, answering only about the caller's own session. */
+const SESSION_CHECK = ['private.caller_id', 'private.check_request'];
 
 let alice: StackUser;
 let bob: StackUser;
@@ -273,16 +277,17 @@ describe('catalog audit', () => {
     expect(fns.filter((f) => f.name.startsWith('public.') && !f.comment).map((f) => f.name)).toEqual([]);
   });
 
-  it('no function is executable by anon or PUBLIC; authenticated executes the API and pull_logs\' helpers only', async () => {
+  it('no function is executable by anon or PUBLIC but PostgREST\'s pre-request hook; authenticated executes the API and pull_logs\' helpers only', async () => {
     const fns = await ourFunctions();
-    expect(fns.filter((f) => f.anon_exec).map((f) => f.name)).toEqual([]);
+    // PostgREST runs its db-pre-request hook as every role, anon included (20261203100400).
+    expect(fns.filter((f) => f.anon_exec).map((f) => f.name)).toEqual(['private.check_request']);
     expect(fns.filter((f) => f.default_acl || f.public_grant).map((f) => f.name)).toEqual([]);
     expect(fns.filter((f) => f.auth_exec).map((f) => f.name))
       .toEqual([...PRIVATE_FOR_AUTHENTICATED, ...PUBLIC_FUNCTIONS.map((n) => `public.${n}`)].sort());
     // the private helpers authenticated may run are neither definer nor writers
     for (const name of PRIVATE_FOR_AUTHENTICATED) {
       const f = fns.find((x) => x.name === name)!;
-      expect({ secdef: f.prosecdef, volatile: f.provolatile === 'v' }).toEqual({ secdef: false, volatile: false });
+      expect({ secdef: f.prosecdef, volatile: f.provolatile === 'v' }).toEqual({ secdef: SESSION_CHECK.includes(name), volatile: false });
     }
   });
 
@@ -294,22 +299,24 @@ describe('catalog audit', () => {
       where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' and r.rolname in ('anon', 'authenticated')
       order by 1, 2`;
     expect(rows.map((r) => [r.relname, r.rolname, r.privileges])).toEqual([
+      ['devices', 'anon', []], ['devices', 'authenticated', ['SELECT']],
       ['sync_logs', 'anon', []], ['sync_logs', 'authenticated', ['SELECT']],
       ['vault_keys', 'anon', []], ['vault_keys', 'authenticated', ['SELECT']],
       ['vaults', 'anon', []], ['vaults', 'authenticated', ['SELECT']],
     ]);
   });
 
-  it('RLS policies: one per command, to authenticated, reading auth.uid() once per query', async () => {
+  it('RLS policies: one per command, to authenticated, reading private.caller_id() once per query', async () => {
     const rows = await sql()`select tablename, policyname, cmd, roles::text[] as roles, qual from pg_policies
       where schemaname in ('public', 'private') order by 1`;
     expect(rows.map((r) => [r.tablename, r.cmd, r.roles])).toEqual([
+      ['devices', 'SELECT', ['authenticated']],
       ['sync_logs', 'SELECT', ['authenticated']],
       ['vault_keys', 'SELECT', ['authenticated']],
       ['vaults', 'SELECT', ['authenticated']],
     ]);
     for (const r of rows) {
-      expect(r.qual).toMatch(/\(\s*SELECT auth\.uid\(\) AS uid\s*\)/);
+      expect(r.qual).toMatch(/^\(\w+ = \( SELECT private\.caller_id\(\) AS caller_id\)\)$/);
       expect(r.policyname).toMatch(/^[A-Z][a-z]+( [a-z]+)+$/); // a sentence
     }
   });
@@ -328,13 +335,13 @@ describe('catalog audit', () => {
       where d.classid = 'pg_policy'::regclass and d.refclassid = 'pg_class'::regclass and d.refobjsubid > 0
       order by 1, 2`;
     expect(rows.map((r) => [r.relname, r.attname])).toEqual([
-      ['public.sync_logs', 'author_id'], ['public.vault_keys', 'user_id'], ['public.vaults', 'id'], ['public.vaults', 'owner_id'],
+      ['public.devices', 'user_id'], ['public.sync_logs', 'author_id'], ['public.vault_keys', 'user_id'], ['public.vaults', 'id'], ['public.vaults', 'owner_id'],
       ['realtime.messages', 'extension'], ['realtime.messages', 'topic'],
     ]);
     expect(rows.filter((r) => !r.indexed && r.relname !== 'realtime.messages')).toEqual([]);
   });
 
-  it('private schema: nothing for anon or PUBLIC; authenticated may only look up names (USAGE, no CREATE)', async () => {
+  it('private schema: nothing for PUBLIC; anon and authenticated may only look up names (USAGE, no CREATE)', async () => {
     const [row] = await sql()`select
       has_schema_privilege('anon', 'private', 'usage') as anon_usage,
       has_schema_privilege('anon', 'private', 'create') as anon_create,
@@ -346,7 +353,8 @@ describe('catalog audit', () => {
       (select count(*)::int from pg_class c, pg_roles r where c.relnamespace = 'private'::regnamespace
         and r.rolname in ('anon', 'authenticated') and has_table_privilege(r.oid, c.oid, 'SELECT,INSERT,UPDATE,DELETE')) as granted`;
     expect(row).toEqual({
-      anon_usage: false, anon_create: false, auth_usage: true, auth_create: false, public_grant: false,
+      // anon: to run PostgREST's pre-request hook, the one function it may execute (catalog audit above).
+      anon_usage: true, anon_create: false, auth_usage: true, auth_create: false, public_grant: false,
       relations: ['compacted_log_ids', 'compaction_leases', 'vault_tombstones'], granted: 0,
     });
   });

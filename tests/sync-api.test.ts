@@ -8,6 +8,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { adminSql, api, expiredTokenFor, forgedTokenFor, newUser, stack } from './support/stack.ts';
 import type { StackUser } from '../stack/users.ts';
+import { deviceIdOf } from './support/sql-fixtures.ts';
 
 const pkg = JSON.parse(readFileSync(path.join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string };
 const F = '/functions/v1/sync';
@@ -121,11 +122,12 @@ describe('vaults, push and pull', () => {
     expect(all.body.logs).toHaveLength(5);
     expect(all.body.logs[0]).toEqual({
       id: logs[0]!.id, sequence: 1, encryptedData: logs[0]!.encryptedData, nonce: logs[0]!.nonce,
-      haexTimestamp: logs[0]!.haexTimestamp, deviceId: 'dev-1', createdAt: expect.any(String), recordKey: null,
+      // deviceId: the pushing session's device, set by the server (issue 19), not the 'dev-1' sent
+      haexTimestamp: logs[0]!.haexTimestamp, deviceId: await deviceIdOf(user), createdAt: expect.any(String), recordKey: null,
       // each log is a whole sync_logs row (pull_logs since 20261202120000), keys in camelCase
       vaultId, authorId: user.id,
     });
-    expect(all.body.logs[2].deviceId).toBeNull();
+    expect(all.body.logs[2].deviceId).toBe(await deviceIdOf(user));
 
     const page = await api(`${F}/pull`, { token: user.access_token, body: { vaultId, afterSequence: 1, limit: 2 } });
     expect(page.body.logs.map((l: any) => l.sequence)).toEqual([2, 3]);

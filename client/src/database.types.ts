@@ -11,6 +11,36 @@ export type Json =
 export type Database = {
   public: {
     Tables: {
+      devices: {
+        Row: {
+          created_at: string
+          id: string
+          last_seen_at: string
+          name: string | null
+          revoked_at: string | null
+          session_id: string
+          user_id: string
+        }
+        Insert: {
+          created_at?: string
+          id?: string
+          last_seen_at?: string
+          name?: string | null
+          revoked_at?: string | null
+          session_id: string
+          user_id: string
+        }
+        Update: {
+          created_at?: string
+          id?: string
+          last_seen_at?: string
+          name?: string | null
+          revoked_at?: string | null
+          session_id?: string
+          user_id?: string
+        }
+        Relationships: []
+      }
       sync_logs: {
         Row: {
           author_id: string
@@ -164,6 +194,17 @@ export type Database = {
           vault_id: string
         }[]
       }
+      list_devices: {
+        Args: Record<PropertyKey, never>
+        Returns: {
+          created_at: string
+          current: boolean
+          id: string
+          last_seen_at: string
+          name: string
+          revoked_at: string
+        }[]
+      }
       list_vaults: {
         Args: Record<PropertyKey, never>
         Returns: {
@@ -188,6 +229,18 @@ export type Database = {
         }[]
       }
       push_logs: { Args: { logs: Json; vault_id: string }; Returns: Json }
+      register_device: {
+        Args: { device_name?: string }
+        Returns: {
+          created_at: string
+          current: boolean
+          id: string
+          last_seen_at: string
+          name: string
+          revoked_at: string
+        }[]
+      }
+      revoke_device: { Args: { device_id: string }; Returns: undefined }
       update_vault_key: {
         Args: {
           encrypted_vault_key: string

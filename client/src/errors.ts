@@ -19,6 +19,8 @@
  *   backup, or a cursor stored for another vault). What an app does: pull again from 0 (its apply
  *   must be idempotent by log id or HLC, as CRDT merges are) and push its local changes again (push
  *   is idempotent by log id), so the server regains what it lost.
+ * - SessionRevokedError (a TransportError, 401 `session_revoked`, not retryable): this session's
+ *   device was revoked or it signed out.
  * - TransportError: anything else on the way (network, 5xx, 429, 401/403, unexpected answers);
  *   `retryable` says whether repeating the same request may succeed: network failures, 408, 429, 502,
  *   503 and 504. A 500 is the server's bug (its log says more), and a repeat would meet it again.
@@ -84,6 +86,17 @@ export class TransportError extends ServerError {
   }
 }
 
+/**
+ * 401 `session_revoked` (SQL PT401, hint session_revoked): this client's Auth session has ended: its
+ * device was revoked (client.revokeDevice on any device of the user) or it signed out. Final: every
+ * later call fails the same way, live sync stops; sign in again for a new session (docs/devices.md).
+ */
+export class SessionRevokedError extends TransportError {
+  constructor(message: string, status: number, code: string, details?: unknown) {
+    super(message, status, code, false, undefined, details);
+  }
+}
+
 /** A client-side usage error (bad argument), thrown before anything is sent. */
 export class UsageError extends HaexSyncError {}
 
@@ -94,6 +107,7 @@ export const isRetryable = (error: unknown): boolean => error instanceof Transpo
 export function errorFromStatus(status: number, code: string, message: string, field?: string,
   details?: unknown, retryAfterMs?: number, cause?: unknown): ServerError {
   if (status === 404) return new NotFoundError(message, status, code, details);
+  if (status === 401 && code === 'session_revoked') return new SessionRevokedError(message, status, code, details);
   if (status === 409) {
     const Conflict = code === 'vault_deleted' ? VaultDeletedError : code === 'cursor_ahead' ? CursorAheadError : ConflictError;
     return new Conflict(message, status, code, details);

@@ -5,9 +5,11 @@
 export { HaexSyncClient, Vault } from './sync.ts';
 export type { HaexSyncClientOptions, SyncOptions, SyncResult } from './sync.ts';
 export type { LiveOptions, LiveState, LiveSync } from './live.ts';
+export { MAX_DEVICE_NAME_CHARS } from './devices.ts';
+export type { DeviceInfo, DeviceTransport } from './devices.ts';
 export {
   ConflictError, CursorAheadError, HaexSyncError, isRetryable, LogDecryptionError, NotFoundError, SequenceGapError, ServerError,
-  TransportError, UsageError, ValidationError, VaultDeletedError, WrongPasswordError,
+  SessionRevokedError, TransportError, UsageError, ValidationError, VaultDeletedError, WrongPasswordError,
 } from './errors.ts';
 export {
   decryptLog, encryptChange, logAad, LOG_AAD_PREFIX, LOG_AAD_PREFIX_V2, logDecryptor, MAX_PLAINTEXT_BYTES,

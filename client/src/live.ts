@@ -22,7 +22,7 @@
  * - A failed pull is reported (onError) and retried at the next poke, check or resubscription;
  *   pulled pages already applied stay applied.
  * - A vault that is gone ends live sync: when a pull answers NotFoundError (deleted, or this user
- *   lost access) or VaultDeletedError, live sync stops by itself: onError gets the error, then
+ *   lost access), VaultDeletedError or SessionRevokedError (this device revoked), live sync stops by itself: onError gets the error, then
  *   state "stopped" with it in onState's detail and in `live.error`; `live.pull()` rejects with it.
  *   A refused channel join (as for a vault that is gone) triggers a pull at once, so the
  *   vault's absence is noticed then rather than at the next periodic check.
@@ -31,7 +31,7 @@
  * client needs `realtime: { transport: WebSocket }` from `ws`.
  */
 import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js';
-import { NotFoundError, UsageError, VaultDeletedError } from './errors.ts';
+import { NotFoundError, SessionRevokedError, UsageError, VaultDeletedError } from './errors.ts';
 import type { DecryptedLog } from './log-crypto.ts';
 import type { PullPage } from './pull.ts';
 
@@ -86,7 +86,8 @@ export interface LiveVault {
  */
 const VAULT_NOT_FOUND_CODES = new Set(['PT404', 'not_found']);
 const isVaultGone = (error: unknown): error is Error => error instanceof VaultDeletedError
-  || (error instanceof NotFoundError && VAULT_NOT_FOUND_CODES.has(error.code));
+  || (error instanceof NotFoundError && VAULT_NOT_FOUND_CODES.has(error.code))
+  || error instanceof SessionRevokedError; // issue 19: this session's device was revoked or signed out
 
 const MIN_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 10_000;

@@ -15,7 +15,8 @@
  * poke arrives.
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
-import { ConflictError } from './errors.ts';
+import { type DeviceInfo, DeviceRegistry, hasDevices } from './devices.ts';
+import { ConflictError, UsageError } from './errors.ts';
 import { type CompactionOptions, CompactionScheduler } from './compaction.ts';
 import { type LiveOptions, type LiveSync, startLive } from './live.ts';
 import { canonicalUuid } from './encoding.ts';
@@ -34,7 +35,15 @@ export interface HaexSyncClientOptions {
    */
   supabase?: SupabaseClient<any, any, any>;
   transport?: SyncTransport;
-  /** Stored (in clear, authenticated) with every log this client pushes. */
+  /**
+   * The app's name for this device (1..128 characters), registered with the session on first use
+   * (client.device, client.devices(); docs/devices.md). The server sees it.
+   */
+  deviceName?: string;
+  /**
+   * Only for a custom transport without devices: stored (in clear, authenticated) with every log.
+   * With the built-in transports every log carries the session's registered device id instead.
+   */
   deviceId?: string;
   retry?: RetryPolicy;
   push?: BatchOptions;
@@ -55,6 +64,8 @@ interface Settings {
   transport: SyncTransport;
   supabase: SupabaseClient<any, any, any> | undefined;
   deviceId: string | null;
+  /** The session's device registration; undefined for a custom transport without devices. */
+  devices: DeviceRegistry | undefined;
   retry: RetryPolicy;
   push: BatchOptions;
   pageSize: number | undefined;
@@ -122,9 +133,15 @@ export class Vault {
   /** The key record as last read or written (its updatedAt is the version changePassword sends). */
   get keyRecord(): Readonly<VaultKeyRecord> { return this.#record; }
 
-  /** Encrypts changes and fixes their ids, e.g. to persist them with the app's pending queue. */
-  encrypt(changes: readonly Change[]): Promise<EncryptedLog[]> {
-    return encryptChanges(this.#key, this.vaultId, changes, { deviceId: this.#s.deviceId });
+  /**
+   * Encrypts changes and fixes their ids, e.g. to persist them with the app's pending queue. Each
+   * log carries this session's device id (what the server stores as its device_id; devices.ts), so
+   * push them from this session.
+   */
+  async encrypt(changes: readonly Change[]): Promise<EncryptedLog[]> {
+    const device = this.#s.devices ? (await this.#s.devices.ensure()).id : undefined;
+    if (device === undefined) return encryptChanges(this.#key, this.vaultId, changes, { deviceId: this.#s.deviceId });
+    return encryptChanges(this.#key, this.vaultId, changes.map((c) => ({ ...c, deviceId: device })));
   }
 
   /** Encrypts (ids fixed before the first attempt), batches and pushes with retries. */
@@ -132,6 +149,14 @@ export class Vault {
     Promise<PushResult> {
     const logs = changes.every((c) => isEncrypted(c as Change | EncryptedLog))
       ? changes as readonly EncryptedLog[] : await this.encrypt(changes as readonly Change[]);
+    // The server stores the session's device id as device_id: a log encrypted with another one
+    // (another session's) would no longer authenticate, so it is refused here (devices.ts).
+    const device = this.#s.devices ? (await this.#s.devices.ensure()).id : undefined;
+    const foreign = device === undefined ? undefined : logs.find((l) => (l.deviceId ?? null) !== device);
+    if (foreign) {
+      throw new UsageError(`log ${foreign.id} was encrypted for device ${foreign.deviceId ?? '(none)'}, not this session's `
+        + `device ${device}: encrypt its change again with vault.encrypt() in this session`);
+    }
     const result = await pushEncrypted(this.#s.transport, this.vaultId, logs,
       { ...this.#s.push, ...options, retry: this.#s.retry });
     // In the background: the push is stored and returns now (the run's end is never a rejection).
@@ -211,18 +236,38 @@ export class HaexSyncClient {
   static create(options: HaexSyncClientOptions): HaexSyncClient {
     const transport = options.transport ?? (options.supabase ? rpcTransport(options.supabase) : undefined);
     if (!transport) throw new TypeError('HaexSyncClient.create needs `supabase` or `transport`');
+    const retry = options.retry ?? {};
+    const devices = hasDevices(transport) ? new DeviceRegistry(transport, options.deviceName ?? null, retry) : undefined;
     return new HaexSyncClient({
-      transport, supabase: options.supabase, deviceId: options.deviceId ?? null, retry: options.retry ?? {}, push: options.push ?? {},
+      transport, supabase: options.supabase, deviceId: options.deviceId ?? null, devices, retry, push: options.push ?? {},
       pageSize: options.pageSize, autoCompact: options.autoCompact ?? true, compaction: options.compaction ?? {},
     });
   }
 
   get transport(): SyncTransport { return this.#s.transport; }
 
+  /** { id, name } of this session's device, once the client has made its first call (devices.ts). */
+  get device(): { id: string; name: string | null } | undefined { return this.#s.devices?.current; }
+
+  /** The user's devices, oldest first; `current` marks this session's. */
+  devices(): Promise<DeviceInfo[]> { return this.#registry().list(); }
+
+  /** Revokes one of the user's devices (this one included): its session ends at once (docs/devices.md). */
+  revokeDevice(deviceId: string): Promise<void> { return this.#registry().revoke(deviceId); }
+
+  #registry(): DeviceRegistry {
+    if (!this.#s.devices) throw new UsageError('this transport has no devices (registerDevice, listDevices, revokeDevice)');
+    return this.#s.devices;
+  }
+
+  /** First use registers the session (once per client); before any vault call. */
+  async #registered(): Promise<void> { await this.#s.devices?.ensure(); }
+
   /** Creates a vault with a new random key wrapped by `password` (PBKDF2, ~0.5 s). */
   async createVault(password: string, options: { vaultId?: string } = {}): Promise<Vault> {
     const vaultId = canonicalUuid(options.vaultId ?? globalThis.crypto.randomUUID(), 'vaultId');
     const { key, wrapped } = await createVaultKey(vaultId, password);
+    await this.#registered();
     const transport = this.#s.transport;
     const record = await writeOnce(this.#s.retry, () => transport.createVault(vaultId, wrapped), async () => {
       const now = await transport.getVaultKey(vaultId).catch(() => undefined);
@@ -234,12 +279,14 @@ export class HaexSyncClient {
   /** Opens an existing vault with its password. WrongPasswordError / NotFoundError. */
   async unlockVault(vaultId: string, password: string): Promise<Vault> {
     const id = canonicalUuid(vaultId, 'vaultId');
+    await this.#registered();
     const record = await withRetry(() => this.#s.transport.getVaultKey(id), this.#s.retry);
     const key = await unwrapVaultKey(id, record, password);
     return new Vault(key, record, this.#s);
   }
 
-  listVaults(): Promise<VaultSummary[]> {
+  async listVaults(): Promise<VaultSummary[]> {
+    await this.#registered();
     return withRetry(() => this.#s.transport.listVaults(), this.#s.retry);
   }
 

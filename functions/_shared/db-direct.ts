@@ -47,12 +47,14 @@ const NAME = /^[a-z_]+$/;
  *  so pageOut reads both alike. */
 const PULL_SQL = `select coalesce(json_agg(t), '[]')::text as page from public.pull_logs($1, $2, $3) t`;
 
-/** What PostgREST does per request: the role, the claims, and the role's statement_timeout (8 s on
- *  Supabase), which `set role` alone would not apply. */
+/** What PostgREST does per request: the role, the claims, the role's statement_timeout (8 s on
+ *  Supabase), which `set role` alone would not apply, and its pre-request hook (the session check,
+ *  evaluated after the settings before it in the same target list). */
 const SET_CALLER = `select set_config('role', 'authenticated', true), set_config('request.jwt.claims', $1, true),
   set_config('statement_timeout', coalesce((select split_part(c, '=', 2) from pg_catalog.pg_db_role_setting s,
     unnest(s.setconfig) c where s.setrole = 'authenticated'::regrole and s.setdatabase = 0
-    and c like 'statement_timeout=%'), '8s'), true)`;
+    and c like 'statement_timeout=%'), '8s'), true),
+  private.check_request()`;
 
 /** Bind parameters of named arguments. Objects and arrays stay as they are: postgres.js learns the
  *  parameter types from the prepared statement and serializes a jsonb argument itself. */

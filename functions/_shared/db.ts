@@ -48,6 +48,7 @@ const FIELD_NAMES: Record<string, string> = {
   record_key: 'recordKey',
   after_sequence: 'afterSequence',
   max_count: 'limit',
+  device_name: 'name',
 };
 const FIELD_PATTERN = new RegExp(`\\b(${Object.keys(FIELD_NAMES).join('|')})\\b`, 'g');
 const apiNames = (text: string) => text.replace(FIELD_PATTERN, (name) => FIELD_NAMES[name]!);
@@ -100,7 +101,9 @@ export function mapSqlError(status: number, body: SqlError | undefined, source =
   }
   if (apiCode) {
     const details = typeof body?.details === 'string' && body.details !== '' ? apiNames(body.details) : undefined;
-    const hinted = code === 'PT409' && typeof body?.hint === 'string' ? CONFLICT_HINTS[body.hint] : undefined;
+    const hinted = code === 'PT409' && typeof body?.hint === 'string' ? CONFLICT_HINTS[body.hint]
+      // issue 19: the token's Auth session ended (signed out, or its device revoked)
+      : code === 'PT401' && body?.hint === 'session_revoked' ? 'session_revoked' : undefined;
     return new HttpError(Number(code.slice(2)), hinted ?? apiCode, apiNames(body?.message ?? 'request failed'), details);
   }
   for (const [pattern, fixedStatus, fixedCode, message] of FIXED) {

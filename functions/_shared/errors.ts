@@ -5,7 +5,7 @@
 
 export type ErrorCode =
   | 'bad_request' | 'invalid_json' | 'unauthorized' | 'missing_authorization' | 'invalid_authorization_scheme'
-  | 'token_expired' | 'invalid_jwt' | 'forbidden' | 'not_found' | 'method_not_allowed'
+  | 'token_expired' | 'invalid_jwt' | 'session_revoked' | 'forbidden' | 'not_found' | 'method_not_allowed'
   | 'conflict' | 'vault_deleted' | 'cursor_ahead' | 'payload_too_large' | 'unsupported_media_type' | 'unavailable'
   | 'internal';
 

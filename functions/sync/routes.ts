@@ -12,6 +12,7 @@ import { config } from '../_shared/config.ts';
 import { corsMiddleware } from '../_shared/cors.ts';
 import { HttpError, notFound, toResponse } from '../_shared/errors.ts';
 import type { SyncEnv } from './context.ts';
+import { registerDevices } from './routes/devices.ts';
 import { registerHealth } from './routes/health.ts';
 import { registerLogs } from './routes/logs.ts';
 import { registerVaultKeys } from './routes/vault-keys.ts';
@@ -20,6 +21,7 @@ import { registerVaults } from './routes/vaults.ts';
 export const app = new Hono<SyncEnv>({ strict: false }).basePath('/sync');
 app.use('*', corsMiddleware(config.corsOrigins));
 for (const register of [registerHealth, registerVaultKeys, registerVaults, registerLogs]) register(app);
+registerDevices(app);
 
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE'];
 

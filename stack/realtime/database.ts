@@ -24,6 +24,8 @@
 import postgres from 'postgres';
 
 export const NOTIFY_CHANNEL = 'realtime_embedded_broadcast';
+/** What public.revoke_device notifies at commit, with the ended session's id (issue 19). */
+export const SESSION_ENDED_CHANNEL = 'haex_session_ended';
 /** Replay window before the newest delivered message (seconds of inserted_at). */
 export const REPLAY_MARGIN_S = 30;
 /** Most messages one replay delivers; beyond it the gap is handed to `onGap`. */
@@ -71,6 +73,8 @@ export class RealtimeDatabase {
   readonly #recent = new Map<string, number>();
   /** inserted_at (epoch s) of the newest message delivered, or of the first LISTEN. */
   #watermark = 0;
+  /** Called with the id of an Auth session that revoke_device ended (its NOTIFY, at commit; sessions.ts). */
+  onSessionEnded: ((sessionId: string) => void) | undefined;
   /** Times the listener has LISTENed (1 after the first). */
   listens = 0;
 
@@ -175,12 +179,15 @@ export class RealtimeDatabase {
     const listener = postgres(this.#url, {
       max: 1, idle_timeout: 0, max_lifetime: 0, fetch_types: false, onnotice: () => {},
       connection: { application_name: 'realtime_embedded_listener' },
-      onnotify: (_channel: string, text: string) => { this.#enqueue(() => this.#onNotify(text)); },
+      onnotify: (channel: string, text: string) => {
+        if (channel === SESSION_ENDED_CHANNEL) this.onSessionEnded?.(text);
+        else this.#enqueue(() => this.#onNotify(text));
+      },
       onclose: () => { if (this.#listener === listener) this.#lost(); },
     } as postgres.Options<{}>);
     this.#listener = listener;
     try {
-      await listener.unsafe(`listen "${NOTIFY_CHANNEL}"`);
+      await listener.unsafe(`listen "${NOTIFY_CHANNEL}"; listen "${SESSION_ENDED_CHANNEL}"`);
       if (this.listens++ === 0) {
         const [row] = await listener<{ at: number }[]>`select extract(epoch from localtimestamp)::float8 as at`;
         this.#watermark = row!.at;

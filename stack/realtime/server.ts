@@ -358,6 +358,11 @@ export class RealtimeServer {
       { event: message.event, payloadJson: message.payloadJson, meta: { id: message.id } }), () => this.disconnectAll());
   }
 
+  /** Each joined channel's claims and topic, with a way to shut it down (sessions.ts: ended Auth sessions). */
+  *joinedChannels(): Generator<{ claims: Channel['claims']; subTopic: string; shutdown: (message: string) => void }> {
+    for (const c of this.#connections) for (const ch of [...c.channels.values()]) yield { ...ch, shutdown: (m) => this.#shutdown(ch, m) };
+  }
+
   /** Drops every socket (clients reconnect by themselves), as a restart of Realtime would. */
   disconnectAll(): void {
     for (const connection of this.#connections) {

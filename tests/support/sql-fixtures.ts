@@ -2,7 +2,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
 import type { StackUser } from '../../stack/users.ts';
-import { adminSql, rpc } from './stack.ts';
+import { adminSql, rpc, sessionIdOf } from './stack.ts';
 
 export const b64 = (bytes: number) => randomBytes(bytes).toString('base64');
 /** A base64 string of exactly `chars` characters (chars must be a multiple of 4). */
@@ -45,4 +45,10 @@ export async function vaultState(vaultId: string) {
 export function expectError(res: { status: number; body: any }, status: number, code: string, details?: string) {
   expect({ status: res.status, code: res.body?.code, ...(details !== undefined ? { details: res.body?.details } : {}) })
     .toEqual({ status, code, ...(details !== undefined ? { details } : {}) });
+}
+
+/** The device id push_logs stores as device_id for this user's session (registered by its first push). */
+export async function deviceIdOf(user: StackUser): Promise<string | undefined> {
+  const [row] = await adminSql()`select id from public.devices where session_id = ${sessionIdOf(user)}`;
+  return row?.id;
 }

@@ -82,8 +82,12 @@ export async function asRole<T>(role: 'anon' | 'authenticated' | 'service_role',
   return result!;
 }
 
-export const asUser = <T>(user: { id: string }, fn: (sql: postgres.TransactionSql) => Promise<T>) =>
-  asRole('authenticated', { sub: user.id, aud: 'authenticated' }, fn);
+/** The Auth session a user's access token names (its `session_id` claim). */
+export const sessionIdOf = (user: { access_token: string }): string => verifyToken(user.access_token)!.session_id as string;
+
+/** As PostgREST runs a request of this user's session (private.caller_id() checks the session). */
+export const asUser = <T>(user: { id: string; access_token: string }, fn: (sql: postgres.TransactionSql) => Promise<T>) =>
+  asRole('authenticated', { sub: user.id, aud: 'authenticated', session_id: sessionIdOf(user) }, fn);
 
 export interface ApiResponse<T = unknown> {
   status: number;

@@ -1,7 +1,7 @@
 /**
  * edgeFunctionTransport: the `sync` Edge Function (functions/sync, docs/http-api.md), camelCase JSON:
  *   POST /vault-key, GET|PUT /vault-key/:vaultId, GET /vaults, DELETE /vaults/:vaultId, POST /push, POST /pull,
- *   POST /compact
+ *   POST /compact, POST|GET /devices, DELETE /devices/:deviceId
  * Auth: `Authorization: Bearer <user JWT>`.
  *
  * Two ways to reach it:
@@ -16,6 +16,7 @@
  * retryAfterMs from Retry-After}, anything else (401, 403, 500, ...) -> TransportError{retryable: false}.
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
+import type { DeviceInfo, DeviceTransport } from '../devices.ts';
 import { errorFromStatus, parseRetryAfter, TransportError } from '../errors.ts';
 import { type CompactResult, isCompactStatus, type PullResult, type PushResult, type SyncTransport, type VaultKeyRecord, type VaultSummary } from './types.ts';
 
@@ -90,11 +91,14 @@ function viaFetch(endpoint: EdgeFunctionEndpoint): Send {
   };
 }
 
-export function edgeFunctionTransport(target: SupabaseClient<any, any, any> | EdgeFunctionEndpoint): SyncTransport {
+export function edgeFunctionTransport(target: SupabaseClient<any, any, any> | EdgeFunctionEndpoint): SyncTransport & DeviceTransport {
   const send = isSupabaseClient(target) ? viaInvoke(target) : viaFetch(target);
   async function request<T>(method: string, path: string, body?: unknown, expect = 200): Promise<T> {
     const response = await send(method, path, body);
-    if (!response.ok) await failFrom(`${method} ${path.replace(/^(\/vault-key|\/vaults)\/[^/]+$/, '$1/:vaultId')}`, response);
+    if (!response.ok) {
+      await failFrom(`${method} ${path.replace(/^(\/vault-key|\/vaults)\/[^/]+$/, '$1/:vaultId').replace(/^\/devices\/[^/]+$/, '/devices/:deviceId')}`,
+        response);
+    }
     if (expect === 204 || response.status === 204) return undefined as T;
     try {
       return await response.json() as T;
@@ -142,6 +146,18 @@ export function edgeFunctionTransport(target: SupabaseClient<any, any, any> | Ed
       const result: PushResult = { lastSequence: answer.lastSequence, logs: answer.logs };
       if (answer.compactionDue === true) result.compactionDue = true;
       return result;
+    },
+    // Devices (issue 19, devices.ts).
+    async registerDevice(name) {
+      const answer = await request<{ device?: DeviceInfo }>('POST', '/devices', name === null ? {} : { name });
+      if (!answer?.device) throw new TransportError('POST /devices: unexpected answer', 502, 'unexpected_answer', false);
+      return answer.device;
+    },
+    async listDevices() {
+      return (await request<{ devices: DeviceInfo[] }>('GET', '/devices')).devices;
+    },
+    async revokeDevice(deviceId) {
+      await request('DELETE', `/devices/${enc(deviceId)}`, undefined, 204);
     },
     async compact(vaultId): Promise<CompactResult> {
       const answer = await request<CompactResult>('POST', '/compact', { vaultId });

@@ -15,6 +15,7 @@
  */
 import type { PostgrestError, SupabaseClient } from '@supabase/supabase-js';
 import type { Database, Json } from '../database.types.ts';
+import type { DeviceInfo, DeviceTransport } from '../devices.ts';
 import { errorFromStatus, TransportError } from '../errors.ts';
 import type { StoredLog } from '../log-crypto.ts';
 import { type CompactResult, isCompactStatus, type PullResult, type PushResult, type SyncTransport, type VaultKeyRecord, type VaultSummary } from './types.ts';
@@ -34,6 +35,7 @@ function fail(fn: string, error: PostgrestError, status: number): never {
   const httpStatus = /^PT\d{3}$/.test(code) ? Number(code.slice(2)) : TRANSIENT.test(code) ? 503 : status;
   const field = typeof error.details === 'string' && error.details !== '' ? error.details : undefined;
   const apiCode = code === 'PT409' && CONFLICT_HINTS.has(error.hint ?? '') ? error.hint!
+    : code === 'PT401' && error.hint === 'session_revoked' ? 'session_revoked' // issue 19
     : code || (status === 0 ? 'network' : `http_${status}`);
   throw errorFromStatus(httpStatus, apiCode, `${fn}: ${error.message}`, field, error.details, undefined, error);
 }
@@ -59,7 +61,12 @@ function single(fn: string, rows: KeyRow[] | null): VaultKeyRecord {
   };
 }
 
-export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTransport {
+type DeviceRow = Database['public']['Functions']['list_devices']['Returns'][number];
+const deviceOf = (r: DeviceRow): DeviceInfo => ({
+  id: r.id, name: r.name, createdAt: r.created_at, lastSeenAt: r.last_seen_at, current: r.current, revokedAt: r.revoked_at,
+});
+
+export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTransport & DeviceTransport {
   const db = supabase as unknown as Client;
   return {
     name: 'rpc',
@@ -128,6 +135,18 @@ export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTrans
         logs, hasMore: page.has_more, nextSequence: Number(page.next_sequence), lastSequence: Number(page.last_sequence),
         compactedThrough: Number(page.compacted_through),
       };
+    },
+    // Devices (issue 19, devices.ts).
+    async registerDevice(name) {
+      const rows = await call('register_device', () => db.rpc('register_device', { device_name: name ?? undefined }));
+      if (!Array.isArray(rows) || rows.length !== 1) throw new TransportError('register_device: unexpected answer', 502, 'unexpected_answer', false);
+      return deviceOf(rows[0]!);
+    },
+    async listDevices() {
+      return ((await call('list_devices', () => db.rpc('list_devices'))) ?? []).map(deviceOf);
+    },
+    async revokeDevice(deviceId) {
+      await call('revoke_device', () => db.rpc('revoke_device', { device_id: deviceId }));
     },
     async compact(vaultId): Promise<CompactResult> {
       const answer = await call('compact_logs', () => db.rpc('compact_logs', { vault_id: vaultId })) as
