@@ -170,7 +170,7 @@ describe('list_vaults', () => {
       [two.vault_id, 3, 3, bytes],
     ]);
     expect(Object.keys(res.body[0]).sort()).toEqual(['bytes', 'compacted_logs', 'compacted_through', 'created_at',
-      'last_sequence', 'log_count', 'updated_at', 'vault_id']);
+      'key_generation', 'key_rotation_due', 'last_sequence', 'log_count', 'role', 'updated_at', 'vault_id']);
     expect(res.body.map((v: any) => [v.compacted_logs, v.compacted_through])).toEqual([[0, 0], [0, 0]]);
     // bytes is the documented sum, computed from the stored rows
     const { sum } = (await adminSql()<{ sum: number }[]>`select sum(octet_length(encrypted_data) + octet_length(nonce) + octet_length(haex_timestamp))::int as sum

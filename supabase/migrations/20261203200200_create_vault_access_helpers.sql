@@ -6,6 +6,8 @@
 -- SECURITY DEFINER: they read public.vault_members, whose own policy calls them (a policy querying
 -- its own table through RLS would recurse). Each reads only the caller's own membership rows.
 
+set lock_timeout = '1s'; -- new objects; the foreign keys lock the referenced tables briefly
+
 create function private.role_rank(role text) returns int
 language sql immutable
 set search_path = ''
@@ -89,3 +91,5 @@ comment on function private.can_receive_vault_topic(text) is
   'True when topic is vault:<id> (lower-case uuid) of a vault the caller is a member of.';
 revoke execute on function private.can_receive_vault_topic(text) from public, anon;
 grant execute on function private.can_receive_vault_topic(text) to authenticated;
+
+reset lock_timeout;

@@ -9,10 +9,10 @@
 
 set lock_timeout = '1s';
 
-alter table public.vaults add column key_generation int not null default 1;
+alter table public.vaults add column key_generation bigint not null default 1;
 alter table public.vaults add column key_rotation_due boolean not null default false;
-alter table public.sync_logs add column key_generation int not null default 1;
-alter table public.vault_keys add column key_generation int not null default 1;
+alter table public.sync_logs add column key_generation bigint not null default 1;
+alter table public.vault_keys add column key_generation bigint not null default 1;
 
 comment on column public.vaults.key_generation is 'Generation of the current vault key: 1, then +1 per rotate_vault_key.';
 comment on column public.vaults.key_rotation_due is 'A member was removed or left since the last rotation.';

@@ -11,7 +11,7 @@ drop function public.list_vaults();
 -- filter through the same helper keeps the plan an index lookup per member vault.
 create function public.list_vaults()
 returns table (vault_id uuid, created_at timestamptz, updated_at timestamptz, last_sequence bigint, log_count bigint,
-               bytes bigint, compacted_logs bigint, compacted_through bigint, role text, key_generation int,
+               bytes bigint, compacted_logs bigint, compacted_through bigint, role text, key_generation bigint,
                key_rotation_due boolean)
 language sql stable
 set search_path = ''

@@ -8,6 +8,8 @@
 --
 -- An identity is written once (create_identity); there is no replacement yet (PT409 when present).
 
+set lock_timeout = '1s'; -- new objects; the foreign keys lock the referenced tables briefly
+
 create table public.identities (
   user_id uuid primary key references auth.users (id) on delete cascade,
   encryption_public_key text not null check (length(encryption_public_key) = 44),  -- base64, 32 bytes X25519
@@ -102,3 +104,5 @@ comment on function public.find_identity(text) is
   'API: the identity (public keys and self-signature) of the user with this email, or no row. SECURITY DEFINER to read auth.users; signed-in callers only.';
 revoke execute on function public.find_identity(text) from public, anon;
 grant execute on function public.find_identity(text) to authenticated;
+
+reset lock_timeout;

@@ -8,9 +8,11 @@
 -- sender_id has no foreign key on purpose: a grant stays valid when its sender's account is gone
 -- (the recipient checked the signature when it first used it; docs/sharing.md).
 
+set lock_timeout = '1s'; -- new objects; the foreign keys lock the referenced tables briefly
+
 create table public.vault_key_grants (
   vault_id uuid not null references public.vaults (id) on delete cascade,
-  key_generation int not null check (key_generation >= 1),
+  key_generation bigint not null check (key_generation >= 1),
   recipient_id uuid not null references auth.users (id) on delete cascade,
   sender_id uuid not null,
   ephemeral_public_key text not null,
@@ -128,3 +130,5 @@ comment on function public.store_own_grants(uuid, jsonb) is
   'API: a member stores key grants sealed to itself (e.g. after claiming an invite link); existing grants are kept. SECURITY DEFINER because vault_key_grants has no write grants; membership through private.require_vault_role.';
 revoke execute on function public.store_own_grants(uuid, jsonb) from public, anon;
 grant execute on function public.store_own_grants(uuid, jsonb) to authenticated;
+
+reset lock_timeout;

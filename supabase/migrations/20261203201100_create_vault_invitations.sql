@@ -9,13 +9,15 @@
 -- Accepting is idempotent. Locks: vault row (FOR SHARE: excludes a concurrent rotation, admits other
 -- accepts), then the invitation row; rotate_vault_key takes them in the same order.
 
+set lock_timeout = '1s'; -- new objects; the foreign keys lock the referenced tables briefly
+
 create table public.vault_invitations (
   id uuid primary key default gen_random_uuid(),
   vault_id uuid not null references public.vaults (id) on delete cascade,
   inviter_id uuid not null references auth.users (id) on delete cascade,
   invitee_id uuid not null references auth.users (id) on delete cascade,
   role text not null check (role in ('admin', 'writer', 'reader')),
-  key_generation int not null,
+  key_generation bigint not null,
   grants jsonb not null,
   status text not null default 'pending' check (status in ('pending', 'accepted', 'declined', 'void')),
   expires_at timestamptz not null,
@@ -197,3 +199,5 @@ comment on function public.decline_invitation(uuid) is
   'API: declines a pending invitation of the caller; PT404 otherwise. SECURITY DEFINER because vault_invitations has no grants.';
 revoke execute on function public.decline_invitation(uuid) from public, anon;
 grant execute on function public.decline_invitation(uuid) to authenticated;
+
+reset lock_timeout;

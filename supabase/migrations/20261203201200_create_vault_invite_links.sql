@@ -10,16 +10,18 @@
 -- again gets the same answer without consuming a use. Lock order: vault (FOR SHARE), then the link
 -- row, as rotate_vault_key, which voids the links of the generation it replaces.
 
+set lock_timeout = '1s'; -- new objects; the foreign keys lock the referenced tables briefly
+
 create table public.vault_invite_links (
   id uuid primary key default gen_random_uuid(),
   vault_id uuid not null references public.vaults (id) on delete cascade,
   created_by uuid not null references auth.users (id) on delete cascade,
   token_hash bytea not null unique,
   role text not null check (role in ('admin', 'writer', 'reader')),
-  key_generation int not null,
+  key_generation bigint not null,
   grants jsonb not null,
-  max_uses int not null check (max_uses between 1 and 1000),
-  used int not null default 0 check (used >= 0 and used <= max_uses),
+  max_uses bigint not null check (max_uses between 1 and 1000),
+  used bigint not null default 0 check (used >= 0 and used <= max_uses),
   void boolean not null default false,
   expires_at timestamptz not null,
   created_at timestamptz not null default now()
@@ -137,3 +139,5 @@ comment on function public.claim_invite_link(text) is
   'API: joins the vault of an invite link, consuming one use atomically (PT409 invitation_closed when used up, expired or void; PT404 unknown); answers the sealed grants for the link''s secret. SECURITY DEFINER because the tables have no write grants.';
 revoke execute on function public.claim_invite_link(text) from public, anon;
 grant execute on function public.claim_invite_link(text) to authenticated;
+
+reset lock_timeout;

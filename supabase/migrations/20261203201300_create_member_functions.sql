@@ -10,6 +10,8 @@
 -- Who may: admins and the owner remove and change roles of members ranked below themselves; an
 -- admin gives only writer or reader; the owner is never removed nor changed; the owner cannot leave.
 
+set lock_timeout = '1s'; -- new objects; the foreign keys lock the referenced tables briefly
+
 create function public.list_vault_members(vault_id uuid)
 returns table (user_id uuid, email text, role text, encryption_public_key text, signing_public_key text,
                signature text, created_at timestamptz)
@@ -23,6 +25,8 @@ as $$
   join public.vault_members m on m.vault_id = list_vault_members.vault_id
   join auth.users u on u.id = m.user_id
   left join public.identities k on k.user_id = m.user_id
+  -- Referenced, so the planner keeps the call (an unused output of a stable call would be dropped).
+  where r.caller_role is not null
   order by private.role_rank(m.role) desc, m.created_at, m.user_id
 $$;
 comment on function public.list_vault_members(uuid) is
@@ -140,3 +144,5 @@ comment on function public.leave_vault(uuid) is
   'API: the caller leaves a vault (not its owner: PT403); access ends at once; sets key_rotation_due. SECURITY DEFINER because the tables have no write grants.';
 revoke execute on function public.leave_vault(uuid) from public, anon;
 grant execute on function public.leave_vault(uuid) to authenticated;
+
+reset lock_timeout;

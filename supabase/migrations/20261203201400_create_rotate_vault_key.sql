@@ -15,6 +15,8 @@
 -- From the commit on, push_logs refuses logs of the old generation (PT409 stale_key_generation).
 -- Admins and the owner rotate.
 
+set lock_timeout = '1s'; -- new objects; the foreign keys lock the referenced tables briefly
+
 create function public.rotate_vault_key(vault_id uuid, replaces_generation int, grants jsonb, owner_key jsonb default null)
 returns jsonb
 language plpgsql volatile
@@ -85,3 +87,5 @@ comment on function public.rotate_vault_key(uuid, int, jsonb, jsonb) is
   'API: stores generation replaces_generation + 1 of the vault key (grants for exactly the current members, optionally the owner''s re-wrapped copy), voiding older invitations and links; PT409 generation_changed / members_changed. SECURITY DEFINER because the tables have no write grants; access through private.require_vault_role (admins and the owner).';
 revoke execute on function public.rotate_vault_key(uuid, int, jsonb, jsonb) from public, anon;
 grant execute on function public.rotate_vault_key(uuid, int, jsonb, jsonb) to authenticated;
+
+reset lock_timeout;
