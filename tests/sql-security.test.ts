@@ -17,13 +17,13 @@ const entry = () => ({ id: randomUUID(), encrypted_data: b64(64), nonce: b64(12)
 const TABLES = ['vaults', 'vault_keys', 'sync_logs', 'vault_members', 'identities', 'identity_private_keys', 'vault_key_grants',
   'vault_invitations', 'vault_invite_links'] as const;
 const PUBLIC_FUNCTIONS = ['accept_invitation', 'claim_invite_link', 'compact_logs', 'create_identity', 'create_invite_link', 'create_vault',
-  'decline_invitation', 'delete_vault', 'find_identity', 'get_vault_key', 'invite_member', 'leave_vault', 'list_invitations',
-  'list_vault_members', 'list_vaults', 'pull_logs', 'push_logs', 'remove_member', 'rotate_vault_key', 'set_member_role',
+  'decline_invitation', 'delete_vault', 'find_identity', 'get_identity', 'get_vault_key', 'invite_member', 'leave_vault',
+  'list_invitations', 'list_key_grants', 'list_vault_members', 'list_vaults', 'pull_logs', 'push_logs', 'remove_member', 'rotate_vault_key', 'set_member_role',
   'store_own_grants', 'update_vault_key'];
 /** The access helpers of shared vaults (read vault_members, whose policy calls them). */
 const ACCESS_HELPERS = ['private.can_receive_vault_topic', 'private.member_vault_ids', 'private.require_vault_role', 'private.vault_role'];
 const SECURITY_DEFINER = [...ACCESS_HELPERS, 'private.forget_compacted_log_ids', 'private.keep_vault_tombstone',
-  ...PUBLIC_FUNCTIONS.filter((f) => !['list_vaults', 'pull_logs'].includes(f)).map((f) => `public.${f}`)].sort();
+  ...PUBLIC_FUNCTIONS.filter((f) => !['get_identity', 'list_key_grants', 'list_vaults', 'pull_logs'].includes(f)).map((f) => `public.${f}`)].sort();
 /** Functions allowed without `set search_path = ''`: the inlinable hot path. */
 const NO_SEARCH_PATH = ['public.pull_logs'];
 /** private functions `authenticated` may execute: what the SECURITY INVOKER pull_logs calls. */

@@ -424,6 +424,18 @@ export type Database = {
           user_id: string
         }[]
       }
+      get_identity: {
+        Args: Record<PropertyKey, never>
+        Returns: {
+          encrypted_private_keys: string
+          encryption_public_key: string
+          nonce: string
+          salt: string
+          signature: string
+          signing_public_key: string
+          user_id: string
+        }[]
+      }
       get_vault_key: {
         Args: { vault_id: string }
         Returns: {
@@ -460,6 +472,22 @@ export type Database = {
           inviter_signing_public_key: string
           key_generation: number
           role: string
+          vault_id: string
+        }[]
+      }
+      list_key_grants: {
+        Args: { min_generation?: number; vault_id: string }
+        Returns: {
+          ephemeral_public_key: string
+          key_generation: number
+          nonce: string
+          recipient_id: string
+          sealed_key: string
+          sender_encryption_public_key: string
+          sender_id: string
+          sender_signature: string
+          sender_signing_public_key: string
+          signature: string
           vault_id: string
         }[]
       }
