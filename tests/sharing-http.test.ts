@@ -25,7 +25,7 @@ let owner: StackUser, reader: StackUser, writer: StackUser, stranger: StackUser;
 let vaultId: string;
 
 beforeAll(async () => {
-  [owner, reader, writer, stranger] = await Promise.all(['owner', 'reader', 'writer', 'stranger'].map(newMember));
+  [owner, reader, writer, stranger] = await Promise.all(['owner', 'reader', 'writer', 'stranger'].map(newMember)) as [StackUser, StackUser, StackUser, StackUser];
   vaultId = randomUUID();
   expect((await call(owner, '/vault-key', 'POST', { vaultId, encryptedVaultKey: b64(60), salt: b64(16), nonce: b64(12) })).status).toBe(201);
   for (const [user, role] of [[reader, 'reader'], [writer, 'writer']] as const) {

@@ -15,7 +15,7 @@ let owner: StackUser, admin: StackUser, writer: StackUser, reader: StackUser, st
 let vaultId: string;
 
 beforeAll(async () => {
-  [owner, admin, writer, reader, stranger] = await Promise.all(['owner', 'admin', 'writer', 'reader', 'stranger'].map(newMember));
+  [owner, admin, writer, reader, stranger] = await Promise.all(['owner', 'admin', 'writer', 'reader', 'stranger'].map(newMember)) as [StackUser, StackUser, StackUser, StackUser, StackUser];
   vaultId = await sharedVault(owner, [[admin, 'admin'], [writer, 'writer'], [reader, 'reader']]);
   expect((await rpc('push_logs', { vault_id: vaultId, logs: [entry(), entry()] }, owner.access_token)).status).toBe(200);
 });

@@ -13,7 +13,7 @@ import { adminSql, api, rpc } from './support/stack.ts';
 
 let owner: StackUser, admin: StackUser, writer: StackUser, stranger: StackUser;
 beforeAll(async () => {
-  [owner, admin, writer, stranger] = await Promise.all(['owner', 'admin', 'writer', 'stranger'].map(newMember));
+  [owner, admin, writer, stranger] = await Promise.all(['owner', 'admin', 'writer', 'stranger'].map(newMember)) as [StackUser, StackUser, StackUser, StackUser];
 });
 
 const rotate = (by: StackUser, vault_id: string, replaces: number, members: StackUser[]) =>

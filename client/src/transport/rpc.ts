@@ -27,7 +27,8 @@ interface RpcAnswer<T> { data: T | null; error: PostgrestError | null; status: n
 /** SQLSTATEs of failures that a repeat may not meet (as the Edge Function's error table has them). */
 const TRANSIENT = /^(57014|40001|40P01|55P03|53|57P0[1-3]|08)/;
 /** The 409s an app acts on, told apart by the SQL error's hint. */
-const CONFLICT_HINTS = new Set(['vault_deleted', 'cursor_ahead']);
+const CONFLICT_HINTS = new Set(['vault_deleted', 'cursor_ahead', 'stale_key_generation', 'generation_changed', 'members_changed',
+  'invitation_closed', 'invitation_expired', 'already_member', 'identity_exists', 'identity_required']);
 
 function fail(fn: string, error: PostgrestError, status: number): never {
   const code = error.code ?? '';
@@ -91,7 +92,7 @@ export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTrans
     async push(vaultId, logs): Promise<PushResult> {
       const body = logs.map((l) => ({
         id: l.id, encrypted_data: l.encryptedData, nonce: l.nonce, haex_timestamp: l.haexTimestamp,
-        device_id: l.deviceId ?? null, record_key: l.recordKey ?? null,
+        device_id: l.deviceId ?? null, record_key: l.recordKey ?? null, key_generation: l.keyGeneration ?? null,
       })) satisfies Json;
       const answer = await call('push_logs', () => db.rpc('push_logs', { vault_id: vaultId, logs: body })) as
         { last_sequence?: unknown; results?: unknown; compaction_due?: unknown } | null;
@@ -122,6 +123,7 @@ export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTrans
         logs[i] = {
           id: r.id, sequence: Number(r.sequence), encryptedData: r.encrypted_data, nonce: r.nonce,
           haexTimestamp: r.haex_timestamp, deviceId: r.device_id, createdAt: r.created_at, recordKey: r.record_key,
+          keyGeneration: r.key_generation,
         };
       }
       return {
