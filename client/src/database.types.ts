@@ -441,6 +441,7 @@ export type Database = {
         Returns: {
           created_at: string
           encrypted_vault_key: string
+          key_generation: number
           nonce: string
           salt: string
           updated_at: string
@@ -562,6 +563,7 @@ export type Database = {
         Returns: {
           created_at: string
           encrypted_vault_key: string
+          key_generation: number
           nonce: string
           salt: string
           updated_at: string

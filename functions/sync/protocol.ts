@@ -205,10 +205,13 @@ export function vaultIdParam(raw: string): string {
 
 export interface VaultKeyRow {
   vault_id: string; encrypted_vault_key: string; salt: string; nonce: string; created_at: string; updated_at: string;
+  key_generation?: number;
 }
 export const vaultKeyOut = (row: VaultKeyRow) => ({
   vaultId: row.vault_id, encryptedVaultKey: row.encrypted_vault_key, salt: row.salt, nonce: row.nonce,
   createdAt: row.created_at, updatedAt: row.updated_at,
+  // shared vaults: the generation the owner's copy holds, when a rotation re-wrapped it
+  ...(row.key_generation !== undefined && row.key_generation > 1 ? { keyGeneration: row.key_generation } : {}),
 });
 
 export interface VaultRow {

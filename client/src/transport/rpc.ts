@@ -20,7 +20,7 @@ import type { StoredLog } from '../log-crypto.ts';
 import { type CompactResult, isCompactStatus, type PullResult, type PushResult, type SyncTransport, type VaultKeyRecord, type VaultSummary } from './types.ts';
 
 type Client = SupabaseClient<Database>;
-type KeyRow = Database['public']['Functions']['get_vault_key']['Returns'][number];
+type KeyRow = Database['public']['Functions']['create_vault']['Returns'][number] & { key_generation?: number };
 
 interface RpcAnswer<T> { data: T | null; error: PostgrestError | null; status: number }
 
@@ -54,10 +54,13 @@ async function call<T>(fn: string, run: () => PromiseLike<RpcAnswer<T>>): Promis
 function single(fn: string, rows: KeyRow[] | null): VaultKeyRecord {
   const row = Array.isArray(rows) && rows.length === 1 ? rows[0]! : undefined;
   if (!row) throw new TransportError(`${fn}: unexpected answer`, 502, 'unexpected_answer', false);
-  return {
+  const record: VaultKeyRecord = {
     vaultId: row.vault_id, encryptedVaultKey: row.encrypted_vault_key, salt: row.salt, nonce: row.nonce,
     createdAt: row.created_at, updatedAt: row.updated_at,
   };
+  const generation = Number(row.key_generation ?? 1);
+  if (generation > 1) record.keyGeneration = generation;
+  return record;
 }
 
 export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTransport {
