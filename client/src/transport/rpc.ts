@@ -39,7 +39,8 @@ function fail(fn: string, error: PostgrestError, status: number): never {
   throw errorFromStatus(httpStatus, apiCode, `${fn}: ${error.message}`, field, error.details, undefined, error);
 }
 
-async function call<T>(fn: string, run: () => PromiseLike<RpcAnswer<T>>): Promise<T> {
+/** One rpc with the error mapping above (also used by sharing/api.ts). */
+export async function call<T>(fn: string, run: () => PromiseLike<RpcAnswer<T>>): Promise<T> {
   let answer: RpcAnswer<T>;
   try {
     answer = await run();
