@@ -10,6 +10,7 @@ import type { StackUser } from '../stack/users.ts';
 import {
   adminSql, api, asRole, asUser, expiredTokenFor, forgedServiceKey, forgedTokenFor, newUser, rpc, stack,
 } from './support/stack.ts';
+import { join, newMember } from './support/sharing-fixtures.ts';
 
 const b64 = (bytes: number) => randomBytes(bytes).toString('base64');
 const entry = () => ({ id: randomUUID(), encrypted_data: b64(64), nonce: b64(12), haex_timestamp: `${Date.now()}`, device_id: 'd1' });
@@ -33,6 +34,8 @@ const HELPERS_FOR_AUTHENTICATED = ['private.can_receive_vault_topic', 'private.m
 
 let alice: StackUser;
 let bob: StackUser;
+/** Was a writer of A's vault (shared), then removed: a still-valid token of a former member. */
+let carol: StackUser;
 let vaultId: string;
 let aliceKey: { updated_at: string };
 
@@ -71,6 +74,12 @@ beforeAll(async () => {
   aliceKey = created.body[0];
   const pushed = await rpc('push_logs', { vault_id: vaultId, logs: [entry(), entry(), entry()] }, alice.access_token);
   expect(pushed.status).toBe(200);
+  // A's vault is shared: carol joins as a writer and is removed again (the matrix runs against a shared vault)
+  carol = await newMember('carol');
+  expect((await rpc('create_identity', { encryption_public_key: b64(32), signing_public_key: b64(32), signature: b64(64),
+    encrypted_private_keys: b64(100), salt: b64(16), nonce: b64(12) }, alice.access_token)).status).toBe(204);
+  await join(alice, vaultId, carol, 'writer');
+  expect((await rpc('remove_member', { vault_id: vaultId, user_id: carol.id }, alice.access_token)).status).toBe(204);
 });
 
 /** Every request an attacker might try against A's vault, by table and by function. */
@@ -128,6 +137,14 @@ describe('attack matrix against user A\'s vault (nothing read, nothing changed)'
       'rpc update_vault_key': '404 PT404', 'rpc delete_vault': '404 PT404',
       'rpc create_vault': '409 PT409', // the contract: an existing id is a conflict, whoever owns it
       'rpc list_vaults': '200 []',
+    }],
+    ['a removed member of A\'s shared vault, with a still-valid token', () => ({ name: 'carol', token: carol.access_token }), {
+      'select vaults': '200 []', 'select vault_keys': '200 []', 'select sync_logs': '200 []', 'select all sync_logs': '200 []',
+      'insert vaults': '403 42501', 'insert vault_keys': '403 42501', 'insert sync_logs': '403 42501',
+      'update vaults': '403 42501', 'update vault_keys': '403 42501', 'update sync_logs': '403 42501',
+      'delete vaults': '403 42501', 'delete vault_keys': '403 42501', 'delete sync_logs': '403 42501',
+      'rpc push_logs': '404 PT404', 'rpc pull_logs': '404 PT404', 'rpc get_vault_key': '404 PT404',
+      'rpc update_vault_key': '404 PT404', 'rpc delete_vault': '404 PT404', 'rpc create_vault': '409 PT409', 'rpc list_vaults': '200 []',
     }],
     ['the anon key alone', () => ({ name: 'anon' }), everyAttempt('401 42501')],
     ['the publishable key alone', () => ({ name: 'publishable', apikey: stack.PUBLISHABLE_KEY }), everyAttempt('401 42501')],
