@@ -82,6 +82,20 @@ describe('rotate_vault_key', () => {
     expect(logs.every((l) => l.key_generation === 1)).toBe(true);
   });
 
+  it('pushes racing a removal: every push of the removed writer either landed before it or got PT404', async () => {
+    const w = await newMember('racer');
+    const v = await sharedVault(owner, [[w, 'writer']]);
+    const pushes = Array.from({ length: 12 }, () => push(w, v));
+    const removal = rpc('remove_member', { vault_id: v, user_id: w.id }, owner.access_token);
+    const [results, removed] = await Promise.all([Promise.all(pushes), removal]);
+    expect(removed.status).toBe(204);
+    const ok = results.filter((r) => r.status === 200).length;
+    expect(results.filter((r) => r.status !== 200).map(hinted)).toEqual(Array(12 - ok).fill([404, 'PT404', null]));
+    const logs = await adminSql()`select count(*)::int as n from public.sync_logs where vault_id = ${v} and author_id = ${w.id}`;
+    expect(logs[0]!.n).toBe(ok);
+    expect(hinted(await push(w, v))).toEqual([404, 'PT404', null]);
+  });
+
   it('voids pending invitations and links of the old generation', async () => {
     const v = await sharedVault(owner, []);
     const guest = await newMember('guest');

@@ -39,6 +39,7 @@ import { sharingApi } from './sharing/api.ts';
 import { invitations, type PendingInvitation, ringFromGrants, unlockIdentity } from './sharing/client.ts';
 import type { UnlockedIdentity } from './sharing/identity.ts';
 import { KeyRing } from './sharing/keyring.ts';
+import { claimInviteLink, createInviteLink } from './sharing/links.ts';
 import * as sharing from './sharing/members.ts';
 
 export interface HaexSyncClientOptions {
@@ -273,6 +274,10 @@ export class Vault {
     await sharing.leave(this.#shared());
     this.compaction.stop();
   }
+  /** An invite link `<token>.<secret>` (for someone without an account yet; put it in a URL fragment). */
+  createInviteLink(options: { role: sharing.Role; maxUses?: number; expiresInSeconds?: number }): Promise<string> {
+    return createInviteLink(this.#shared(), options);
+  }
   /** Rotates the vault key now (also what removeMember does); returns the new generation. */
   rotateKey(): Promise<number> { return sharing.rotateKey(this.#shared()); }
 }
@@ -343,6 +348,13 @@ export class HaexSyncClient {
     if (!this.#s.sharing.identity) throw new UsageError('unlockIdentity(secret) first');
     const accepted = await sharingApi(this.#s.supabase).accept(canonicalUuid(invitationId, 'invitationId'));
     return await this.unlockVault(accepted.vault_id);
+  }
+
+  /** Joins a vault through an invite link (one use), checking the inviter's signatures; returns the unlocked Vault. */
+  async joinByLink(link: string): Promise<Vault> {
+    const me = this.#s.sharing.identity;
+    if (!me) throw new UsageError('unlockIdentity(secret) first');
+    return await this.unlockVault(await claimInviteLink(sharingApi(this.#s.supabase), me, link));
   }
 
   /** Declines an invitation. */

@@ -7,7 +7,7 @@ import { createClient, type SupabaseClient } from '@supabase/supabase-js';
 import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import {
-  ForbiddenError, GrantVerificationError, HaexSyncClient, NotFoundError, type DecryptedLog, type Vault, WrongSecretError,
+  ConflictError, ForbiddenError, GrantVerificationError, HaexSyncClient, NotFoundError, type DecryptedLog, type Vault, WrongSecretError,
 } from '../src/index.ts';
 import { adminSql, newUser, stack } from '../../tests/support/stack.ts';
 
@@ -129,6 +129,17 @@ describe('shared vaults through the client library', () => {
               where c.vault_id = ${v} and c.recipient_id = ${carol.user.id} and c.key_generation = 2
                 and a.vault_id = ${v} and a.recipient_id = ${alice.user.id} and a.key_generation = 2`;
     await expect(carol.client.unlockVault(v)).rejects.toBeInstanceOf(GrantVerificationError);
+  });
+
+  it('an invite link: the first claimer joins and reads everything; the link, used up, refuses the next', async () => {
+    const link = await aliceVault.createInviteLink({ role: 'reader', maxUses: 1 });
+    const [erin, frank] = await Promise.all([person('erin'), person('frank')]);
+    const erinVault = await erin.client.joinByLink(link);
+    expect((await values(erinVault)).slice(0, 2)).toEqual(['a1', 'a2']); // generation 1 and 2 both open
+    expect(await values(erinVault)).toContain('a3');
+    const refused = await frank.client.joinByLink(link).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ConflictError);
+    expect((refused as ConflictError).code).toBe('invitation_closed');
   });
 
   it('leave ends the member\'s access', async () => {
