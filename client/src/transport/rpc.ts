@@ -87,7 +87,8 @@ export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTrans
       return (rows ?? []).map((r) => ({
         vaultId: r.vault_id, createdAt: r.created_at, updatedAt: r.updated_at, lastSequence: Number(r.last_sequence),
         logCount: Number(r.log_count), bytes: Number(r.bytes), compactedLogs: Number(r.compacted_logs),
-        compactedThrough: Number(r.compacted_through),
+        compactedThrough: Number(r.compacted_through), role: r.role as VaultSummary['role'],
+        keyGeneration: Number(r.key_generation), keyRotationDue: r.key_rotation_due,
       }));
     },
     async deleteVault(vaultId) {
