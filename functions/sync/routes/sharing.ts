@@ -24,12 +24,13 @@
  * A grant on the wire: { keyGeneration?, recipientId?, ephemeralPublicKey, nonce, sealedKey, signature } (base64).
  */
 import { z } from 'zod';
+import { isBase64, isUuid } from '../../_shared/encoding.ts';
 import { badRequest, jsonResponse, notFound } from '../../_shared/errors.ts';
 import { body, db, jsonBody, requireUser, type SyncApp } from '../context.ts';
 import { parse, vaultIdParam } from '../protocol.ts';
 
-const uuid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'must be a uuid');
-const b64 = z.string().min(1).max(1024);
+const uuid = z.string().refine(isUuid, 'must be a uuid');
+const b64 = z.string().min(1).max(1024).refine(isBase64, 'must be padded base64');
 const generation = z.number().int('must be an integer').min(1, 'must be 1 or more').max(999_999_999);
 const role = z.enum(['admin', 'writer', 'reader']);
 const grant = z.object({
