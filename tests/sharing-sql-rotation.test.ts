@@ -163,7 +163,7 @@ describe('concurrent claims', () => {
     const first = await rpc('claim_invite_link', { token: t }, guest.access_token);
     const again = await rpc('claim_invite_link', { token: t }, guest.access_token);
     expect(again.body).toEqual(first.body);
-    const rows = await adminSql()`select used::int, encode(token_hash, 'hex') as h from public.vault_invite_links where vault_id = ${v}`;
+    const rows = await adminSql()`select used::int, token_hash as h from public.vault_invite_links where vault_id = ${v}`;
     expect(rows[0]!.used).toBe(1);
     expect(rows[0]!.h).not.toContain(Buffer.from(t).toString('hex'));
     expect((await rpc('store_own_grants', { vault_id: v, grants: [grantFor(1)] }, guest.access_token)).status).toBe(204);

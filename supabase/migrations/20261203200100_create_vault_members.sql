@@ -8,14 +8,24 @@
 -- Every vault gets its owner row: a trigger on public.vaults adds it for new vaults (create_vault
 -- stays as it is), and this migration backfills the existing ones from vaults.owner_id.
 --
--- Locking: the trigger needs SHARE ROW EXCLUSIVE on vaults and the backfill reads every vault, so
--- both run under one explicit lock taken FIRST, before anything else touches vaults: a push holds
--- its vault row and nothing of vault_members, so it either finishes before the lock or waits for
--- the commit; no lock is ever taken in the opposite order (the earlier attempt that locked
--- vault_members' rows first deadlocked against pushes). The insert-select is one statement over
--- vaults' primary key; pushes wait for it, bounded by lock_timeout for the lock itself.
+-- Locking: EXCLUSIVE on vaults, taken FIRST (before the foreign keys below lock vaults in SHARE ROW
+-- EXCLUSIVE). Why that mode: a push takes its vault row FOR UPDATE (ROW SHARE), then updates the row
+-- (ROW EXCLUSIVE). With only SHARE ROW EXCLUSIVE held here, a push could take its row lock, then wait
+-- for this migration at its update, while the backfill's foreign-key check (FOR KEY SHARE on that
+-- row) waited for the push: a deadlock (seen in tests/sharing-migrations-under-load.test.ts, and by
+-- the earlier attempt). EXCLUSIVE conflicts with ROW SHARE, so once it is granted (after the pushes
+-- in flight commit) no push holds or takes a vault row lock until this migration commits; reads
+-- (pulls, list_vaults) go on. The CLI runs the file as one transaction, so the lock lasts to its end.
+-- Pushes wait for the backfill: one insert-select over vaults' primary key.
 
 set lock_timeout = '1s';
+
+-- LOCK TABLE needs a transaction block: a DO block runs it inside the file's transaction.
+do $$
+begin
+  lock table public.vaults in exclusive mode;
+end
+$$;
 
 create table public.vault_members (
   vault_id uuid not null references public.vaults (id) on delete cascade,
@@ -51,18 +61,14 @@ comment on function private.add_vault_owner_member() is
   'Trigger: a new vault''s owner becomes its owner member. Runs as the inserting role (create_vault''s owner); no API role inserts vaults.';
 revoke execute on function private.add_vault_owner_member() from public, anon, authenticated;
 
--- One DO block (LOCK TABLE needs a transaction block): the lock first, then the trigger (new vaults)
--- and the backfill (existing ones), with no vault created in between.
-do $$
-begin
-  lock table public.vaults in share row exclusive mode;
-  create trigger add_vault_owner_member
-    after insert on public.vaults
-    for each row execute function private.add_vault_owner_member();
-  insert into public.vault_members (vault_id, user_id, role, created_at)
-  select v.id, v.owner_id, 'owner', v.created_at from public.vaults v
-  on conflict do nothing;
-end
-$$;
+-- Under the lock taken above: no vault is created between the trigger (new vaults) and the backfill
+-- (existing ones).
+create trigger add_vault_owner_member
+  after insert on public.vaults
+  for each row execute function private.add_vault_owner_member();
+
+insert into public.vault_members (vault_id, user_id, role, created_at)
+select v.id, v.owner_id, 'owner', v.created_at from public.vaults v
+on conflict do nothing;
 
 reset lock_timeout;

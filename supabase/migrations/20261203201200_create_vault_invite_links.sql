@@ -16,7 +16,7 @@ create table public.vault_invite_links (
   id uuid primary key default gen_random_uuid(),
   vault_id uuid not null references public.vaults (id) on delete cascade,
   created_by uuid not null references auth.users (id) on delete cascade,
-  token_hash bytea not null unique,
+  token_hash text not null unique,  -- hex of SHA-256(token)
   role text not null check (role in ('admin', 'writer', 'reader')),
   key_generation bigint not null,
   grants jsonb not null,
@@ -70,7 +70,7 @@ begin
       detail = 'key_generation', hint = 'stale_key_generation';
   end if;
   insert into public.vault_invite_links (vault_id, created_by, token_hash, role, key_generation, grants, max_uses, expires_at)
-  values (create_invite_link.vault_id, uid, sha256(convert_to(create_invite_link.token, 'UTF8')), create_invite_link.role,
+  values (create_invite_link.vault_id, uid, encode(sha256(convert_to(create_invite_link.token, 'UTF8')), 'hex'), create_invite_link.role,
           current_generation, create_invite_link.grants, create_invite_link.max_uses,
           now() + make_interval(secs => create_invite_link.expires_in_seconds))
   on conflict do nothing
@@ -95,7 +95,7 @@ set search_path = ''
 as $$
 declare
   uid uuid := private.caller_id();
-  hash bytea;
+  hash text;
   target uuid;
   link public.vault_invite_links;
   member_role text;
@@ -110,7 +110,7 @@ begin
     raise exception using errcode = 'PT409', message = 'create an identity before joining a vault', detail = 'identity',
       hint = 'identity_required';
   end if;
-  hash := sha256(convert_to(claim_invite_link.token, 'UTF8'));
+  hash := encode(sha256(convert_to(claim_invite_link.token, 'UTF8')), 'hex');
   select l.vault_id into target from public.vault_invite_links l where l.token_hash = hash;
   if not found then
     raise exception using errcode = 'PT404', message = 'invite link not found', detail = 'token';
