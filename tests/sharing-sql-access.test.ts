@@ -209,6 +209,16 @@ describe('removal and leaving end access at once', () => {
     expectError(await rpc('leave_vault', { vault_id: v }, w.access_token), 404, 'PT404');
   });
 
+  it('a writer\'s deleted account leaves its logs in the shared vault (author NULL), gap-free', async () => {
+    const [o, w] = await Promise.all([newMember('o'), newMember('w')]);
+    const v = await sharedVault(o, [[w, 'writer']]);
+    for (const user of [o, w, o]) expect((await push(user, [entry()], v)).status).toBe(200);
+    await adminSql()`delete from auth.users where id = ${w.id}`;
+    const page = await pull(o, v);
+    expect(page.body[0].logs.map((l: any) => [l.sequence, l.author_id])).toEqual([[1, o.id], [2, null], [3, o.id]]);
+    expect((await rpc('list_vault_members', { vault_id: v }, o.access_token)).body.map((m: any) => m.user_id)).toEqual([o.id]);
+  });
+
   it('an admin removes a writer but not another admin (PT403)', async () => {
     const [o, a1, a2, w] = await Promise.all([newMember('o'), newMember('a1'), newMember('a2'), newMember('w')]);
     const v = await sharedVault(o, [[a1, 'admin'], [a2, 'admin'], [w, 'writer']]);

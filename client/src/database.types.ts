@@ -61,7 +61,7 @@ export type Database = {
       }
       sync_logs: {
         Row: {
-          author_id: string
+          author_id: string | null
           created_at: string
           device_id: string | null
           encrypted_data: string
@@ -74,7 +74,7 @@ export type Database = {
           vault_id: string
         }
         Insert: {
-          author_id: string
+          author_id?: string | null
           created_at?: string
           device_id?: string | null
           encrypted_data: string
@@ -87,7 +87,7 @@ export type Database = {
           vault_id: string
         }
         Update: {
-          author_id?: string
+          author_id?: string | null
           created_at?: string
           device_id?: string | null
           encrypted_data?: string
