@@ -59,6 +59,10 @@ describe('shared vaults through the client library', () => {
   it('invite, see the inviter\'s fingerprint, accept: the invitee reads and writes, live', async () => {
     const sent = await aliceVault.invite({ email: bob.user.email, role: 'writer' });
     expect(sent.to.fingerprint).toBe(bob.client.fingerprint);
+    // the owner's other device opens the vault with the identity alone (inviting stored her own grant)
+    const aliceLaptop = HaexSyncClient.create({ supabase: await signedIn(alice.user) });
+    await aliceLaptop.unlockIdentity('alice secret');
+    expect(await values(await aliceLaptop.unlockVault(aliceVault.vaultId))).toEqual(['a1', 'a2']);
     const pending = await bob.client.invitations();
     expect(pending.map((p) => ({ id: p.id, vaultId: p.vaultId, role: p.role, from: p.from }))).toEqual([{
       id: sent.id, vaultId: aliceVault.vaultId, role: 'writer',

@@ -12,7 +12,7 @@ import { fromBase64, randomBytes, toBase64 } from '../encoding.ts';
 import type { SharingApi } from './api.ts';
 import { keyPairFromSecret, openGrant, sealGrant, verifyIdentity } from './crypto.ts';
 import type { UnlockedIdentity } from './identity.ts';
-import type { Role, SharedVaultContext } from './members.ts';
+import { type Role, type SharedVaultContext, storeOwnGrants } from './members.ts';
 
 const b64url = (bytes: Uint8Array) => toBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 const fromB64url = (text: string) => fromBase64(text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - text.length % 4) % 4), 'link');
@@ -20,6 +20,7 @@ const fromB64url = (text: string) => fromBase64(text.replace(/-/g, '+').replace(
 export async function createInviteLink(ctx: SharedVaultContext,
   options: { role: Role; maxUses?: number; expiresInSeconds?: number }): Promise<string> {
   const me = ctx.identity();
+  await storeOwnGrants(ctx);
   const token = b64url(randomBytes(16));
   const secret = randomBytes(32);
   const link = await keyPairFromSecret(secret);

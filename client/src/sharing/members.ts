@@ -66,12 +66,25 @@ async function grantsFor(ctx: SharedVaultContext, recipient: PublicIdentity): Pr
   })));
 }
 
+/**
+ * Seals every generation this Vault holds to the user's own identity (the server keeps grants it
+ * already has): the user's other devices then open the vault with the identity alone, also an owner
+ * who never received a grant (a vault created before sharing).
+ */
+export async function storeOwnGrants(ctx: SharedVaultContext): Promise<void> {
+  const me = ctx.identity();
+  await ctx.api.storeOwnGrants(ctx.vaultId, await Promise.all(ctx.ring.generations.map(async (g) => ({
+    key_generation: g, ...await sealGrant(ctx.vaultId, g, me.userId, me.encryptionPublicKey, ctx.ring.raw(g), me),
+  }))));
+}
+
 export async function invite(ctx: SharedVaultContext, options: { email: string; role: Role }): Promise<SentInvitation> {
   const role = checkRole(options?.role);
   if (typeof options.email !== 'string' || !options.email.includes('@')) throw new UsageError('email must be an email address');
   const found = await ctx.api.findIdentity(options.email.trim().toLowerCase());
   if (!found) throw new UsageError(`no user with an identity has the email ${options.email}`);
   const invitee = await verifyIdentity(publicIdentity(found));
+  await storeOwnGrants(ctx);
   for (let attempt = 0; ; attempt++) {
     try {
       const sent = await ctx.api.invite(ctx.vaultId, invitee.userId, role, ctx.ring.current, await grantsFor(ctx, invitee));
