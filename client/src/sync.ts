@@ -318,13 +318,24 @@ export class HaexSyncClient {
    */
   async unlockVault(vaultId: string, password?: string): Promise<Vault> {
     const id = canonicalUuid(vaultId, 'vaultId');
+    let vault: Vault;
     if (password === undefined) {
       const ring = await ringFromGrants(sharingApi(this.#s.supabase), id, () => this.#s.sharing.identity);
-      return new Vault(ring, undefined, this.#s);
+      vault = new Vault(ring, undefined, this.#s);
+    } else {
+      const record = await withRetry(() => this.#s.transport.getVaultKey(id), this.#s.retry);
+      const raw = await unwrapVaultKeyBytes(id, record, password);
+      vault = new Vault(await passwordRing(this.#s, id, record.keyGeneration ?? 1, raw), record, this.#s, password);
     }
-    const record = await withRetry(() => this.#s.transport.getVaultKey(id), this.#s.retry);
-    const raw = await unwrapVaultKeyBytes(id, record, password);
-    return new Vault(await passwordRing(this.#s, id, record.keyGeneration ?? 1, raw), record, this.#s, password);
+    await this.#rotateIfDue(vault);
+    return vault;
+  }
+
+  /** A member left since the last rotation: the first admin's or owner's device (with its identity) to open the vault rotates. */
+  async #rotateIfDue(vault: Vault): Promise<void> {
+    if (!this.#s.sharing.identity || !this.#s.supabase) return;
+    const summary = (await this.listVaults()).find((v) => v.vaultId === vault.vaultId);
+    if (summary?.keyRotationDue && (summary.role === 'owner' || summary.role === 'admin')) await vault.rotateKey();
   }
 
   // --- sharing (sharing/client.ts) ----------------------------------------------------------------

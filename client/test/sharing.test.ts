@@ -150,8 +150,14 @@ describe('shared vaults through the client library', () => {
     const dave = await person('dave');
     await aliceVault.invite({ email: dave.user.email, role: 'reader' });
     const daveVault = await dave.client.acceptInvite((await dave.client.invitations())[0]!.id);
+    const generation = aliceVault.keyGeneration;
     await daveVault.leave();
     await expect(values(daveVault)).rejects.toBeInstanceOf(NotFoundError);
     await expect(dave.client.unlockVault(aliceVault.vaultId)).rejects.toBeInstanceOf(NotFoundError);
+    // the rotation is due: the owner's device rotates when it next opens the vault
+    expect((await alice.client.listVaults()).find((v) => v.vaultId === aliceVault.vaultId)?.keyRotationDue).toBe(true);
+    const reopened = await alice.client.unlockVault(aliceVault.vaultId, 'alice vault password');
+    expect(reopened.keyGeneration).toBe(generation + 1);
+    expect((await alice.client.listVaults()).find((v) => v.vaultId === aliceVault.vaultId)?.keyRotationDue).toBe(false);
   });
 });
