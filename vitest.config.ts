@@ -11,6 +11,7 @@ const ES256_SUITES = [
   'tests/realtime-authorization.test.ts', 'tests/realtime-live.test.ts', 'tests/realtime-pokes.test.ts',
   'tests/sync-api.test.ts', 'tests/keys-*.test.ts', 'client/test/sync.test.ts',
   'tests/devices-http.test.ts', 'tests/devices-client.test.ts', 'tests/devices-realtime.test.ts',
+  'tests/sharing-http.test.ts', 'client/test/sharing.test.ts', 'tests/sharing-realtime.test.ts',
 ];
 
 const SETUP = 'tests/support/global-setup.ts';

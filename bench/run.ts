@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { startStackProcess, type StackProcess } from './stack-process.ts';
+import { runSharedVault } from './shared-vault.ts';
 import { formatTable, latencyRow, throughputRow, type ResultRow } from './stats.ts';
 import { edgeSync, postgrestDirect, postgrestGateway, sqlFloor, type Session, type StackEndpoints, type Target } from './targets.ts';
 import { fillVaultSql, newSession, resetLogs, runLatency, runPull, runPush } from './workloads.ts';
@@ -153,6 +154,11 @@ async function main() {
           rows.push(throughputRow('W2 pull', target.name, null, null, PULL_GOAL(target.name), undefined, `failed: ${(error as Error).message.slice(0, 160)}`));
         }
       }
+    }
+
+    if (knobs.workloads.includes('w1') && knobs.workloads.includes('w2') && !knobs.workloads.includes('no-shared')) {
+      const privateOf = (workload: string, target: string) => rows.find((row) => row.workload === workload && row.target === target)?.value ?? null;
+      rows.push(...await runSharedVault(sql, users, targets, knobs, privateOf, progress)); // issue 18: five-member vaults
     }
 
     if (knobs.workloads.includes('w3')) {

@@ -197,7 +197,7 @@ describe('pull_logs', () => {
     expect(page.logs.map((r: any) => r.sequence)).toEqual([11, 12, 13, 14, 15]);
     // Each log is a whole sync_logs row (the table's row type, so its generated type is the table's Row).
     expect(Object.keys(page.logs[0]).sort()).toEqual(['author_id', 'created_at', 'device_id', 'encrypted_data',
-      'haex_timestamp', 'id', 'nonce', 'record_key', 'sequence', 'vault_id']);
+      'haex_timestamp', 'id', 'key_generation', 'nonce', 'record_key', 'sequence', 'vault_id']);
     const sent = pushed[10]!;
     expect(page.logs[0]).toMatchObject({ id: sent.id, encrypted_data: sent.encrypted_data, nonce: sent.nonce,
       haex_timestamp: sent.haex_timestamp, device_id: await deviceIdOf(alice), vault_id: vaultId, author_id: alice.id, record_key: null });

@@ -81,7 +81,7 @@ describe('get_vault_key', () => {
     const { vault_id, key } = await createVault(alice);
     const res = await rpc('get_vault_key', { vault_id }, alice.access_token);
     expect(res.status).toBe(200);
-    expect(res.body).toEqual([key]);
+    expect(res.body).toEqual([{ ...key, key_generation: 1 }]); // the generation the password copy holds
   });
 
   it('answers an unknown vault and another user\'s vault identically (404 PT404)', async () => {
@@ -138,7 +138,7 @@ describe('update_vault_key', () => {
     const unknown = await rpc('update_vault_key', { vault_id: randomUUID(), ...newKey(), if_updated_at: key.updated_at }, bob.access_token);
     expectError(foreign, 404, 'PT404', 'vault_id');
     expect(foreign.body).toEqual(unknown.body);
-    expect((await rpc('get_vault_key', { vault_id }, alice.access_token)).body).toEqual([key]);
+    expect((await rpc('get_vault_key', { vault_id }, alice.access_token)).body).toEqual([{ ...key, key_generation: 1 }]);
   });
 
   it.each([
@@ -170,7 +170,7 @@ describe('list_vaults', () => {
       [two.vault_id, 3, 3, bytes],
     ]);
     expect(Object.keys(res.body[0]).sort()).toEqual(['bytes', 'compacted_logs', 'compacted_through', 'created_at',
-      'last_sequence', 'log_count', 'updated_at', 'vault_id']);
+      'key_generation', 'key_rotation_due', 'last_sequence', 'log_count', 'role', 'updated_at', 'vault_id']);
     expect(res.body.map((v: any) => [v.compacted_logs, v.compacted_through])).toEqual([[0, 0], [0, 0]]);
     // bytes is the documented sum, computed from the stored rows
     const { sum } = (await adminSql()<{ sum: number }[]>`select sum(octet_length(encrypted_data) + octet_length(nonce) + octet_length(haex_timestamp))::int as sum

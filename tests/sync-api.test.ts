@@ -98,7 +98,7 @@ describe('vaults, push and pull', () => {
     let list = await api(`${F}/vaults`, { token: user.access_token });
     expect(list.status).toBe(200);
     expect(list.body).toEqual({ vaults: [{ vaultId, createdAt: expect.any(String), updatedAt: expect.any(String), lastSequence: 0, logCount: 0, bytes: 0,
-      compactedLogs: 0, compactedThrough: 0 }] });
+      compactedLogs: 0, compactedThrough: 0, role: 'owner', keyGeneration: 1, keyRotationDue: false }] });
 
     const logs = [log(1), log(2), log(3, { deviceId: undefined }), log(4, { id: undefined, deviceId: null })];
     const pushed = await api(`${F}/push`, { token: user.access_token, body: { vaultId, logs } });
@@ -125,7 +125,7 @@ describe('vaults, push and pull', () => {
       // deviceId: the pushing session's device, set by the server (issue 19), not the 'dev-1' sent
       haexTimestamp: logs[0]!.haexTimestamp, deviceId: await deviceIdOf(user), createdAt: expect.any(String), recordKey: null,
       // each log is a whole sync_logs row (pull_logs since 20261202120000), keys in camelCase
-      vaultId, authorId: user.id,
+      vaultId, authorId: user.id, keyGeneration: 1,
     });
     expect(all.body.logs[2].deviceId).toBe(await deviceIdOf(user));
 

@@ -41,38 +41,89 @@ export type Database = {
         }
         Relationships: []
       }
+      identities: {
+        Row: {
+          created_at: string
+          encryption_public_key: string
+          signature: string
+          signing_public_key: string
+          user_id: string
+        }
+        Insert: {
+          created_at?: string
+          encryption_public_key: string
+          signature: string
+          signing_public_key: string
+          user_id: string
+        }
+        Update: {
+          created_at?: string
+          encryption_public_key?: string
+          signature?: string
+          signing_public_key?: string
+          user_id?: string
+        }
+        Relationships: []
+      }
+      identity_private_keys: {
+        Row: {
+          created_at: string
+          encrypted_private_keys: string
+          nonce: string
+          salt: string
+          user_id: string
+        }
+        Insert: {
+          created_at?: string
+          encrypted_private_keys: string
+          nonce: string
+          salt: string
+          user_id: string
+        }
+        Update: {
+          created_at?: string
+          encrypted_private_keys?: string
+          nonce?: string
+          salt?: string
+          user_id?: string
+        }
+        Relationships: []
+      }
       sync_logs: {
         Row: {
-          author_id: string
+          author_id: string | null
           created_at: string
           device_id: string | null
           encrypted_data: string
           haex_timestamp: string
           id: string
+          key_generation: number
           nonce: string
           record_key: string | null
           sequence: number
           vault_id: string
         }
         Insert: {
-          author_id: string
+          author_id?: string | null
           created_at?: string
           device_id?: string | null
           encrypted_data: string
           haex_timestamp: string
           id: string
+          key_generation?: number
           nonce: string
           record_key?: string | null
           sequence: number
           vault_id: string
         }
         Update: {
-          author_id?: string
+          author_id?: string | null
           created_at?: string
           device_id?: string | null
           encrypted_data?: string
           haex_timestamp?: string
           id?: string
+          key_generation?: number
           nonce?: string
           record_key?: string | null
           sequence?: number
@@ -87,10 +138,152 @@ export type Database = {
           },
         ]
       }
+      vault_invitations: {
+        Row: {
+          created_at: string
+          expires_at: string
+          grants: NonNullable<Json>
+          id: string
+          invitee_id: string
+          inviter_id: string
+          key_generation: number
+          role: string
+          status: string
+          vault_id: string
+        }
+        Insert: {
+          created_at?: string
+          expires_at: string
+          grants: NonNullable<Json>
+          id?: string
+          invitee_id: string
+          inviter_id: string
+          key_generation: number
+          role: string
+          status?: string
+          vault_id: string
+        }
+        Update: {
+          created_at?: string
+          expires_at?: string
+          grants?: NonNullable<Json>
+          id?: string
+          invitee_id?: string
+          inviter_id?: string
+          key_generation?: number
+          role?: string
+          status?: string
+          vault_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "vault_invitations_vault_id_fkey"
+            columns: ["vault_id"]
+            referencedRelation: "vaults"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      vault_invite_links: {
+        Row: {
+          created_at: string
+          created_by: string
+          expires_at: string
+          grants: NonNullable<Json>
+          id: string
+          key_generation: number
+          max_uses: number
+          role: string
+          token_hash: string
+          used: number
+          vault_id: string
+          void: boolean
+        }
+        Insert: {
+          created_at?: string
+          created_by: string
+          expires_at: string
+          grants: NonNullable<Json>
+          id?: string
+          key_generation: number
+          max_uses: number
+          role: string
+          token_hash: string
+          used?: number
+          vault_id: string
+          void?: boolean
+        }
+        Update: {
+          created_at?: string
+          created_by?: string
+          expires_at?: string
+          grants?: NonNullable<Json>
+          id?: string
+          key_generation?: number
+          max_uses?: number
+          role?: string
+          token_hash?: string
+          used?: number
+          vault_id?: string
+          void?: boolean
+        }
+        Relationships: [
+          {
+            foreignKeyName: "vault_invite_links_vault_id_fkey"
+            columns: ["vault_id"]
+            referencedRelation: "vaults"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      vault_key_grants: {
+        Row: {
+          created_at: string
+          ephemeral_public_key: string
+          key_generation: number
+          nonce: string
+          recipient_id: string
+          sealed_key: string
+          sender_id: string
+          signature: string
+          vault_id: string
+        }
+        Insert: {
+          created_at?: string
+          ephemeral_public_key: string
+          key_generation: number
+          nonce: string
+          recipient_id: string
+          sealed_key: string
+          sender_id: string
+          signature: string
+          vault_id: string
+        }
+        Update: {
+          created_at?: string
+          ephemeral_public_key?: string
+          key_generation?: number
+          nonce?: string
+          recipient_id?: string
+          sealed_key?: string
+          sender_id?: string
+          signature?: string
+          vault_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "vault_key_grants_vault_id_fkey"
+            columns: ["vault_id"]
+            referencedRelation: "vaults"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
       vault_keys: {
         Row: {
           created_at: string
           encrypted_vault_key: string
+          key_generation: number
           nonce: string
           salt: string
           updated_at: string
@@ -100,6 +293,7 @@ export type Database = {
         Insert: {
           created_at?: string
           encrypted_vault_key: string
+          key_generation?: number
           nonce: string
           salt: string
           updated_at?: string
@@ -109,6 +303,7 @@ export type Database = {
         Update: {
           created_at?: string
           encrypted_vault_key?: string
+          key_generation?: number
           nonce?: string
           salt?: string
           updated_at?: string
@@ -124,6 +319,37 @@ export type Database = {
           },
         ]
       }
+      vault_members: {
+        Row: {
+          added_by: string | null
+          created_at: string
+          role: string
+          user_id: string
+          vault_id: string
+        }
+        Insert: {
+          added_by?: string | null
+          created_at?: string
+          role: string
+          user_id: string
+          vault_id: string
+        }
+        Update: {
+          added_by?: string | null
+          created_at?: string
+          role?: string
+          user_id?: string
+          vault_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "vault_members_vault_id_fkey"
+            columns: ["vault_id"]
+            referencedRelation: "vaults"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
       vaults: {
         Row: {
           bytes: number
@@ -131,6 +357,8 @@ export type Database = {
           compacted_through: number
           created_at: string
           id: string
+          key_generation: number
+          key_rotation_due: boolean
           keyed_logs_since_compaction: number
           last_sequence: number
           owner_id: string
@@ -142,6 +370,8 @@ export type Database = {
           compacted_through?: number
           created_at?: string
           id: string
+          key_generation?: number
+          key_rotation_due?: boolean
           keyed_logs_since_compaction?: number
           last_sequence?: number
           owner_id: string
@@ -153,6 +383,8 @@ export type Database = {
           compacted_through?: number
           created_at?: string
           id?: string
+          key_generation?: number
+          key_rotation_due?: boolean
           keyed_logs_since_compaction?: number
           last_sequence?: number
           owner_id?: string
@@ -165,7 +397,32 @@ export type Database = {
       [_ in never]: never
     }
     Functions: {
+      accept_invitation: { Args: { invitation_id: string }; Returns: Json }
+      claim_invite_link: { Args: { token: string }; Returns: Json }
       compact_logs: { Args: { vault_id: string }; Returns: Json }
+      create_identity: {
+        Args: {
+          encrypted_private_keys: string
+          encryption_public_key: string
+          nonce: string
+          salt: string
+          signature: string
+          signing_public_key: string
+        }
+        Returns: undefined
+      }
+      create_invite_link: {
+        Args: {
+          expires_in_seconds?: number
+          grants: Json
+          key_generation: number
+          max_uses?: number
+          role: string
+          token: string
+          vault_id: string
+        }
+        Returns: Json
+      }
       create_vault: {
         Args: {
           encrypted_vault_key: string
@@ -182,18 +439,57 @@ export type Database = {
           vault_id: string
         }[]
       }
+      decline_invitation: {
+        Args: { invitation_id: string }
+        Returns: undefined
+      }
       delete_vault: { Args: { vault_id: string }; Returns: undefined }
+      find_identity: {
+        Args: { email: string }
+        Returns: {
+          email: string
+          encryption_public_key: string
+          signature: string
+          signing_public_key: string
+          user_id: string
+        }[]
+      }
+      get_identity: {
+        Args: Record<PropertyKey, never>
+        Returns: {
+          encrypted_private_keys: string
+          encryption_public_key: string
+          nonce: string
+          salt: string
+          signature: string
+          signing_public_key: string
+          user_id: string
+        }[]
+      }
       get_vault_key: {
         Args: { vault_id: string }
         Returns: {
           created_at: string
           encrypted_vault_key: string
+          key_generation: number
           nonce: string
           salt: string
           updated_at: string
           vault_id: string
         }[]
       }
+      invite_member: {
+        Args: {
+          expires_in_seconds?: number
+          grants: Json
+          invitee_id: string
+          key_generation: number
+          role: string
+          vault_id: string
+        }
+        Returns: Json
+      }
+      leave_vault: { Args: { vault_id: string }; Returns: undefined }
       list_devices: {
         Args: Record<PropertyKey, never>
         Returns: {
@@ -205,6 +501,50 @@ export type Database = {
           revoked_at: string
         }[]
       }
+      list_invitations: {
+        Args: Record<PropertyKey, never>
+        Returns: {
+          created_at: string
+          expires_at: string
+          id: string
+          inviter_email: string
+          inviter_encryption_public_key: string
+          inviter_id: string
+          inviter_signature: string
+          inviter_signing_public_key: string
+          key_generation: number
+          role: string
+          vault_id: string
+        }[]
+      }
+      list_key_grants: {
+        Args: { min_generation?: number; vault_id: string }
+        Returns: {
+          ephemeral_public_key: string
+          key_generation: number
+          nonce: string
+          recipient_id: string
+          sealed_key: string
+          sender_encryption_public_key: string
+          sender_id: string
+          sender_signature: string
+          sender_signing_public_key: string
+          signature: string
+          vault_id: string
+        }[]
+      }
+      list_vault_members: {
+        Args: { vault_id: string }
+        Returns: {
+          created_at: string
+          email: string
+          encryption_public_key: string
+          role: string
+          signature: string
+          signing_public_key: string
+          user_id: string
+        }[]
+      }
       list_vaults: {
         Args: Record<PropertyKey, never>
         Returns: {
@@ -212,8 +552,11 @@ export type Database = {
           compacted_logs: number
           compacted_through: number
           created_at: string
+          key_generation: number
+          key_rotation_due: boolean
           last_sequence: number
           log_count: number
+          role: string
           updated_at: string
           vault_id: string
         }[]
@@ -240,7 +583,28 @@ export type Database = {
           revoked_at: string
         }[]
       }
+      remove_member: {
+        Args: { user_id: string; vault_id: string }
+        Returns: undefined
+      }
       revoke_device: { Args: { device_id: string }; Returns: undefined }
+      rotate_vault_key: {
+        Args: {
+          grants: Json
+          owner_key?: Json
+          replaces_generation: number
+          vault_id: string
+        }
+        Returns: Json
+      }
+      set_member_role: {
+        Args: { role: string; user_id: string; vault_id: string }
+        Returns: undefined
+      }
+      store_own_grants: {
+        Args: { grants: Json; vault_id: string }
+        Returns: undefined
+      }
       update_vault_key: {
         Args: {
           encrypted_vault_key: string
@@ -252,6 +616,7 @@ export type Database = {
         Returns: {
           created_at: string
           encrypted_vault_key: string
+          key_generation: number
           nonce: string
           salt: string
           updated_at: string

@@ -64,6 +64,8 @@ export class ServerError extends HaexSyncError {
 }
 
 export class NotFoundError extends ServerError {}
+/** 403 (SQL PT403 `forbidden`): the caller's role in a shared vault does not allow this (e.g. a reader's push). */
+export class ForbiddenError extends ServerError {}
 export class ConflictError extends ServerError {}
 /** 409 `vault_deleted` (SQL PT409, hint vault_deleted): the vault id belonged to a deleted vault. */
 export class VaultDeletedError extends ConflictError {}
@@ -108,6 +110,7 @@ export function errorFromStatus(status: number, code: string, message: string, f
   details?: unknown, retryAfterMs?: number, cause?: unknown): ServerError {
   if (status === 404) return new NotFoundError(message, status, code, details);
   if (status === 401 && code === 'session_revoked') return new SessionRevokedError(message, status, code, details);
+  if (status === 403 && (code === 'PT403' || code === 'forbidden')) return new ForbiddenError(message, status, code, details);
   if (status === 409) {
     const Conflict = code === 'vault_deleted' ? VaultDeletedError : code === 'cursor_ahead' ? CursorAheadError : ConflictError;
     return new Conflict(message, status, code, details);

@@ -8,11 +8,11 @@ export type { LiveOptions, LiveState, LiveSync } from './live.ts';
 export { MAX_DEVICE_NAME_CHARS } from './devices.ts';
 export type { DeviceInfo, DeviceTransport } from './devices.ts';
 export {
-  ConflictError, CursorAheadError, HaexSyncError, isRetryable, LogDecryptionError, NotFoundError, SequenceGapError, ServerError,
+  ConflictError, CursorAheadError, ForbiddenError, HaexSyncError, isRetryable, LogDecryptionError, NotFoundError, SequenceGapError, ServerError,
   SessionRevokedError, TransportError, UsageError, ValidationError, VaultDeletedError, WrongPasswordError,
 } from './errors.ts';
 export {
-  decryptLog, encryptChange, logAad, LOG_AAD_PREFIX, LOG_AAD_PREFIX_V2, logDecryptor, MAX_PLAINTEXT_BYTES,
+  decryptLog, encryptChange, logAad, LOG_AAD_PREFIX, LOG_AAD_PREFIX_V2, LOG_AAD_PREFIX_V3, logDecryptor, MAX_PLAINTEXT_BYTES,
 } from './log-crypto.ts';
 export { RECORD_KEY_INFO, recordKeyFor } from './record-key.ts';
 export type { Change, DecryptedLog, EncryptedLog, StoredLog } from './log-crypto.ts';
@@ -33,3 +33,9 @@ export { CompactionScheduler } from './compaction.ts';
 export type { CompactionOptions, CompactionRunEnd } from './compaction.ts';
 export type { CompactResult, CompactStatus, PullResult, PushResult, SyncTransport, VaultKeyRecord, VaultSummary } from './transport/types.ts';
 export type { Database } from './database.types.ts';
+// Shared vaults (issue 18, docs/sharing.md)
+export { fingerprint, GrantVerificationError } from './sharing/crypto.ts';
+export { WrongSecretError } from './sharing/identity.ts';
+export { MissingKeyError } from './sharing/keyring.ts';
+export type { PendingInvitation } from './sharing/client.ts';
+export type { Member, Role, SentInvitation } from './sharing/members.ts';

@@ -15,7 +15,12 @@
  *                    with a record key (v2):
  *                      UTF-8 of "haex-sync/log/v2" 0x00 vaultId 0x00 logId 0x00 haexTimestamp 0x00 deviceId
  *                      0x00 recordKey
+ *                    under a key generation g > 1 (shared vaults after a rotation, docs/sharing.md) (v3):
+ *                      UTF-8 of "haex-sync/log/v3" 0x00 vaultId 0x00 g 0x00 logId 0x00 haexTimestamp 0x00 deviceId
+ *                      0x00 recordKey (empty without one)
  *                    (UUIDs in lower-case canonical form; a missing deviceId is the empty string)
+ *   key_generation = the generation of the vault key (absent: 1). v1/v2 mean generation 1, v3 names it,
+ *                    so a log relabelled to another generation fails authentication.
  *
  * What the AAD buys: a log altered in any byte, copied into another vault, given another id, or
  * whose timestamp or device id the server rewrote fails GCM authentication -> LogDecryptionError
@@ -49,6 +54,8 @@ import { defaultLogCipher, type LogCipher } from './aes-gcm.ts';
 export const LOG_AAD_PREFIX = 'haex-sync/log/v1';
 /** AAD version of logs with a record key. */
 export const LOG_AAD_PREFIX_V2 = 'haex-sync/log/v2';
+/** AAD version of logs under a key generation above 1 (shared vaults). */
+export const LOG_AAD_PREFIX_V3 = 'haex-sync/log/v3';
 export const LOG_NONCE_BYTES = 12;
 export const GCM_TAG_BYTES = 16;
 export const MAX_ENCRYPTED_DATA_CHARS = SQL_LIMITS.maxLogDataChars;
@@ -83,6 +90,8 @@ export interface EncryptedLog {
   deviceId?: string | null;
   /** Opaque record key (record-key.ts), or absent/null: never compacted. */
   recordKey?: string | null;
+  /** Generation of the vault key it is encrypted under; absent: 1. */
+  keyGeneration?: number;
 }
 
 /** A log as pulled from the server. */
@@ -118,7 +127,13 @@ function checkText(value: unknown, what: string, min: number, max: number): stri
  * "haex-sync/log/v2\0<vaultId>\0<logId>\0<haexTimestamp>\0<deviceId>\0<recordKey>".
  */
 export function logAad(vaultId: string, logId: string, haexTimestamp: string, deviceId?: string | null,
-  recordKey?: string | null): Uint8Array<ArrayBuffer> {
+  recordKey?: string | null, keyGeneration = 1): Uint8Array<ArrayBuffer> {
+  if (keyGeneration > 1) {
+    if (recordKey != null && !isRecordKey(recordKey)) throw new UsageError(`recordKey must be 1 to ${MAX_RECORD_KEY_CHARS} base64url characters`);
+    return utf8([LOG_AAD_PREFIX_V3, canonicalUuid(vaultId, 'vaultId'), String(keyGeneration), canonicalUuid(logId, 'log id'),
+      checkText(haexTimestamp, 'haexTimestamp', 1, MAX_HAEX_TIMESTAMP_CHARS),
+      deviceId == null ? '' : checkText(deviceId, 'deviceId', 0, MAX_DEVICE_ID_CHARS), recordKey ?? ''].join('\u0000'));
+  }
   const fields = [recordKey == null ? LOG_AAD_PREFIX : LOG_AAD_PREFIX_V2, canonicalUuid(vaultId, 'vaultId'),
     canonicalUuid(logId, 'log id'), checkText(haexTimestamp, 'haexTimestamp', 1, MAX_HAEX_TIMESTAMP_CHARS),
     deviceId == null ? '' : checkText(deviceId, 'deviceId', 0, MAX_DEVICE_ID_CHARS)];
@@ -130,11 +145,11 @@ export function logAad(vaultId: string, logId: string, haexTimestamp: string, de
 }
 
 /** Encrypts one change. Assigns a random id if it has none. */
-export async function encryptChange(key: CryptoKey, vaultId: string, change: Change): Promise<EncryptedLog> {
+export async function encryptChange(key: CryptoKey, vaultId: string, change: Change, keyGeneration = 1): Promise<EncryptedLog> {
   const id = change.id === undefined ? globalThis.crypto.randomUUID() : canonicalUuid(change.id, 'change id');
   const deviceId = change.deviceId ?? null;
   const recordKey = change.key === undefined ? null : await recordKeyFor(key, change.key);
-  const aad = logAad(vaultId, id, change.haexTimestamp, deviceId, recordKey);
+  const aad = logAad(vaultId, id, change.haexTimestamp, deviceId, recordKey, keyGeneration);
   const json = JSON.stringify(change.data);
   if (json === undefined) throw new UsageError(`change ${id}: data is not a JSON value`);
   const plaintext = utf8(json);
@@ -148,6 +163,7 @@ export async function encryptChange(key: CryptoKey, vaultId: string, change: Cha
   };
   if (deviceId !== null) log.deviceId = deviceId;
   if (recordKey !== null) log.recordKey = recordKey;
+  if (keyGeneration > 1) log.keyGeneration = keyGeneration;
   return log;
 }
 
@@ -170,7 +186,7 @@ const SUSPICIOUS = /[\u0000\uD800-\uDFFF]/;
  * the buffer is never written again after a log's call anyway.
  * `cipher`: the AES-GCM backend (aes-gcm.ts): node:crypto where the runtime has it, else WebCrypto.
  */
-export function logDecryptor(key: CryptoKey, vaultId: string, cipher: LogCipher = defaultLogCipher()): {
+export function logDecryptor(key: CryptoKey, vaultId: string, cipher: LogCipher = defaultLogCipher(), keyGeneration = 1): {
   one: (log: StoredLog) => Promise<DecryptedLog>;
   page: (logs: readonly StoredLog[]) => Array<Promise<DecryptedLog>>;
 } {
@@ -178,7 +194,9 @@ export function logDecryptor(key: CryptoKey, vaultId: string, cipher: LogCipher 
   let prefix: Uint8Array | undefined, prefixV2: Uint8Array | undefined, badVault: unknown;
   try {
     prefix = utf8(`${LOG_AAD_PREFIX}\u0000${canonicalUuid(vaultId, 'vaultId')}\u0000`);
-    prefixV2 = utf8(`${LOG_AAD_PREFIX_V2}\u0000${canonicalUuid(vaultId, 'vaultId')}\u0000`);
+    prefixV2 = keyGeneration > 1 // one prefix for every log of a generation above 1 (v3)
+      ? utf8(`${LOG_AAD_PREFIX_V3}\u0000${canonicalUuid(vaultId, 'vaultId')}\u0000${keyGeneration}\u0000`)
+      : utf8(`${LOG_AAD_PREFIX_V2}\u0000${canonicalUuid(vaultId, 'vaultId')}\u0000`);
   } catch (error) {
     badVault = error;
   }
@@ -207,11 +225,11 @@ export function logDecryptor(key: CryptoKey, vaultId: string, cipher: LogCipher 
       const recordKey = log.recordKey;
       if (recordKey != null && !isRecordKey(recordKey)) throw new UsageError(`recordKey is not 1 to ${MAX_RECORD_KEY_CHARS} base64url characters`);
       const start = at;
-      const head = recordKey == null ? prefix : prefixV2;
+      const head = recordKey == null && keyGeneration === 1 ? prefix : prefixV2;
       slab.set(head, at);
       at += head.length;
       at += utf8Into(`${id}\u0000${ts}\u0000${device == null ? '' : device}`, slab, at);
-      if (recordKey != null) at += utf8Into(`\u0000${recordKey}`, slab, at);
+      if (recordKey != null || keyGeneration > 1) at += utf8Into(`\u0000${recordKey ?? ''}`, slab, at);
       aad = slab.subarray(start, at);
       const nonceBytes = typeof log.nonce === 'string' ? base64ByteLength(log.nonce) : -1;
       if (nonceBytes > LOG_NONCE_BYTES) return [fail(`nonce has ${nonceBytes} bytes, expected ${LOG_NONCE_BYTES}`), at];

@@ -27,6 +27,9 @@
  *   or not the user's) NotFoundError (see errors.ts for what an app does then).
  * - Every log is authenticated (log-crypto.ts); one that fails throws LogDecryptionError naming it,
  *   and iteration stops there (the page with it is not yielded, so the cursor stays before it).
+ * - Shared vaults: each log names its key generation (absent: 1). `key` is the vault key, or a
+ *   function giving the key of a generation (a Vault's key ring, which fetches the grant of a newer
+ *   generation when it meets one); a page of one generation is decrypted in one pass.
  * - Page size 1..1000 (default 1000). Requests retry per retry.ts.
  * - Only pages that move the cursor are yielded (with logs, or, once a vault's tail holds no logs,
  *   without); an up-to-date vault yields nothing.
@@ -58,7 +61,10 @@ export interface PullPage {
   lastSequence: number;
 }
 
-export async function* pullPages(transport: SyncTransport, key: CryptoKey, vaultId: string,
+/** The key of a key generation (shared vaults); rejects when the caller holds no grant for it. */
+export type KeyForGeneration = (generation: number) => Promise<CryptoKey>;
+
+export async function* pullPages(transport: SyncTransport, key: CryptoKey | KeyForGeneration, vaultId: string,
   options: PullOptions = {}): AsyncGenerator<PullPage, void, undefined> {
   let cursor = options.afterSequence ?? 0;
   const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
@@ -66,7 +72,18 @@ export async function* pullPages(transport: SyncTransport, key: CryptoKey, vault
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
     throw new UsageError(`pageSize must be 1 to ${MAX_PAGE_SIZE}`);
   }
-  const decrypt = logDecryptor(key, vaultId);
+  const decryptors = new Map<number, Promise<ReturnType<typeof logDecryptor>>>();
+  const decryptorFor = (generation: number) => {
+    let d = decryptors.get(generation);
+    if (!d) {
+      d = typeof key === 'function'
+        ? key(generation).then((k) => logDecryptor(k, vaultId, undefined, generation))
+        : Promise.resolve(logDecryptor(key, vaultId, undefined, generation));
+      decryptors.set(generation, d);
+      d.catch(() => decryptors.delete(generation)); // a missing grant may arrive later: ask again next time
+    }
+    return d;
+  };
   interface Fetched { logs: StoredLog[]; nextSequence: number; hasMore: boolean; lastSequence: number }
   /** Fetches the page after `from` and checks its sequences and state; undefined when the vault has nothing after `from`. */
   const fetchAfter = async (from: number): Promise<Fetched | undefined> => {
@@ -97,7 +114,10 @@ export async function* pullPages(transport: SyncTransport, key: CryptoKey, vault
   };
   /** Decrypts a page; rejects with the FIRST failing log in sequence order. */
   const decryptPage = async (logs: readonly StoredLog[]): Promise<DecryptedLog[]> => {
-    const pending = decrypt.page(logs);
+    const first = logs[0]?.keyGeneration ?? 1;
+    const pending = logs.every((l) => (l.keyGeneration ?? 1) === first)
+      ? (await decryptorFor(first)).page(logs)
+      : logs.map((l) => decryptorFor(l.keyGeneration ?? 1).then((d) => d.one(l)));
     try {
       return await Promise.all(pending);
     } catch {

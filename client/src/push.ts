@@ -67,9 +67,10 @@ export function planBatches<T extends Pick<EncryptedLog, 'encryptedData'>>(logs:
 
 /** Encrypts changes (assigning ids), ready to push now or to persist and push later. */
 export async function encryptChanges(key: CryptoKey, vaultId: string, changes: readonly Change[],
-  defaults: { deviceId?: string | null } = {}): Promise<EncryptedLog[]> {
+  defaults: { deviceId?: string | null; keyGeneration?: number } = {}): Promise<EncryptedLog[]> {
   return Promise.all(changes.map((c) =>
-    encryptChange(key, vaultId, c.deviceId === undefined && defaults.deviceId != null ? { ...c, deviceId: defaults.deviceId } : c)));
+    encryptChange(key, vaultId, c.deviceId === undefined && defaults.deviceId != null ? { ...c, deviceId: defaults.deviceId } : c,
+      defaults.keyGeneration)));
 }
 
 /** Pushes already-encrypted logs in batches with retries. Result lists every log in order. */

@@ -13,6 +13,14 @@
  * Logs this very round pushed are skipped in `apply` by default (the app has them already); the
  * cursor still moves past them. vault.live() (live.ts) runs such pulls whenever a push's Realtime
  * poke arrives.
+ *
+ * Shared vaults (sharing/*.ts, docs/sharing.md): `client.unlockIdentity(secret)`, then
+ * `vault.invite({ email, role })`, `client.invitations()`, `client.acceptInvite(id)`,
+ * `client.unlockVault(vaultId)` (no password: the user's key grants), `vault.members()`,
+ * `vault.setRole()`, `vault.removeMember()` (ends access, then rotates the key), `vault.leave()`.
+ * A Vault holds a key per generation (sharing/keyring.ts): it encrypts under the newest, decrypts
+ * every generation it holds a grant for, and fetches the grant of a newer generation when a pulled
+ * log or a push's 409 `stale_key_generation` shows one (a push of changes is then re-encrypted once).
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
 import { type DeviceInfo, DeviceRegistry, hasDevices } from './devices.ts';
@@ -26,7 +34,14 @@ import { type BatchOptions, encryptChanges, type PushOptions, pushEncrypted } fr
 import { type RetryPolicy, withRetry } from './retry.ts';
 import { rpcTransport } from './transport/rpc.ts';
 import type { CompactResult, PushResult, SyncTransport, VaultKeyRecord, VaultSummary } from './transport/types.ts';
-import { createVaultKey, rewrapVaultKey, unwrapVaultKey, type WrappedVaultKey } from './vault-key.ts';
+import { rewrapVaultKey, unwrapVaultKeyBytes, VAULT_KEY_BYTES, wrapVaultKey, type WrappedVaultKey } from './vault-key.ts';
+import { randomBytes } from './encoding.ts';
+import { sharingApi } from './sharing/api.ts';
+import { invitations, type PendingInvitation, ringFromGrants, unlockIdentity } from './sharing/client.ts';
+import type { UnlockedIdentity } from './sharing/identity.ts';
+import { KeyRing } from './sharing/keyring.ts';
+import { claimInviteLink, createInviteLink } from './sharing/links.ts';
+import * as sharing from './sharing/members.ts';
 
 export interface HaexSyncClientOptions {
   /**
@@ -71,6 +86,8 @@ interface Settings {
   pageSize: number | undefined;
   autoCompact: boolean;
   compaction: CompactionOptions;
+  /** The user's unlocked identity (client.unlockIdentity), shared by the client and its Vaults. */
+  sharing: { identity?: UnlockedIdentity };
 }
 
 export interface SyncOptions {
@@ -114,41 +131,58 @@ async function writeOnce(retry: RetryPolicy, write: () => Promise<VaultKeyRecord
 const sameKey = (a: WrappedVaultKey, b: WrappedVaultKey) =>
   a.encryptedVaultKey === b.encryptedVaultKey && a.salt === b.salt && a.nonce === b.nonce;
 
+/** The key ring of a vault unlocked with its password: its generation, newer ones from grants. */
+async function passwordRing(settings: Settings, vaultId: string, generation: number, raw: Uint8Array<ArrayBuffer>): Promise<KeyRing> {
+  const ring = new KeyRing(vaultId, (r, after) =>
+    settings.sharing.identity ? sharing.refreshGrants(r, after, sharingApi(settings.supabase), settings.sharing.identity) : Promise.resolve());
+  await ring.add(generation, raw);
+  raw.fill(0);
+  return ring;
+}
+
 export class Vault {
-  #key: CryptoKey;
-  #record: VaultKeyRecord;
+  readonly #ring: KeyRing;
+  #record: VaultKeyRecord | undefined;
+  readonly #password: string | undefined;
   readonly #s: Settings;
   /** Background compaction of this vault (started by pushes told `compactionDue`; stop() it on close). */
   readonly compaction: CompactionScheduler;
 
-  /** @internal use HaexSyncClient.createVault / unlockVault */
-  constructor(key: CryptoKey, record: VaultKeyRecord, settings: Settings) {
-    this.#key = key;
+  /** @internal use HaexSyncClient.createVault / unlockVault / acceptInvite */
+  constructor(ring: KeyRing, record: VaultKeyRecord | undefined, settings: Settings, password?: string) {
+    this.#ring = ring;
     this.#record = record;
     this.#s = settings;
-    this.compaction = new CompactionScheduler(settings.transport, record.vaultId, settings.compaction);
+    this.#password = password;
+    this.compaction = new CompactionScheduler(settings.transport, ring.vaultId, settings.compaction);
   }
 
-  get vaultId(): string { return this.#record.vaultId; }
-  /** The key record as last read or written (its updatedAt is the version changePassword sends). */
-  get keyRecord(): Readonly<VaultKeyRecord> { return this.#record; }
+  get vaultId(): string { return this.#ring.vaultId; }
+  /** The key generation new changes are encrypted under (1 until the first rotation). */
+  get keyGeneration(): number { return this.#ring.current; }
+  /** The owner's password-wrapped key record as last read or written (its updatedAt is the version changePassword sends). */
+  get keyRecord(): Readonly<VaultKeyRecord> {
+    if (!this.#record) throw new UsageError('this Vault was opened through a key grant: it has no password-wrapped key');
+    return this.#record;
+  }
 
   /**
    * Encrypts changes and fixes their ids, e.g. to persist them with the app's pending queue. Each
    * log carries this session's device id (what the server stores as its device_id; devices.ts), so
-   * push them from this session.
+   * push them from this session, and the vault's current key generation.
    */
   async encrypt(changes: readonly Change[]): Promise<EncryptedLog[]> {
     const device = this.#s.devices ? (await this.#s.devices.ensure()).id : undefined;
-    if (device === undefined) return encryptChanges(this.#key, this.vaultId, changes, { deviceId: this.#s.deviceId });
-    return encryptChanges(this.#key, this.vaultId, changes.map((c) => ({ ...c, deviceId: device })));
+    const options = { deviceId: this.#s.deviceId, keyGeneration: this.#ring.current };
+    if (device === undefined) return encryptChanges(this.#ring.currentKey(), this.vaultId, changes, options);
+    return encryptChanges(this.#ring.currentKey(), this.vaultId, changes.map((c) => ({ ...c, deviceId: device })), options);
   }
 
   /** Encrypts (ids fixed before the first attempt), batches and pushes with retries. */
   async push(changes: readonly Change[] | readonly EncryptedLog[], options: Omit<PushOptions, 'retry'> = {}):
     Promise<PushResult> {
-    const logs = changes.every((c) => isEncrypted(c as Change | EncryptedLog))
-      ? changes as readonly EncryptedLog[] : await this.encrypt(changes as readonly Change[]);
+    const encrypted = changes.every((c) => isEncrypted(c as Change | EncryptedLog));
+    const logs = encrypted ? changes as readonly EncryptedLog[] : await this.encrypt(changes as readonly Change[]);
     // The server stores the session's device id as device_id: a log encrypted with another one
     // (another session's) would no longer authenticate, so it is refused here (devices.ts).
     const device = this.#s.devices ? (await this.#s.devices.ensure()).id : undefined;
@@ -157,8 +191,19 @@ export class Vault {
       throw new UsageError(`log ${foreign.id} was encrypted for device ${foreign.deviceId ?? '(none)'}, not this session's `
         + `device ${device}: encrypt its change again with vault.encrypt() in this session`);
     }
-    const result = await pushEncrypted(this.#s.transport, this.vaultId, logs,
-      { ...this.#s.push, ...options, retry: this.#s.retry });
+    let result: PushResult;
+    try {
+      result = await pushEncrypted(this.#s.transport, this.vaultId, logs, { ...this.#s.push, ...options, retry: this.#s.retry });
+    } catch (error) {
+      // The key rotated: fetch the new generation's grant and push the changes again under it (same
+      // ids, so logs an earlier batch stored come back as duplicates). Already encrypted logs cannot be.
+      if (encrypted || !(error instanceof ConflictError && error.code === 'stale_key_generation')) throw error;
+      const before = this.#ring.current;
+      await this.#ring.refresh();
+      if (this.#ring.current === before) throw error;
+      result = await pushEncrypted(this.#s.transport, this.vaultId, await this.encrypt(logs.map((l, i) =>
+        ({ ...(changes as readonly Change[])[i]!, id: l.id }))), { ...this.#s.push, ...options, retry: this.#s.retry });
+    }
     // In the background: the push is stored and returns now (the run's end is never a rejection).
     if (result.compactionDue && this.#s.autoCompact) void this.compaction.schedule();
     return result;
@@ -184,7 +229,7 @@ export class Vault {
 
   /** Decrypted pages after `afterSequence`, one at a time. */
   pull(afterSequence = 0, options: Omit<PullOptions, 'afterSequence' | 'retry'> = {}): AsyncGenerator<PullPage, void, undefined> {
-    return pullPages(this.#s.transport, this.#key, this.vaultId,
+    return pullPages(this.#s.transport, (generation) => this.#ring.keyFor(generation), this.vaultId,
       { pageSize: this.#s.pageSize, ...options, afterSequence, retry: this.#s.retry });
   }
 
@@ -218,15 +263,48 @@ export class Vault {
    * every log) is unchanged.
    */
   async changePassword(oldPassword: string, newPassword: string): Promise<void> {
-    const wrapped = await rewrapVaultKey(this.vaultId, this.#record, oldPassword, newPassword);
+    const wrapped = await rewrapVaultKey(this.vaultId, this.keyRecord, oldPassword, newPassword);
     const transport = this.#s.transport;
     this.#record = await writeOnce(this.#s.retry,
-      () => transport.updateVaultKey(this.vaultId, wrapped, this.#record.updatedAt),
+      () => transport.updateVaultKey(this.vaultId, wrapped, this.keyRecord.updatedAt),
       async () => {
         const now = await transport.getVaultKey(this.vaultId);
         return sameKey(now, wrapped) ? now : undefined;
       });
   }
+
+  // --- sharing (sharing/members.ts) ---------------------------------------------------------------
+
+  #shared(): sharing.SharedVaultContext {
+    const settings = this.#s;
+    return {
+      vaultId: this.vaultId, ring: this.#ring, api: sharingApi(settings.supabase), password: this.#password,
+      identity: () => {
+        if (!settings.sharing.identity) throw new UsageError('unlockIdentity(secret) first');
+        return settings.sharing.identity;
+      },
+    };
+  }
+
+  /** Invites an existing user (by email) with a role: the vault keys are sealed to their identity and signed. */
+  invite(options: { email: string; role: sharing.Role }): Promise<sharing.SentInvitation> { return sharing.invite(this.#shared(), options); }
+  /** The members with role and identity fingerprint. */
+  members(): Promise<sharing.Member[]> { return sharing.members(this.#shared()); }
+  /** Changes a member's role (admins: writers and readers; the owner: anyone but itself). */
+  setRole(userId: string, role: sharing.Role): Promise<void> { return sharing.setRole(this.#shared(), userId, role); }
+  /** Ends the member's access at once, then rotates the vault key (a new generation for the others). */
+  removeMember(userId: string): Promise<void> { return sharing.removeMember(this.#shared(), userId); }
+  /** Leaves the vault (not its owner); an admin's or the owner's device rotates the key afterwards. */
+  async leave(): Promise<void> {
+    await sharing.leave(this.#shared());
+    this.compaction.stop();
+  }
+  /** An invite link `<token>.<secret>` (for someone without an account yet; put it in a URL fragment). */
+  createInviteLink(options: { role: sharing.Role; maxUses?: number; expiresInSeconds?: number }): Promise<string> {
+    return createInviteLink(this.#shared(), options);
+  }
+  /** Rotates the vault key now (also what removeMember does); returns the new generation. */
+  rotateKey(): Promise<number> { return sharing.rotateKey(this.#shared()); }
 }
 
 export class HaexSyncClient {
@@ -241,6 +319,7 @@ export class HaexSyncClient {
     return new HaexSyncClient({
       transport, supabase: options.supabase, deviceId: options.deviceId ?? null, devices, retry, push: options.push ?? {},
       pageSize: options.pageSize, autoCompact: options.autoCompact ?? true, compaction: options.compaction ?? {},
+      sharing: {},
     });
   }
 
@@ -266,23 +345,78 @@ export class HaexSyncClient {
   /** Creates a vault with a new random key wrapped by `password` (PBKDF2, ~0.5 s). */
   async createVault(password: string, options: { vaultId?: string } = {}): Promise<Vault> {
     const vaultId = canonicalUuid(options.vaultId ?? globalThis.crypto.randomUUID(), 'vaultId');
-    const { key, wrapped } = await createVaultKey(vaultId, password);
+    const raw = randomBytes(VAULT_KEY_BYTES);
+    const wrapped = await wrapVaultKey(vaultId, raw, password);
     await this.#registered();
     const transport = this.#s.transport;
     const record = await writeOnce(this.#s.retry, () => transport.createVault(vaultId, wrapped), async () => {
       const now = await transport.getVaultKey(vaultId).catch(() => undefined);
       return now && sameKey(now, wrapped) ? now : undefined;
     });
-    return new Vault(key, record, this.#s);
+    return new Vault(await passwordRing(this.#s, vaultId, 1, raw), record, this.#s, password);
   }
 
-  /** Opens an existing vault with its password. WrongPasswordError / NotFoundError. */
-  async unlockVault(vaultId: string, password: string): Promise<Vault> {
+  /**
+   * Opens an existing vault: with its password (the owner's copy; WrongPasswordError), or without one
+   * through the user's key grants (a member; needs unlockIdentity first). NotFoundError when absent
+   * or not the user's.
+   */
+  async unlockVault(vaultId: string, password?: string): Promise<Vault> {
     const id = canonicalUuid(vaultId, 'vaultId');
     await this.#registered();
-    const record = await withRetry(() => this.#s.transport.getVaultKey(id), this.#s.retry);
-    const key = await unwrapVaultKey(id, record, password);
-    return new Vault(key, record, this.#s);
+    let vault: Vault;
+    if (password === undefined) {
+      const ring = await ringFromGrants(sharingApi(this.#s.supabase), id, () => this.#s.sharing.identity);
+      vault = new Vault(ring, undefined, this.#s);
+    } else {
+      const record = await withRetry(() => this.#s.transport.getVaultKey(id), this.#s.retry);
+      const raw = await unwrapVaultKeyBytes(id, record, password);
+      vault = new Vault(await passwordRing(this.#s, id, record.keyGeneration ?? 1, raw), record, this.#s, password);
+    }
+    await this.#rotateIfDue(vault);
+    return vault;
+  }
+
+  /** A member left since the last rotation: the first admin's or owner's device (with its identity) to open the vault rotates. */
+  async #rotateIfDue(vault: Vault): Promise<void> {
+    if (!this.#s.sharing.identity || !this.#s.supabase) return;
+    const summary = (await this.listVaults()).find((v) => v.vaultId === vault.vaultId);
+    if (summary?.keyRotationDue && (summary.role === 'owner' || summary.role === 'admin')) await vault.rotateKey();
+  }
+
+  // --- sharing (sharing/client.ts) ----------------------------------------------------------------
+
+  /** Unwraps this user's identity with `secret` (PBKDF2, ~0.5 s), creating it on first use. WrongSecretError. */
+  async unlockIdentity(secret: string): Promise<void> {
+    this.#s.sharing.identity = await unlockIdentity(sharingApi(this.#s.supabase), secret);
+  }
+
+  /** This user's identity fingerprint (16 groups of 4 hex digits), to compare out of band. */
+  get fingerprint(): string {
+    if (!this.#s.sharing.identity) throw new UsageError('unlockIdentity(secret) first');
+    return this.#s.sharing.identity.fingerprint;
+  }
+
+  /** Pending invitations to this user, each with the inviter's email and fingerprint. */
+  invitations(): Promise<PendingInvitation[]> { return invitations(sharingApi(this.#s.supabase)); }
+
+  /** Accepts an invitation (idempotent) and returns the vault, unlocked through the grants it carried. */
+  async acceptInvite(invitationId: string): Promise<Vault> {
+    if (!this.#s.sharing.identity) throw new UsageError('unlockIdentity(secret) first');
+    const accepted = await sharingApi(this.#s.supabase).accept(canonicalUuid(invitationId, 'invitationId'));
+    return await this.unlockVault(accepted.vault_id);
+  }
+
+  /** Joins a vault through an invite link (one use), checking the inviter's signatures; returns the unlocked Vault. */
+  async joinByLink(link: string): Promise<Vault> {
+    const me = this.#s.sharing.identity;
+    if (!me) throw new UsageError('unlockIdentity(secret) first');
+    return await this.unlockVault(await claimInviteLink(sharingApi(this.#s.supabase), me, link));
+  }
+
+  /** Declines an invitation. */
+  async declineInvite(invitationId: string): Promise<void> {
+    await sharingApi(this.#s.supabase).decline(canonicalUuid(invitationId, 'invitationId'));
   }
 
   async listVaults(): Promise<VaultSummary[]> {

@@ -41,11 +41,14 @@ export interface WrappedVaultKey {
   encryptedVaultKey: string;
   salt: string;
   nonce: string;
+  /** Generation of the vault key it holds (shared vaults, after a rotation by the owner); absent: 1. */
+  keyGeneration?: number;
 }
 
 /** AAD of the key wrap: "haex-sync/vault-key/v1\0<vaultId>". */
-export const vaultKeyAad = (vaultId: string): Uint8Array<ArrayBuffer> =>
-  utf8(`${VAULT_KEY_AAD_PREFIX}\u0000${canonicalUuid(vaultId, 'vaultId')}`);
+/** The AAD of a wrapped vault key; a generation above 1 is appended ("\0<generation>"), so an old copy served as new fails. */
+export const vaultKeyAad = (vaultId: string, keyGeneration = 1): Uint8Array<ArrayBuffer> =>
+  utf8(`${VAULT_KEY_AAD_PREFIX}\u0000${canonicalUuid(vaultId, 'vaultId')}${keyGeneration > 1 ? `\u0000${keyGeneration}` : ''}`);
 
 /** PBKDF2-SHA256 (600,000 iterations) of the password -> a non-extractable AES-256-GCM wrapping key. */
 export async function deriveKeyEncryptionKey(password: string, salt: Uint8Array<ArrayBuffer>): Promise<CryptoKey> {
@@ -69,14 +72,17 @@ export async function importVaultKey(raw: Uint8Array<ArrayBuffer>): Promise<Cryp
 }
 
 /** Wraps raw vault key bytes with the password (fresh salt and nonce). */
-export async function wrapVaultKey(vaultId: string, rawVaultKey: Uint8Array<ArrayBuffer>, password: string): Promise<WrappedVaultKey> {
+export async function wrapVaultKey(vaultId: string, rawVaultKey: Uint8Array<ArrayBuffer>, password: string,
+  keyGeneration = 1): Promise<WrappedVaultKey> {
   if (rawVaultKey.length !== VAULT_KEY_BYTES) throw new UsageError(`a vault key has ${VAULT_KEY_BYTES} bytes`);
   const salt = randomBytes(SALT_BYTES);
   const nonce = randomBytes(NONCE_BYTES);
   const kek = await deriveKeyEncryptionKey(password, salt);
-  const sealed = await subtle().encrypt({ name: 'AES-GCM', iv: nonce, additionalData: vaultKeyAad(vaultId) }, kek,
+  const sealed = await subtle().encrypt({ name: 'AES-GCM', iv: nonce, additionalData: vaultKeyAad(vaultId, keyGeneration) }, kek,
     rawVaultKey);
-  return { encryptedVaultKey: toBase64(new Uint8Array(sealed)), salt: toBase64(salt), nonce: toBase64(nonce) };
+  const wrapped: WrappedVaultKey = { encryptedVaultKey: toBase64(new Uint8Array(sealed)), salt: toBase64(salt), nonce: toBase64(nonce) };
+  if (keyGeneration > 1) wrapped.keyGeneration = keyGeneration;
+  return wrapped;
 }
 
 /**
@@ -93,7 +99,8 @@ export async function unwrapVaultKeyBytes(vaultId: string, wrapped: WrappedVault
   const kek = await deriveKeyEncryptionKey(password, salt);
   let raw: ArrayBuffer;
   try {
-    raw = await subtle().decrypt({ name: 'AES-GCM', iv: nonce, additionalData: vaultKeyAad(vaultId) }, kek, sealed);
+    raw = await subtle().decrypt({ name: 'AES-GCM', iv: nonce, additionalData: vaultKeyAad(vaultId, wrapped.keyGeneration ?? 1) },
+      kek, sealed);
   } catch (cause) {
     throw new WrongPasswordError(vaultId, { cause });
   }
@@ -127,7 +134,7 @@ export async function rewrapVaultKey(vaultId: string, wrapped: WrappedVaultKey, 
   newPassword: string): Promise<WrappedVaultKey> {
   const raw = await unwrapVaultKeyBytes(vaultId, wrapped, oldPassword);
   try {
-    return await wrapVaultKey(vaultId, raw, newPassword);
+    return await wrapVaultKey(vaultId, raw, newPassword, wrapped.keyGeneration ?? 1);
   } finally {
     raw.fill(0);
   }

@@ -49,6 +49,21 @@ const FIELD_NAMES: Record<string, string> = {
   after_sequence: 'afterSequence',
   max_count: 'limit',
   device_name: 'name',
+  // shared vaults (issue 18)
+  key_generation: 'keyGeneration',
+  replaces_generation: 'replacesGeneration',
+  invitation_id: 'invitationId',
+  invitee_id: 'inviteeId',
+  user_id: 'userId',
+  expires_in_seconds: 'expiresInSeconds',
+  max_uses: 'maxUses',
+  owner_key: 'ownerKey',
+  recipient_id: 'recipientId',
+  ephemeral_public_key: 'ephemeralPublicKey',
+  sealed_key: 'sealedKey',
+  encryption_public_key: 'encryptionPublicKey',
+  signing_public_key: 'signingPublicKey',
+  encrypted_private_keys: 'encryptedPrivateKeys',
 };
 const FIELD_PATTERN = new RegExp(`\\b(${Object.keys(FIELD_NAMES).join('|')})\\b`, 'g');
 const apiNames = (text: string) => text.replace(FIELD_PATTERN, (name) => FIELD_NAMES[name]!);
@@ -72,7 +87,13 @@ const PT_CODES: Record<string, HttpError['code']> = {
   PT400: 'bad_request', PT401: 'unauthorized', PT403: 'forbidden', PT404: 'not_found', PT409: 'conflict',
   PT413: 'payload_too_large',
 };
-const CONFLICT_HINTS: Record<string, HttpError['code']> = { vault_deleted: 'vault_deleted', cursor_ahead: 'cursor_ahead' };
+const CONFLICT_HINTS: Record<string, HttpError['code']> = {
+  vault_deleted: 'vault_deleted', cursor_ahead: 'cursor_ahead',
+  // shared vaults (issue 18, docs/sharing.md)
+  stale_key_generation: 'stale_key_generation', generation_changed: 'generation_changed', members_changed: 'members_changed',
+  invitation_closed: 'invitation_closed', invitation_expired: 'invitation_expired', already_member: 'already_member',
+  identity_exists: 'identity_exists', identity_required: 'identity_required',
+};
 /** SQLSTATEs (exact, or a class as its two first characters) with a fixed answer. */
 const FIXED: Array<[RegExp, number, HttpError['code'], string]> = [
   // PostgREST's JWT errors (PGRST303: expired; the others: bad signature, malformed), or any 401

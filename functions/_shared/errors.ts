@@ -7,7 +7,10 @@ export type ErrorCode =
   | 'bad_request' | 'invalid_json' | 'unauthorized' | 'missing_authorization' | 'invalid_authorization_scheme'
   | 'token_expired' | 'invalid_jwt' | 'session_revoked' | 'forbidden' | 'not_found' | 'method_not_allowed'
   | 'conflict' | 'vault_deleted' | 'cursor_ahead' | 'payload_too_large' | 'unsupported_media_type' | 'unavailable'
-  | 'internal';
+  | 'internal'
+  // shared vaults (issue 18): 409s told apart by the SQL hint
+  | 'stale_key_generation' | 'generation_changed' | 'members_changed' | 'invitation_closed' | 'invitation_expired'
+  | 'already_member' | 'identity_exists' | 'identity_required';
 
 export class HttpError extends Error {
   constructor(

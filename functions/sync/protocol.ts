@@ -10,7 +10,7 @@
  *   GET  /vaults                                    -> 200 { vaults: [{ vaultId, createdAt, updatedAt, lastSequence, logCount, bytes,
  *                                                                       compactedLogs, compactedThrough }] }
  *   DELETE /vaults/:vaultId                         -> 204
- *   POST /push  { vaultId, logs: [{ id?, encryptedData, nonce, haexTimestamp, deviceId?, recordKey? }] }
+ *   POST /push  { vaultId, logs: [{ id?, encryptedData, nonce, haexTimestamp, deviceId?, recordKey?, keyGeneration? }] }
  *               -> 200 { lastSequence, logs: [{ id, sequence, duplicate }], compactionDue? }   (same order as sent;
  *                  compactionDue: true only when the server suggests POST /compact)
  *   POST /compact { vaultId }                       -> 200 { status, removed, remaining, complete, compactedThrough }
@@ -91,6 +91,8 @@ export function schemas(config: Pick<SyncConfig, 'maxLogsPerPush' | 'maxPullLimi
       .max(LIMITS.haexTimestampChars, `must be 1 to ${LIMITS.haexTimestampChars} characters`),
     deviceId: z.string().max(LIMITS.deviceIdChars, `must be 0 to ${LIMITS.deviceIdChars} characters`).nullable().optional(),
     recordKey: z.string().nullable().optional(),
+    /** The key generation the log is encrypted under (shared vaults; absent: 1). */
+    keyGeneration: z.number().int('must be an integer').min(1, 'must be 1 or more').max(999_999_999, 'is too large').optional(),
   }).strict();
   return {
     createVaultKey: z.object({ vaultId: uuid, ...vaultKeyFields }).strict(),
@@ -203,20 +205,24 @@ export function vaultIdParam(raw: string): string {
 
 export interface VaultKeyRow {
   vault_id: string; encrypted_vault_key: string; salt: string; nonce: string; created_at: string; updated_at: string;
+  key_generation?: number;
 }
 export const vaultKeyOut = (row: VaultKeyRow) => ({
   vaultId: row.vault_id, encryptedVaultKey: row.encrypted_vault_key, salt: row.salt, nonce: row.nonce,
   createdAt: row.created_at, updatedAt: row.updated_at,
+  // shared vaults: the generation the owner's copy holds, when a rotation re-wrapped it
+  ...(row.key_generation !== undefined && row.key_generation > 1 ? { keyGeneration: row.key_generation } : {}),
 });
 
 export interface VaultRow {
   vault_id: string; created_at: string; updated_at: string; last_sequence: number; log_count: number; bytes: number;
-  compacted_logs: number; compacted_through: number;
+  compacted_logs: number; compacted_through: number; role?: string; key_generation?: number; key_rotation_due?: boolean;
 }
 export const vaultOut = (row: VaultRow) => ({
   vaultId: row.vault_id, createdAt: row.created_at, updatedAt: row.updated_at,
   lastSequence: row.last_sequence, logCount: row.log_count, bytes: row.bytes,
   compactedLogs: row.compacted_logs, compactedThrough: row.compacted_through,
+  role: row.role, keyGeneration: row.key_generation, keyRotationDue: row.key_rotation_due,
 });
 
 /** push_logs' `logs` argument. */
@@ -224,7 +230,7 @@ export const pushLogsArgs = (body: PushBody) => ({
   vault_id: body.vaultId,
   logs: body.logs.map((l) => ({
     id: l.id, encrypted_data: l.encryptedData, nonce: l.nonce, haex_timestamp: l.haexTimestamp, device_id: l.deviceId,
-    record_key: l.recordKey,
+    record_key: l.recordKey, key_generation: l.keyGeneration,
   })),
 });
 

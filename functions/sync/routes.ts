@@ -16,12 +16,12 @@ import { registerDevices } from './routes/devices.ts';
 import { registerHealth } from './routes/health.ts';
 import { registerLogs } from './routes/logs.ts';
 import { registerVaultKeys } from './routes/vault-keys.ts';
+import { registerSharing } from './routes/sharing.ts';
 import { registerVaults } from './routes/vaults.ts';
 
 export const app = new Hono<SyncEnv>({ strict: false }).basePath('/sync');
 app.use('*', corsMiddleware(config.corsOrigins));
-for (const register of [registerHealth, registerVaultKeys, registerVaults, registerLogs]) register(app);
-registerDevices(app);
+for (const register of [registerHealth, registerVaultKeys, registerVaults, registerLogs, registerSharing, registerDevices]) register(app);
 
 const METHODS = ['GET', 'POST', 'PUT', 'DELETE'];
 

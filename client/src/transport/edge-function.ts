@@ -137,6 +137,7 @@ export function edgeFunctionTransport(target: SupabaseClient<any, any, any> | Ed
             haexTimestamp: l.haexTimestamp };
           if (l.deviceId != null) out.deviceId = l.deviceId;
           if (l.recordKey != null) out.recordKey = l.recordKey;
+          if (l.keyGeneration != null && l.keyGeneration !== 1) out.keyGeneration = l.keyGeneration;
           return out;
         }),
       });

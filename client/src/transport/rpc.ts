@@ -21,14 +21,15 @@ import type { StoredLog } from '../log-crypto.ts';
 import { type CompactResult, isCompactStatus, type PullResult, type PushResult, type SyncTransport, type VaultKeyRecord, type VaultSummary } from './types.ts';
 
 type Client = SupabaseClient<Database>;
-type KeyRow = Database['public']['Functions']['get_vault_key']['Returns'][number];
+type KeyRow = Database['public']['Functions']['create_vault']['Returns'][number] & { key_generation?: number };
 
 interface RpcAnswer<T> { data: T | null; error: PostgrestError | null; status: number }
 
 /** SQLSTATEs of failures that a repeat may not meet (as the Edge Function's error table has them). */
 const TRANSIENT = /^(57014|40001|40P01|55P03|53|57P0[1-3]|08)/;
 /** The 409s an app acts on, told apart by the SQL error's hint. */
-const CONFLICT_HINTS = new Set(['vault_deleted', 'cursor_ahead']);
+const CONFLICT_HINTS = new Set(['vault_deleted', 'cursor_ahead', 'stale_key_generation', 'generation_changed', 'members_changed',
+  'invitation_closed', 'invitation_expired', 'already_member', 'identity_exists', 'identity_required']);
 
 function fail(fn: string, error: PostgrestError, status: number): never {
   const code = error.code ?? '';
@@ -40,7 +41,8 @@ function fail(fn: string, error: PostgrestError, status: number): never {
   throw errorFromStatus(httpStatus, apiCode, `${fn}: ${error.message}`, field, error.details, undefined, error);
 }
 
-async function call<T>(fn: string, run: () => PromiseLike<RpcAnswer<T>>): Promise<T> {
+/** One rpc with the error mapping above (also used by sharing/api.ts). */
+export async function call<T>(fn: string, run: () => PromiseLike<RpcAnswer<T>>): Promise<T> {
   let answer: RpcAnswer<T>;
   try {
     answer = await run();
@@ -55,10 +57,13 @@ async function call<T>(fn: string, run: () => PromiseLike<RpcAnswer<T>>): Promis
 function single(fn: string, rows: KeyRow[] | null): VaultKeyRecord {
   const row = Array.isArray(rows) && rows.length === 1 ? rows[0]! : undefined;
   if (!row) throw new TransportError(`${fn}: unexpected answer`, 502, 'unexpected_answer', false);
-  return {
+  const record: VaultKeyRecord = {
     vaultId: row.vault_id, encryptedVaultKey: row.encrypted_vault_key, salt: row.salt, nonce: row.nonce,
     createdAt: row.created_at, updatedAt: row.updated_at,
   };
+  const generation = Number(row.key_generation ?? 1);
+  if (generation > 1) record.keyGeneration = generation;
+  return record;
 }
 
 type DeviceRow = Database['public']['Functions']['list_devices']['Returns'][number];
@@ -89,7 +94,8 @@ export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTrans
       return (rows ?? []).map((r) => ({
         vaultId: r.vault_id, createdAt: r.created_at, updatedAt: r.updated_at, lastSequence: Number(r.last_sequence),
         logCount: Number(r.log_count), bytes: Number(r.bytes), compactedLogs: Number(r.compacted_logs),
-        compactedThrough: Number(r.compacted_through),
+        compactedThrough: Number(r.compacted_through), role: r.role as VaultSummary['role'],
+        keyGeneration: Number(r.key_generation), keyRotationDue: r.key_rotation_due,
       }));
     },
     async deleteVault(vaultId) {
@@ -98,7 +104,7 @@ export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTrans
     async push(vaultId, logs): Promise<PushResult> {
       const body = logs.map((l) => ({
         id: l.id, encrypted_data: l.encryptedData, nonce: l.nonce, haex_timestamp: l.haexTimestamp,
-        device_id: l.deviceId ?? null, record_key: l.recordKey ?? null,
+        device_id: l.deviceId ?? null, record_key: l.recordKey ?? null, key_generation: l.keyGeneration ?? null,
       })) satisfies Json;
       const answer = await call('push_logs', () => db.rpc('push_logs', { vault_id: vaultId, logs: body })) as
         { last_sequence?: unknown; results?: unknown; compaction_due?: unknown } | null;
@@ -129,6 +135,7 @@ export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTrans
         logs[i] = {
           id: r.id, sequence: Number(r.sequence), encryptedData: r.encrypted_data, nonce: r.nonce,
           haexTimestamp: r.haex_timestamp, deviceId: r.device_id, createdAt: r.created_at, recordKey: r.record_key,
+          keyGeneration: r.key_generation,
         };
       }
       return {

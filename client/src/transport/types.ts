@@ -28,6 +28,10 @@ export interface VaultSummary {
   compactedLogs: number;
   /** How far compaction has run: missing sequences at or below it were compacted. */
   compactedThrough: number;
+  /** Shared vaults: this user's role, the vault's key generation, and whether a rotation is due (someone left). */
+  role?: 'owner' | 'admin' | 'writer' | 'reader';
+  keyGeneration?: number;
+  keyRotationDue?: boolean;
 }
 
 /**

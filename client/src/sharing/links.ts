@@ -1,0 +1,56 @@
+/**
+ * Invite links (issue 18 item 3): for someone who has no account yet. A link is
+ *   <token>.<secret>   token = 16 random bytes, secret = 32 random bytes, both base64url
+ * The app puts it in a URL fragment. The server stores only SHA-256(token) and counts the uses; the
+ * secret never reaches it. The vault keys (every generation the inviter holds) are sealed as grants
+ * (crypto.ts) to the X25519 key derived from the secret, recipient "link:<token>", and signed by the
+ * inviter. Joining claims one use, checks the inviter's identity and signatures, opens the grants,
+ * and stores them again sealed to the joiner's own identity (store_own_grants).
+ */
+import { UsageError } from '../errors.ts';
+import { fromBase64, randomBytes, toBase64 } from '../encoding.ts';
+import type { SharingApi } from './api.ts';
+import { keyPairFromSecret, openGrant, sealGrant, verifyIdentity } from './crypto.ts';
+import type { UnlockedIdentity } from './identity.ts';
+import { type Role, type SharedVaultContext, storeOwnGrants } from './members.ts';
+
+const b64url = (bytes: Uint8Array) => toBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+const fromB64url = (text: string) => fromBase64(text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - text.length % 4) % 4), 'link');
+
+export async function createInviteLink(ctx: SharedVaultContext,
+  options: { role: Role; maxUses?: number; expiresInSeconds?: number }): Promise<string> {
+  const me = ctx.identity();
+  await storeOwnGrants(ctx);
+  const token = b64url(randomBytes(16));
+  const secret = randomBytes(32);
+  const link = await keyPairFromSecret(secret);
+  const grants = await Promise.all(ctx.ring.generations.map(async (g) => ({
+    key_generation: g, ...await sealGrant(ctx.vaultId, g, `link:${token}`, link.publicKey, ctx.ring.raw(g), me),
+  })));
+  await ctx.api.createLink(ctx.vaultId, token, options.role, ctx.ring.current, grants, options.maxUses ?? 1,
+    options.expiresInSeconds ?? 7 * 86400);
+  return `${token}.${b64url(secret)}`;
+}
+
+/** Claims a link and stores its keys as this user's own grants; returns the vault id. */
+export async function claimInviteLink(api: SharingApi, me: UnlockedIdentity, link: string): Promise<string> {
+  const [token, secretText] = typeof link === 'string' ? link.split('.') : [];
+  if (!token || !secretText) throw new UsageError('an invite link is <token>.<secret>');
+  const keys = await keyPairFromSecret(fromB64url(secretText));
+  const claimed = await api.claimLink(token);
+  const inviterRow = await api.identityOf(claimed.inviter_id);
+  if (!inviterRow) throw new UsageError('the inviter has no identity any more');
+  const inviter = await verifyIdentity({ userId: inviterRow.user_id, encryptionPublicKey: inviterRow.encryption_public_key,
+    signingPublicKey: inviterRow.signing_public_key, signature: inviterRow.signature });
+  const own = await Promise.all(claimed.grants.map(async (g) => {
+    const generation = Number(g.key_generation);
+    const raw = await openGrant(claimed.vault_id, generation, `link:${token}`, keys, g, inviter);
+    try {
+      return { key_generation: generation, ...await sealGrant(claimed.vault_id, generation, me.userId, me.encryptionPublicKey, raw, me) };
+    } finally {
+      raw.fill(0);
+    }
+  }));
+  await api.storeOwnGrants(claimed.vault_id, own);
+  return claimed.vault_id;
+}

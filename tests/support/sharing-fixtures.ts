@@ -1,0 +1,48 @@
+/**
+ * Fixtures of the shared-vault SQL tests: users with identities (random key bytes of the right
+ * sizes: the server checks shapes, the clients check signatures), sealed grants of the right shape,
+ * and a vault shared through invite_member + accept_invitation.
+ */
+import { randomBytes } from 'node:crypto';
+import { expect } from 'vitest';
+import type { StackUser } from '../../stack/users.ts';
+import { createVault } from './sql-fixtures.ts';
+import { newUser, rpc } from './stack.ts';
+
+const b64 = (bytes: number) => randomBytes(bytes).toString('base64');
+
+export const sealed = () => ({ ephemeral_public_key: b64(32), nonce: b64(12), sealed_key: b64(48), signature: b64(64) });
+export const grantFor = (key_generation: number) => ({ key_generation, ...sealed() });
+export const rotationGrant = (recipient_id: string) => ({ recipient_id, ...sealed() });
+
+/** A new user with an identity (public keys, self-signature and wrapped private keys of the right sizes). */
+export async function newMember(label: string): Promise<StackUser> {
+  const user = await newUser(label);
+  const res = await rpc('create_identity', {
+    encryption_public_key: b64(32), signing_public_key: b64(32), signature: b64(64),
+    encrypted_private_keys: b64(200), salt: b64(16), nonce: b64(12),
+  }, user.access_token);
+  expect(res.status).toBe(204);
+  return user;
+}
+
+export async function invite(from: StackUser, vaultId: string, to: StackUser, role: string, generation = 1) {
+  return await rpc('invite_member', { vault_id: vaultId, invitee_id: to.id, role, key_generation: generation,
+    grants: [grantFor(generation)] }, from.access_token);
+}
+
+/** `to` becomes a member of the vault with `role`, invited by `from`. */
+export async function join(from: StackUser, vaultId: string, to: StackUser, role: string, generation = 1) {
+  const invited = await invite(from, vaultId, to, role, generation);
+  expect(invited.status).toBe(200);
+  const accepted = await rpc('accept_invitation', { invitation_id: invited.body.id }, to.access_token);
+  expect(accepted.status).toBe(200);
+  return invited.body.id as string;
+}
+
+/** A vault of `owner` (who has an identity) shared with the given members. */
+export async function sharedVault(owner: StackUser, members: Array<[StackUser, string]>) {
+  const { vault_id } = await createVault(owner);
+  for (const [member, role] of members) await join(owner, vault_id, member, role);
+  return vault_id;
+}
