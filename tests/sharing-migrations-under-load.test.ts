@@ -28,9 +28,14 @@ describe('shared-vault migrations on a populated database', () => {
     const vaults = Array.from({ length: VAULTS }, () => randomUUID());
     await db.sql`insert into auth.users (id, aud, role, email)
       select u, 'authenticated', 'authenticated', u::text || '@test.haex.local' from unnest(${users}::uuid[]) u`;
+    // Every user has a live Auth session: the session check (issue 19) refuses claims without one.
+    const sessions = Array.from({ length: VAULTS }, () => randomUUID());
+    await db.sql`insert into auth.sessions (id, user_id) select s, u from unnest(${sessions}::uuid[], ${users}::uuid[]) as t(s, u)`;
+    const sessionOf = new Map(users.map((u, i) => [u, sessions[i]!]));
     const asUser = <T>(userId: string, fn: (tx: any) => Promise<T>) => db.sql.begin(async (tx) => {
+      const claims = { role: 'authenticated', sub: userId, session_id: sessionOf.get(userId) };
       await tx`select set_config('role', 'authenticated', true),
-        set_config('request.jwt.claims', ${JSON.stringify({ role: 'authenticated', sub: userId })}, true)`;
+        set_config('request.jwt.claims', ${JSON.stringify(claims)}, true)`;
       return fn(tx);
     }) as Promise<T>;
     await db.sql`insert into public.vaults (id, owner_id) select v, u from unnest(${vaults}::uuid[], ${users}::uuid[]) as t(v, u)`;

@@ -337,6 +337,7 @@ describe('catalog audit', () => {
     const rows = await sql()`select tablename, policyname, cmd, roles::text[] as roles, qual from pg_policies
       where schemaname in ('public', 'private') order by 1`;
     expect(rows.map((r) => [r.tablename, r.cmd, r.roles])).toEqual([
+      ['devices', 'SELECT', ['authenticated']],
       ['identities', 'SELECT', ['authenticated']],
       ['identity_private_keys', 'SELECT', ['authenticated']],
       ['sync_logs', 'SELECT', ['authenticated']],
@@ -347,8 +348,7 @@ describe('catalog audit', () => {
     ]);
     for (const r of rows) {
       if (r.tablename === 'identities') { expect(r.qual).toBe('true'); continue; } // every signed-in user reads them
-      // (select auth.uid()) on vault_keys until issue 19 moves it to private.caller_id()
-      expect(r.qual).toMatch(/\(\s*SELECT (auth\.uid\(\) AS uid|private\.caller_id\(\) AS caller_id|private\.member_vault_ids\(\) AS member_vault_ids)\s*\)/);
+      expect(r.qual).toMatch(/\(\s*SELECT (private\.caller_id\(\) AS caller_id|private\.member_vault_ids\(\) AS member_vault_ids)\s*\)/);
       expect(r.policyname).toMatch(/^[A-Z][a-z]+( [a-z]+)+$/); // a sentence
     }
   });
@@ -367,7 +367,7 @@ describe('catalog audit', () => {
       where d.classid = 'pg_policy'::regclass and d.refclassid = 'pg_class'::regclass and d.refobjsubid > 0
       order by 1, 2`;
     expect(rows.map((r) => [r.relname, r.attname])).toEqual([
-      ['public.identity_private_keys', 'user_id'], ['public.sync_logs', 'vault_id'], ['public.vault_key_grants', 'recipient_id'],
+      ['public.devices', 'user_id'], ['public.identity_private_keys', 'user_id'], ['public.sync_logs', 'vault_id'], ['public.vault_key_grants', 'recipient_id'],
       ['public.vault_key_grants', 'vault_id'], ['public.vault_keys', 'user_id'], ['public.vault_members', 'vault_id'],
       ['public.vaults', 'id'], ['realtime.messages', 'extension'], ['realtime.messages', 'topic'],
     ]);
