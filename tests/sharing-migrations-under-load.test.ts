@@ -31,7 +31,7 @@ describe('shared-vault migrations on a populated database', () => {
     // Every user has a live Auth session: the session check (issue 19) refuses claims without one.
     const sessions = Array.from({ length: VAULTS }, () => randomUUID());
     await db.sql`insert into auth.sessions (id, user_id) select s, u from unnest(${sessions}::uuid[], ${users}::uuid[]) as t(s, u)`;
-    const sessionOf = new Map(users.map((u, i) => [u, sessions[i]!]));
+    const sessionOf = new Map<string, string>(users.map((u, i) => [u, sessions[i]!]));
     const asUser = <T>(userId: string, fn: (tx: any) => Promise<T>) => db.sql.begin(async (tx) => {
       const claims = { role: 'authenticated', sub: userId, session_id: sessionOf.get(userId) };
       await tx`select set_config('role', 'authenticated', true),

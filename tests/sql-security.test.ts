@@ -7,9 +7,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { StackUser } from '../stack/users.ts';
-import {
-  adminSql, api, asRole, asUser, expiredTokenFor, forgedServiceKey, forgedTokenFor, newUser, rpc, stack,
-} from './support/stack.ts';
+import { adminSql, api, asRole, asUser, expiredTokenFor, forgedServiceKey, forgedTokenFor, newUser, rpc, stack } from './support/stack.ts';
 import { join, newMember } from './support/sharing-fixtures.ts';
 
 const b64 = (bytes: number) => randomBytes(bytes).toString('base64');
