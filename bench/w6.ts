@@ -94,8 +94,9 @@ async function newDevice(endpoints: StackEndpoints, token: string, vaultId: stri
   let logs = 0;
   for await (const page of vault.pull(0)) {
     for (const log of page.logs) {
-      if (log.deviceId === PUSHER) continue;
-      const key = log.recordKey!;
+      // The pusher's logs carry no record key (their device_id is the server-set session device, not PUSHER).
+      if (log.recordKey == null) continue;
+      const key = log.recordKey;
       const current = state.get(key);
       if (!current || log.haexTimestamp > current.ts || (log.haexTimestamp === current.ts && log.sequence > current.sequence)) {
         state.set(key, { ts: log.haexTimestamp, sequence: log.sequence, value: (log.data as { value: unknown }).value });
