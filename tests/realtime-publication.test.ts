@@ -24,25 +24,35 @@ describe('the supabase_realtime publication', () => {
       await sql.unsafe(`create publication ${control} for table public.sync_logs, public.vaults`);
       await sql`select pg_create_logical_replication_slot(${slot}, 'pgoutput', true)`; // temporary: gone with the session
       const alice = await newUser('publication');
-      const { vault_id } = await createVault(alice);
       const keyed = (k: string, t: string) => ({ ...entry({ haex_timestamp: t }), record_key: k });
-      for (const t of ['1', '2', '3']) expect((await rpc('push_logs', { vault_id, logs: [keyed('k', t)] }, alice.access_token)).status).toBe(200);
-      expect((await rpc('compact_logs', { vault_id }, alice.access_token)).body).toMatchObject({ removed: 2 });
-
-      // Logical decoding reads WAL only up to what is flushed, and the test stack commits with
-      // synchronous_commit=off: one synchronous commit (an xid's) flushes every earlier record.
-      await sql`set synchronous_commit = on`;
-      await sql`select pg_current_xact_id()`;
       const decode = async (publication: string) => Buffer.concat((await sql`select data from pg_logical_slot_peek_binary_changes(
           ${slot}, null, null, 'proto_version', '1', 'publication_names', ${publication})`).map((r) => r.data as Buffer));
-      // pgoutput names each relation it sends a change of in a Relation message ('R', namespace, name).
-      const realtime = await decode('supabase_realtime');
-      const controlled = await decode(control);
+      // A new slot sometimes decodes nothing of the first round while bulk work of another test file
+      // runs on the cluster (seen beside migrations-under-load; the slot's consistent point lands
+      // after the round). The control publication shows whether this round was decoded: up to three
+      // rounds, each a new vault; the assertions below hold for the round that was.
+      let realtime = Buffer.alloc(0);
+      let controlled = Buffer.alloc(0);
+      const vaultIds: string[] = [];
+      for (let round = 0; round < 3 && !(controlled.includes('sync_logs') && controlled.includes('vaults')); round++) {
+        const { vault_id } = await createVault(alice);
+        vaultIds.push(vault_id);
+        for (const t of ['1', '2', '3']) expect((await rpc('push_logs', { vault_id, logs: [keyed('k', t)] }, alice.access_token)).status).toBe(200);
+        expect((await rpc('compact_logs', { vault_id }, alice.access_token)).body).toMatchObject({ removed: 2 });
+
+        // Logical decoding reads WAL only up to what is flushed, and the test stack commits with
+        // synchronous_commit=off: one synchronous commit (an xid's) flushes every earlier record.
+        await sql`set synchronous_commit = on`;
+        await sql`select pg_current_xact_id()`;
+        // pgoutput names each relation it sends a change of in a Relation message ('R', namespace, name).
+        realtime = await decode('supabase_realtime');
+        controlled = await decode(control);
+      }
       expect(controlled.includes('sync_logs')).toBe(true); // the decoding sees the deletes and inserts...
       expect(controlled.includes('vaults')).toBe(true);
       expect(realtime.includes('sync_logs')).toBe(false);  // ...which supabase_realtime does not carry
       expect(realtime.includes('vaults')).toBe(false);
-      expect(realtime.includes(vault_id)).toBe(false);
+      for (const id of vaultIds) expect(realtime.includes(id)).toBe(false);
     } finally {
       await sql`select pg_drop_replication_slot(${slot}) where exists (select from pg_replication_slots where slot_name = ${slot})`.catch(() => {});
       await sql.unsafe(`drop publication if exists ${control}`);

@@ -13,7 +13,7 @@
 --     PT409 hint stale_key_generation (detail logs[i].key_generation): a rotation committed, so the
 --     client fetches its grant and re-encrypts;
 --   * the stored logs record that generation (sync_logs.key_generation);
---   * issue 19 (20261203100600, merged in here because this migration runs after it): the caller's
+--   * issue 19 (devices and sessions, landing together with this one, so it has no push_logs of its own): the caller's
 --     device is looked up once, after the role check and before the vault lock
 --     (private.caller_device), and both insert paths store that device's id as device_id; a
 --     device_id the client sends is still validated and then ignored.
