@@ -53,11 +53,8 @@ security definer -- writes identities and identity_private_keys, which have no w
 set search_path = ''
 as $$
 declare
-  uid uuid := private.caller_id();
+  uid uuid := private.require_uid();  -- PT401 without a user, an ended session or a deleted account
 begin
-  if uid is null then
-    raise exception using errcode = 'PT401', message = 'a signed-in user is required', detail = 'authorization';
-  end if;
   perform private.check_key_field('encryption_public_key', create_identity.encryption_public_key, 44);
   perform private.check_key_field('signing_public_key', create_identity.signing_public_key, 44);
   perform private.check_key_field('signature', create_identity.signature, 88);

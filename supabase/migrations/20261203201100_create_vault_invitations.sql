@@ -122,15 +122,12 @@ security definer -- writes vault_members and vault_key_grants, which have no wri
 set search_path = ''
 as $$
 declare
-  uid uuid := private.caller_id();
+  uid uuid := private.require_uid();  -- PT401 without a user, an ended session or a deleted account
   target uuid;
   current_generation int;
   invitation public.vault_invitations;
   member_role text;
 begin
-  if uid is null then
-    raise exception using errcode = 'PT401', message = 'a signed-in user is required', detail = 'authorization';
-  end if;
   perform private.require_arg('invitation_id', accept_invitation.invitation_id);
   select i.vault_id into target from public.vault_invitations i
   where i.id = accept_invitation.invitation_id and i.invitee_id = uid;

@@ -94,15 +94,12 @@ security definer -- writes vault_invite_links and vault_members, which have no w
 set search_path = ''
 as $$
 declare
-  uid uuid := private.caller_id();
+  uid uuid := private.require_uid();  -- PT401 without a user, an ended session or a deleted account
   hash text;
   target uuid;
   link public.vault_invite_links;
   member_role text;
 begin
-  if uid is null then
-    raise exception using errcode = 'PT401', message = 'a signed-in user is required', detail = 'authorization';
-  end if;
   if claim_invite_link.token is null or claim_invite_link.token !~ '^[A-Za-z0-9_-]{22,64}$' then
     raise exception using errcode = 'PT400', message = 'token must be 22 to 64 base64url characters', detail = 'token';
   end if;
