@@ -1,0 +1,34 @@
+/**
+ * `npm run db:check`: exits 1, naming the objects, when supabase/schemas and supabase/migrations
+ * disagree, i.e. when the plan from the migrated database to the schema files is not empty. Runs on a
+ * throwaway PostgreSQL (no stack, no Docker); part of `npm test`.
+ */
+import { describeDelta, type Plan } from '../schemas/pgdelta.ts';
+import { progress, SCHEMAS_DIR, withMigratedDatabase } from '../schemas/session.ts';
+
+/** The differences, one line per object: what the schema files want done to the migrated database. */
+export function differences(plan: Plan): string[] {
+  return [...new Set(plan.deltas.map(describeDelta))].sort();
+}
+
+try {
+  const exitCode = await withMigratedDatabase(async (db, pgdelta) => {
+    progress('planning the migrated database -> supabase/schemas ...');
+    const { plan } = await pgdelta.plan(SCHEMAS_DIR, db.url);
+    if (plan.actions.length === 0) {
+      console.log('db:check: supabase/schemas and supabase/migrations agree');
+      return 0;
+    }
+    console.error(`db:check: supabase/schemas and supabase/migrations disagree on ${plan.actions.length} action(s):`);
+    for (const line of differences(plan)) console.error(`  ${line}`);
+    console.error('\nThe SQL the schema files ask for beyond the migrations:');
+    for (const action of plan.actions) console.error(`  ${action.sql.trim().split('\n').join('\n    ')};`);
+    console.error('\nChanged a schema file? Run `npm run db:diff -- <name>` and review the migration it writes.'
+      + '\nWrote a migration by hand? Make the schema file say the same.');
+    return 1;
+  });
+  process.exit(exitCode);
+} catch (error) {
+  console.error(`db:check: ${(error as Error).message}`);
+  process.exit(2);
+}
