@@ -3,13 +3,8 @@
  * disagree, i.e. when the plan from the migrated database to the schema files is not empty. Runs on a
  * throwaway PostgreSQL (no stack, no Docker); part of `npm test`.
  */
-import { describeDelta, type Plan } from '../schemas/pgdelta.ts';
+import { differences } from '../schemas/pgdelta.ts';
 import { progress, SCHEMAS_DIR, withMigratedDatabase } from '../schemas/session.ts';
-
-/** The differences, one line per object: what the schema files want done to the migrated database. */
-export function differences(plan: Plan): string[] {
-  return [...new Set(plan.deltas.map(describeDelta))].sort();
-}
 
 try {
   const exitCode = await withMigratedDatabase(async (db, pgdelta) => {

@@ -77,6 +77,11 @@ export function describeDelta(delta: Delta): string {
   }
 }
 
+/** The differences a plan carries, one line per object, sorted. */
+export function differences(plan: Plan): string[] {
+  return [...new Set(plan.deltas.map(describeDelta))].sort();
+}
+
 export class PgDelta {
   private readonly workdir = mkdtempSync(path.join(tmpdir(), 'haex-pgdelta-'));
   readonly profilePath = path.join(this.workdir, 'profile.json');
