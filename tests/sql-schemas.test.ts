@@ -1,7 +1,8 @@
 /**
  * supabase/schemas (issue 27): what db:check and db:diff rest on, on fresh databases of the test
  * cluster migrated by the real CLI.
- * - An edited function file shows up as exactly that function (db:check names it).
+ * - An edited function file shows up as exactly that function (db:check names it), and an object
+ *   created in two files is caught before pg-delta would take whichever loads last.
  * - Deny by default survives generated migrations: for a new function whose file grants it to
  *   authenticated only, pg-delta's plan alone leaves it executable by anon (the default privileges of
  *   schema public grant every new function to anon), and the catalog audit of sql-security catches
@@ -14,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../stack/config.ts';
 import { generateMigration } from '../stack/schemas/generate.ts';
 import { migrationFileText } from '../stack/schemas/migration-file.ts';
+import { duplicateDefinitions } from '../stack/schemas/files.ts';
 import { differences, PgDelta } from '../stack/schemas/pgdelta.ts';
 import { ANON_EXECUTABLE, ourFunctions } from './support/catalog-audit.ts';
 import { freshDatabase, migrateUpTo } from './support/fresh-database.ts';
@@ -76,6 +78,16 @@ describe('supabase/schemas against the migrations', () => {
     const { plan } = await pgdelta.plan(edited, db.url);
     expect(differences(plan)).toEqual(['change function private.role_rank(text) (def)']);
   }, 180_000);
+});
+
+describe('one definition per object', () => {
+  it('supabase/schemas creates each object once; a function copied into a second file is named with both files', () => {
+    expect(duplicateDefinitions(SCHEMAS)).toEqual([]);
+    const copied = schemasWith((dir) => cpSync(path.join(dir, 'schemas', 'public', 'functions', 'push_logs.sql'),
+      path.join(dir, 'schemas', 'public', 'functions', 'push_logs_v2.sql')));
+    expect(duplicateDefinitions(copied)).toEqual(
+      ['function public.push_logs: schemas/public/functions/push_logs.sql, schemas/public/functions/push_logs_v2.sql']);
+  });
 });
 
 describe('deny by default through generated migrations', () => {

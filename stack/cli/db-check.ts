@@ -1,10 +1,19 @@
 /**
  * `npm run db:check`: exits 1, naming the objects, when supabase/schemas and supabase/migrations
- * disagree, i.e. when the plan from the migrated database to the schema files is not empty. Runs on a
+ * disagree, i.e. when the plan from the migrated database to the schema files is not empty, or when
+ * an object is created in more than one schema file. Runs on a
  * throwaway PostgreSQL (no stack, no Docker); part of `npm test`.
  */
+import { duplicateDefinitions } from '../schemas/files.ts';
 import { differences } from '../schemas/pgdelta.ts';
 import { progress, SCHEMAS_DIR, withMigratedDatabase } from '../schemas/session.ts';
+
+const duplicates = duplicateDefinitions(SCHEMAS_DIR);
+if (duplicates.length > 0) {
+  console.error('db:check: objects created in more than one file of supabase/schemas (keep one definition each):');
+  for (const line of duplicates) console.error(`  ${line}`);
+  process.exit(1);
+}
 
 try {
   const exitCode = await withMigratedDatabase(async (db, pgdelta) => {
