@@ -69,28 +69,6 @@ function upgradeRealtime(options: GatewayOptions, req: IncomingMessage, socket: 
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
-/**
- * A verifier that remembers tokens it already verified, with their expiry: clients send the same few
- * tokens on every request, so the HMAC and JSON parse run once per token. Bounded; cleared when full.
- */
-function tokenVerifier(verifier: JwtVerifier): (token: string) => boolean {
-  const verified = new Map<string, number>();
-  return (token) => {
-    const now = Date.now() / 1000;
-    const exp = verified.get(token);
-    if (exp !== undefined) {
-      if (exp > now) return true;
-      verified.delete(token);
-      return false;
-    }
-    const claims = verifier.verify(token, now);
-    if (!claims) return false;
-    if (verified.size >= 10_000) verified.clear();
-    verified.set(token, typeof claims.exp === 'number' ? claims.exp : Number.POSITIVE_INFINITY);
-    return true;
-  };
-}
-
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer',
   'transfer-encoding', 'upgrade',
@@ -163,7 +141,6 @@ function queryTokenFor(apikey: string, keys: { publishable: Buffer; secret: Buff
 }
 
 export function createGateway(options: GatewayOptions): http.Server {
-  const isValidToken = tokenVerifier(options.verifier);
   const keys = {
     publishable: Buffer.from(options.keys.publishableKey), secret: Buffer.from(options.keys.secretKey),
     anonKey: options.keys.anonKey, serviceRoleKey: options.keys.serviceRoleKey,
@@ -186,7 +163,7 @@ export function createGateway(options: GatewayOptions): http.Server {
       if (fn.verifyJwt && req.method !== 'OPTIONS') {
         const token = authorization === undefined ? undefined : /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
         if (!token) return sendError(res, 401, 'missing_authorization', 'Missing authorization header: send Authorization: Bearer <JWT>');
-        if (!isValidToken(token)) return sendError(res, 401, 'invalid_jwt', 'Invalid JWT');
+        if (!options.verifier.verify(token)) return sendError(res, 401, 'invalid_jwt', 'Invalid JWT');
       }
       return proxy(req, res, fn.port, `${rest}${url.search}`, authorization === undefined ? {} : { authorization });
     }

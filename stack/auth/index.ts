@@ -37,12 +37,14 @@ export function tokenSettingsFor(settings: AuthSettings, jwtSecret: string, apiU
 export function createAuthService(options: {
   dbUrl: string; jwtSecret: string; signingKeys?: readonly SigningJwk[]; apiUrl: string; settings: AuthSettings;
   log: (line: string) => void;
+  /** The stack's shared verifier (one cache for Auth, gateway and Realtime); one of its own if absent. */
+  verifier?: JwtVerifier;
 }): AuthService {
   const sql = postgres(options.dbUrl, { max: 8, onnotice: () => {}, connection: { application_name: 'haex-sync auth' } });
   const ctx: AuthContext = {
     sql,
     tokens: tokenSettingsFor(options.settings, options.jwtSecret, options.apiUrl, options.signingKeys),
-    verifier: new JwtVerifier(options.jwtSecret, options.signingKeys ?? []),
+    verifier: options.verifier ?? new JwtVerifier(options.jwtSecret, options.signingKeys ?? []),
     jwks: { keys: (options.signingKeys ?? []).map(publicJwk) },
     minimumPasswordLength: options.settings.minimumPasswordLength,
     enableSignup: options.settings.enableSignup,
