@@ -9,9 +9,9 @@
  * through its privileged role: auth.* has RLS on and no policies.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import postgres from 'postgres';
 import type { AuthSettings } from '../config.ts';
+import { serviceHandler } from '../http.ts';
 import { JwtVerifier, publicJwk, type SigningJwk } from '../jwt.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { createAuthApp, type AuthContext } from './routes.ts';
@@ -54,12 +54,7 @@ export function createAuthService(options: {
     refreshLimiter: new RateLimiter(options.settings.tokenRefreshesPer5Min),
     log: options.log,
   };
-  const app = createAuthApp(ctx);
-  const authorizations = new WeakMap<IncomingMessage, string | undefined>();
-  const serve = getRequestListener((request, env) => {
-    const { incoming, outgoing } = env as HttpBindings;
-    return app.fetch(request, { incoming, outgoing, authorization: authorizations.get(incoming) });
-  });
+  const serve = serviceHandler(createAuthApp(ctx));
   return {
     handle: (req, res, url, path, authorization) => {
       // One access-log line per request: method, path without the query, status, time. Bodies and
@@ -67,10 +62,7 @@ export function createAuthService(options: {
       const started = performance.now();
       res.once('finish', () => options.log(
         `${new Date().toISOString()} ${req.method} /auth/v1${path} ${res.statusCode} ${(performance.now() - started).toFixed(1)}ms`));
-      // The app sees the path below /auth/v1 and the Authorization the gateway decided on.
-      req.url = `${path}${url.search}`;
-      authorizations.set(req, authorization);
-      void serve(req, res);
+      serve(req, res, `${path}${url.search}`, authorization);
     },
     close: () => sql.end({ timeout: 5 }),
   };

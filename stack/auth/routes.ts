@@ -12,8 +12,8 @@
  * unknown path is 404 `not_found`, another method on /admin/users[/ID] 405 `method_not_allowed`.
  */
 import { randomUUID } from 'node:crypto';
-import type { HttpBindings } from '@hono/node-server';
 import { type Context, Hono } from 'hono';
+import type { ServiceEnv } from '../http.ts';
 import type { JwtClaims, JwtVerifier, PublicJwk } from '../jwt.ts';
 import {
   AuthError, badRequest, errorResponse, forbidden, jsonResponse, notFound, unprocessable, validationFailed,
@@ -42,8 +42,8 @@ export interface AuthContext {
 }
 
 type Body = Record<string, unknown>;
-/** `authorization`: what the gateway forwards (it maps API keys to JWTs), not the raw header. */
-export type AuthEnv = { Bindings: HttpBindings & { authorization: string | undefined } };
+/** `c.env.authorization`: what the gateway forwards (it maps API keys to JWTs), not the raw header. */
+type AuthEnv = ServiceEnv;
 /** One request to the Auth service. */
 type Call = Context<AuthEnv>;
 const MAX_BODY_BYTES = 1 << 20;

@@ -37,6 +37,8 @@ import { AuthorizationError, type Extension, type RealtimeDatabase } from './dat
 import { type Broadcast, decodeFrame, encodeBroadcast, encodeMessage, encodeReply, type PhoenixMessage, type Vsn } from './serializer.ts';
 import type { JwtVerifier } from '../jwt.ts';
 import { checkToken, joinRefusal } from './tokens.ts';
+import { type ServiceHandler, serviceHandler } from '../http.ts';
+import { createBroadcastApi } from './http-api.ts';
 
 const CONFIRM_TOKEN_INTERVAL_MS = 5 * 60_000;
 const IDLE_TIMEOUT_MS = 60_000;
@@ -99,6 +101,8 @@ export class RealtimeServer {
 
   get database(): RealtimeDatabase { return this.#db; }
   get verifier(): JwtVerifier { return this.#verifier; }
+  /** The HTTP broadcast API (http-api.ts), for the gateway's /realtime/v1 route. */
+  readonly handleHttp: ServiceHandler = serviceHandler(createBroadcastApi(this));
 
   /** Counts for benchmarks and tests of this server alone. */
   stats() {
