@@ -32,7 +32,7 @@ import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { type Context, Hono } from 'hono';
 import type { AuthService } from './auth/index.ts';
 import { CORS, preflightHeaders } from './cors.ts';
-import type { JwtVerifier } from './jwt.ts';
+import { bearerToken, type JwtVerifier } from './jwt.ts';
 import type { RealtimeServer } from './realtime/server.ts';
 
 export interface GatewayOptions {
@@ -158,7 +158,7 @@ function routeFunction(options: GatewayOptions, c: Call): Response {
   const fn = options.functions.get(name);
   if (!fn) return errorResponse(404, 'function_not_found', `No Edge Function named "${name}"`);
   if (fn.verifyJwt && c.req.method !== 'OPTIONS') {
-    const token = authorization === undefined ? undefined : /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
+    const token = bearerToken(authorization);
     if (!token) return errorResponse(401, 'missing_authorization', 'Missing authorization header: send Authorization: Bearer <JWT>');
     if (!options.verifier.verify(token)) return errorResponse(401, 'invalid_jwt', 'Invalid JWT');
   }

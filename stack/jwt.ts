@@ -209,6 +209,10 @@ export class JwtVerifier {
   }
 }
 
+/** The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), else undefined. */
+export const bearerToken = (authorization: string | undefined): string | undefined =>
+  /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+
 /** The verified claims, or null for anything that is not a valid, unexpired HS256 token. */
 export function verifyJwt(token: string, secret: string): JwtClaims | null {
   return new JwtVerifier(secret, []).verify(token);

@@ -31,12 +31,6 @@ export interface SyncDb {
   pull(caller: Caller, input: PullRequest): Promise<string>;
 }
 
-interface PostgrestError {
-  code?: string;
-  message?: string;
-  details?: string | null;
-  hint?: string | null;
-}
 
 /** A database error as both transports see it: PostgREST's JSON body, or postgres.js' PostgresError
  *  (whose `detail` and `hint` are PostgREST's `details` and `hint`). */
@@ -106,7 +100,7 @@ export function mapSqlError(status: number, body: SqlError | undefined, source =
 }
 
 /** Maps a PostgREST error answer to the API's error. */
-export const mapPostgrestError = (status: number, body: PostgrestError | undefined): HttpError =>
+export const mapPostgrestError = (status: number, body: SqlError | undefined): HttpError =>
   mapSqlError(status, body);
 
 export class Postgrest {
@@ -136,9 +130,9 @@ export class Postgrest {
     }
     const text = await response.text();
     if (!response.ok) {
-      let body: PostgrestError | undefined;
+      let body: SqlError | undefined;
       try {
-        body = JSON.parse(text) as PostgrestError;
+        body = JSON.parse(text) as SqlError;
       } catch { /* not JSON */ }
       throw mapPostgrestError(response.status, body);
     }

@@ -14,7 +14,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Context, Hono } from 'hono';
 import type { ServiceEnv } from '../http.ts';
-import type { JwtClaims, JwtVerifier, PublicJwk } from '../jwt.ts';
+import { bearerToken, type JwtClaims, type JwtVerifier, type PublicJwk } from '../jwt.ts';
 import {
   AuthError, badRequest, errorResponse, forbidden, jsonResponse, notFound, unprocessable, validationFailed,
 } from './errors.ts';
@@ -118,7 +118,7 @@ const clientOf = (c: Call): ClientInfo => ({
 const ipOf = (c: Call) => clientOf(c).ip ?? 'unknown';
 
 function bearerClaims(c: Call, ctx: AuthContext): JwtClaims {
-  const token = /^Bearer\s+(\S+)$/i.exec(c.env.authorization ?? '')?.[1];
+  const token = bearerToken(c.env.authorization);
   if (!token) throw new AuthError(401, 'no_authorization', 'This endpoint requires a valid Bearer token');
   const claims = ctx.verifier.verify(token);
   if (!claims) throw forbidden('bad_jwt', 'invalid JWT: unable to parse or verify signature, token is malformed, has an invalid signature or is expired');

@@ -16,6 +16,7 @@ import { type Context, Hono } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { CORS, preflightHeaders } from '../cors.ts';
 import type { ServiceEnv } from '../http.ts';
+import { bearerToken } from '../jwt.ts';
 import type { RealtimeServer } from './server.ts';
 import { checkToken, type TokenCheck } from './tokens.ts';
 
@@ -123,7 +124,7 @@ export function createBroadcastApi(server: RealtimeServer): Hono<ServiceEnv> {
   app.options('*', (c) => new Response(null, { status: 204, headers: preflightHeaders(CORS.realtime, c.req.raw.headers) }));
   // Authentication before the body is read.
   const authenticated = createMiddleware<BroadcastEnv>(async (c, next) => {
-    const bearer = /^bearer\s+(\S+)$/i.exec(c.env.authorization ?? '')?.[1];
+    const bearer = bearerToken(c.env.authorization);
     const check = checkToken(bearer ?? c.req.header('apikey'), server.verifier);
     if (!check.ok) return answer(401, { message: 'Unauthorized' });
     c.set('check', check);
