@@ -19,13 +19,20 @@
  * Functions with `verify_jwt` need a bearer JWT that verifies against the key set, except for CORS
  * preflights. The gateway's own errors are Kong's shape: `{ "message" }` at the top level (plus a
  * `code`), which supabase-js reads.
+ *
+ * A Hono app served by @hono/node-server: a route is one `mount` line, a check of every request one
+ * `app.use` line in createGateway. Proxied routes stream at the Node level (the request and the
+ * answer are piped, never buffered) and hand the response on with RESPONSE_ALREADY_SENT.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AuthService } from './auth/index.ts';
 import type { Duplex } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
-import type { JwtVerifier } from './jwt.ts';
-import { handleRealtimeHttp } from './realtime/http-api.ts';
+import { getRequestListener, type HttpBindings } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
+import { type Context, Hono } from 'hono';
+import type { AuthService } from './auth/index.ts';
+import { CORS, preflightHeaders } from './cors.ts';
+import { bearerToken, type JwtVerifier } from './jwt.ts';
 import type { RealtimeServer } from './realtime/server.ts';
 
 export interface GatewayOptions {
@@ -42,15 +49,12 @@ export interface GatewayOptions {
   realtime?: { server?: RealtimeServer };
 }
 
-/** /realtime/v1 over plain HTTP: the broadcast API. */
-function routeRealtime(options: GatewayOptions, req: IncomingMessage, res: ServerResponse, url: URL) {
-  const server = options.realtime?.server;
-  if (!server) return sendError(res, 503, 'realtime_unavailable', 'The Realtime server is not running');
-  handleRealtimeHttp(server, req, res, url.pathname.slice('/realtime/v1'.length), url).catch(() => {
-    if (!res.headersSent) sendError(res, 500, 'realtime_error', 'The Realtime server failed to answer');
-    else res.destroy();
-  });
-}
+/**
+ * What every route sees: the request's URL (percent-encoded, as forwarded) and the Authorization
+ * the CLI's `BearerToken` makes of Authorization and apikey (undefined for none).
+ */
+type GatewayEnv = { Bindings: HttpBindings; Variables: { url: URL; authorization: string | undefined } };
+type Call = Context<GatewayEnv>;
 
 /** Websocket upgrades: only /realtime/v1/websocket, handed to the Realtime server. */
 function upgradeRealtime(options: GatewayOptions, req: IncomingMessage, socket: Duplex, head: Buffer) {
@@ -69,48 +73,33 @@ function upgradeRealtime(options: GatewayOptions, req: IncomingMessage, socket: 
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
-/**
- * A verifier that remembers tokens it already verified, with their expiry: clients send the same few
- * tokens on every request, so the HMAC and JSON parse run once per token. Bounded; cleared when full.
- */
-function tokenVerifier(verifier: JwtVerifier): (token: string) => boolean {
-  const verified = new Map<string, number>();
-  return (token) => {
-    const now = Date.now() / 1000;
-    const exp = verified.get(token);
-    if (exp !== undefined) {
-      if (exp > now) return true;
-      verified.delete(token);
-      return false;
-    }
-    const claims = verifier.verify(token, now);
-    if (!claims) return false;
-    if (verified.size >= 10_000) verified.clear();
-    verified.set(token, typeof claims.exp === 'number' ? claims.exp : Number.POSITIVE_INFINITY);
-    return true;
-  };
-}
-
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer',
   'transfer-encoding', 'upgrade',
 ]);
 
-const CORS_HEADERS = {
-  'access-control-allow-origin': '*',
-  'access-control-allow-methods': 'GET, HEAD, PUT, PATCH, POST, DELETE, OPTIONS',
-  'access-control-expose-headers': 'content-range, content-profile, x-total-count',
-  'access-control-max-age': '3600',
-};
-
-function sendError(res: ServerResponse, status: number, code: string, message: string) {
+/** The gateway's own errors, in Kong's shape. */
+function kongError(status: number, code: string, message: string): { status: number; headers: Record<string, string>; body: string } {
   const body = JSON.stringify({ message, code });
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...CORS_HEADERS });
-  res.end(body);
+  return { status, body, headers: { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...CORS.rest } };
 }
 
-function proxy(req: IncomingMessage, res: ServerResponse, port: number, path: string,
-  extraHeaders: Record<string, string> = {}, addCors = false) {
+const errorResponse = (status: number, code: string, message: string) => {
+  const error = kongError(status, code, message);
+  return new Response(error.body, { status, headers: error.headers });
+};
+
+/** An error after the route handed the Node response on (a proxy or a service failed). */
+function failAfterHandOver(res: ServerResponse, status: number, code: string, message: string) {
+  if (res.headersSent) return res.destroy();
+  const error = kongError(status, code, message);
+  res.writeHead(status, error.headers);
+  res.end(error.body);
+}
+
+/** Streams the request to 127.0.0.1:port at `path` and the answer back, at the Node level (no buffering). */
+function proxy(c: Call, port: number, path: string, extraHeaders: Record<string, string> = {}, addCors = false): Response {
+  const { incoming: req, outgoing: res } = c.env;
   const headers: http.OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (!HOP_BY_HOP.has(name) && value !== undefined) headers[name] = value;
@@ -125,15 +114,13 @@ function proxy(req: IncomingMessage, res: ServerResponse, port: number, path: st
     for (const [name, value] of Object.entries(answer.headers)) {
       if (!HOP_BY_HOP.has(name) && value !== undefined) out[name] = value;
     }
-    if (addCors) Object.assign(out, CORS_HEADERS);
+    if (addCors) Object.assign(out, CORS.rest);
     res.writeHead(answer.statusCode ?? 502, out);
     answer.pipe(res);
   });
-  upstream.on('error', () => {
-    if (!res.headersSent) sendError(res, 502, 'upstream_unavailable', 'The upstream service did not answer');
-    else res.destroy();
-  });
+  upstream.on('error', () => failAfterHandOver(res, 502, 'upstream_unavailable', 'The upstream service did not answer'));
   req.pipe(upstream);
+  return RESPONSE_ALREADY_SENT;
 }
 
 /** Constant-time string equality (length leaks, as for any fixed-format key). */
@@ -142,12 +129,13 @@ function same(given: string, expected: Buffer): boolean {
   return bytes.length === expected.length && timingSafeEqual(bytes, expected);
 }
 
+type MappedKeys = { publishable: Buffer; secret: Buffer; anonKey: string; serviceRoleKey: string };
+
 /**
  * The CLI's `BearerToken`: the Authorization Kong forwards, from the request's Authorization and
  * apikey (see the module doc); undefined for none.
  */
-export function bearerTokenFor(authorization: string | undefined, apikey: string | undefined,
-  keys: { publishable: Buffer; secret: Buffer; anonKey: string; serviceRoleKey: string }): string | undefined {
+export function bearerTokenFor(authorization: string | undefined, apikey: string | undefined, keys: MappedKeys): string | undefined {
   if (authorization !== undefined && !authorization.startsWith('Bearer sb_')) return authorization;
   if (apikey === undefined) return undefined;
   if (same(apikey, keys.secret)) return `Bearer ${keys.serviceRoleKey}`;
@@ -156,72 +144,100 @@ export function bearerTokenFor(authorization: string | undefined, apikey: string
 }
 
 /** The CLI's `QueryToken` for the websocket's ?apikey=. */
-function queryTokenFor(apikey: string, keys: { publishable: Buffer; secret: Buffer; anonKey: string; serviceRoleKey: string }): string {
+function queryTokenFor(apikey: string, keys: MappedKeys): string {
   if (same(apikey, keys.secret)) return keys.serviceRoleKey;
   if (same(apikey, keys.publishable)) return keys.anonKey;
   return apikey;
 }
 
+/** /functions/v1/NAME/*: the function sees /NAME/*; verify_jwt functions need a verified bearer JWT. */
+function routeFunction(options: GatewayOptions, c: Call): Response {
+  const { url, authorization } = c.var;
+  const rest = url.pathname.slice('/functions/v1'.length); // "/NAME/..."
+  const name = rest.split('/')[1] ?? '';
+  const fn = options.functions.get(name);
+  if (!fn) return errorResponse(404, 'function_not_found', `No Edge Function named "${name}"`);
+  if (fn.verifyJwt && c.req.method !== 'OPTIONS') {
+    const token = bearerToken(authorization);
+    if (!token) return errorResponse(401, 'missing_authorization', 'Missing authorization header: send Authorization: Bearer <JWT>');
+    if (!options.verifier.verify(token)) return errorResponse(401, 'invalid_jwt', 'Invalid JWT');
+  }
+  return proxy(c, fn.port, `${rest}${url.search}`, authorization === undefined ? {} : { authorization });
+}
+
+/** Kong's cors plugin on /rest/v1 and /auth/v1: a preflight is answered here, before any key. */
+const preflight = (c: Call) => new Response(null, { status: 204, headers: preflightHeaders(CORS.rest, c.env.incoming.headers) });
+
+/** /rest/v1/*: PostgREST, with Kong's CORS on every answer. */
+function routeRest(options: GatewayOptions, c: Call): Response {
+  if (c.req.method === 'OPTIONS') return preflight(c);
+  const { url, authorization } = c.var;
+  // PostgREST would read a query `apikey` as a column filter.
+  url.searchParams.delete('apikey');
+  if (authorization === undefined) delete c.env.incoming.headers.authorization;
+  return proxy(c, options.postgrestPort, `${url.pathname.slice('/rest/v1'.length) || '/'}${url.search}`,
+    authorization === undefined ? {} : { authorization }, true);
+}
+
+/** /auth/v1/*: the embedded Auth service. */
+function routeAuth(options: GatewayOptions, c: Call): Response {
+  if (c.req.method === 'OPTIONS') return preflight(c);
+  if (!options.auth) return errorResponse(503, 'auth_starting', 'The Auth service is still starting');
+  const { url, authorization } = c.var;
+  options.auth.handle(c.env.incoming, c.env.outgoing, url, url.pathname.slice('/auth/v1'.length), authorization);
+  return RESPONSE_ALREADY_SENT;
+}
+
+/** /realtime/v1/* over plain HTTP: the broadcast API (websockets arrive as upgrades, below). */
+function routeRealtime(options: GatewayOptions, c: Call): Response {
+  const server = options.realtime?.server;
+  if (!server) return errorResponse(503, 'realtime_unavailable', 'The Realtime server is not running');
+  const { url, authorization } = c.var;
+  server.handleHttp(c.env.incoming, c.env.outgoing, `${url.pathname.slice('/realtime/v1'.length)}${url.search}`, authorization);
+  return RESPONSE_ALREADY_SENT;
+}
+
 export function createGateway(options: GatewayOptions): http.Server {
-  const isValidToken = tokenVerifier(options.verifier);
-  const keys = {
+  const keys: MappedKeys = {
     publishable: Buffer.from(options.keys.publishableKey), secret: Buffer.from(options.keys.secretKey),
     anonKey: options.keys.anonKey, serviceRoleKey: options.keys.serviceRoleKey,
   };
-  const authorizationOf = (req: IncomingMessage, url: URL) => {
+  const app = new Hono<GatewayEnv>();
+  app.use(async (c, next) => {
+    const req = c.env.incoming;
+    const url = new URL(req.url ?? '/', 'http://gateway');
     const header = req.headers.apikey;
     const apikey = (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('apikey') ?? undefined;
-    return bearerTokenFor(req.headers.authorization, apikey, keys);
-  };
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://gateway');
-    const pathname = url.pathname;
-
-    if (pathname.startsWith('/functions/v1/')) {
-      const rest = pathname.slice('/functions/v1'.length); // "/NAME/..."
-      const name = rest.split('/')[1] ?? '';
-      const fn = options.functions.get(name);
-      if (!fn) return sendError(res, 404, 'function_not_found', `No Edge Function named "${name}"`);
-      const authorization = authorizationOf(req, url);
-      if (fn.verifyJwt && req.method !== 'OPTIONS') {
-        const token = authorization === undefined ? undefined : /^Bearer\s+(\S+)$/i.exec(authorization)?.[1];
-        if (!token) return sendError(res, 401, 'missing_authorization', 'Missing authorization header: send Authorization: Bearer <JWT>');
-        if (!isValidToken(token)) return sendError(res, 401, 'invalid_jwt', 'Invalid JWT');
-      }
-      return proxy(req, res, fn.port, `${rest}${url.search}`, authorization === undefined ? {} : { authorization });
-    }
-
-    const isRest = pathname.startsWith('/rest/v1/') || pathname === '/rest/v1';
-    const isAuth = pathname.startsWith('/auth/v1/') || pathname === '/auth/v1';
-    if (isRest || isAuth) {
-      if (req.method === 'OPTIONS') {
-        res.writeHead(204, {
-          ...CORS_HEADERS,
-          'access-control-allow-headers': req.headers['access-control-request-headers'] ?? '*',
-        });
-        return res.end();
-      }
-      const authorization = authorizationOf(req, url);
-      if (isAuth) {
-        if (!options.auth) return sendError(res, 503, 'auth_starting', 'The Auth service is still starting');
-        return options.auth.handle(req, res, url, pathname.slice('/auth/v1'.length), authorization);
-      }
-      // PostgREST would read a query `apikey` as a column filter.
-      url.searchParams.delete('apikey');
-      const upstreamPath = `${pathname.slice('/rest/v1'.length) || '/'}${url.search}`;
-      if (authorization === undefined) delete req.headers.authorization;
-      return proxy(req, res, options.postgrestPort, upstreamPath, authorization === undefined ? {} : { authorization }, true);
-    }
-
-    if (pathname.startsWith('/realtime/v1/')) {
-      const authorization = authorizationOf(req, url);
-      if (authorization === undefined) delete req.headers.authorization;
-      else req.headers.authorization = authorization;
-      return routeRealtime(options, req, res, url);
-    }
-
-    sendError(res, 404, 'route_not_found', 'no Route matched with those values');
+    c.set('url', url);
+    c.set('authorization', bearerTokenFor(req.headers.authorization, apikey, keys));
+    await next();
   });
+  const notFound = () => errorResponse(404, 'route_not_found', 'no Route matched with those values');
+  /**
+   * Routes `prefix/…` (and `prefix` itself when `bare`) to `route`. The prefix is checked again on
+   * the encoded path the route forwards: Hono matches the percent-decoded one.
+   */
+  const mount = (prefix: string, bare: boolean, route: (options: GatewayOptions, c: Call) => Response) =>
+    app.all(`${prefix}/*`, (c) => {
+      const path = c.var.url.pathname;
+      return path.startsWith(`${prefix}/`) || (bare && path === prefix) ? route(options, c) : notFound();
+    });
+  // Entry checks go here, one `app.use` line each; routes below, one line each.
+  mount('/functions/v1', false, routeFunction);
+  mount('/rest/v1', true, routeRest);
+  mount('/auth/v1', true, routeAuth);
+  mount('/realtime/v1', false, routeRealtime);
+  app.notFound(notFound);
+  app.onError((_error, c) => {
+    if (c.env.outgoing.headersSent) {
+      c.env.outgoing.destroy();
+      return RESPONSE_ALREADY_SENT;
+    }
+    return errorResponse(500, 'gateway_error', 'The gateway failed to answer');
+  });
+
+  // The proxies and services read the request themselves: node-server must not drain it.
+  const server = http.createServer(getRequestListener(app.fetch, { hostname: 'gateway', autoCleanupIncoming: false }));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://gateway');
     const apikey = url.searchParams.get('apikey');

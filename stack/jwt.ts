@@ -8,16 +8,17 @@
  * `{"alg","kid","typ":"JWT"}` as GoTrue signs them. ES256 signatures are the 64-byte IEEE P1363
  * form (r || s), not DER.
  *
- * Verification (`JwtVerifier`) follows the key set the CLI hands PostgREST, Realtime and the
+ * Verification (`JwtVerifier`, one instance for Auth, the gateway and Realtime) follows the key set the CLI hands PostgREST, Realtime and the
  * functions (config.go `ResolveJWKS`): with signing keys, their public JWKs, looked up by `kid`
  * and `alg`; without, the JWT secret as one symmetric key. A token is accepted only if its header
  * names an algorithm of a key in that set (so no `none`, no HS256 signed with a public key), its
  * signature verifies, and a present `exp` is a number in the future. Every segment must be strict
  * base64url (the URL-safe alphabet, no padding, canonical trailing bits), so a token has exactly
- * one spelling.
+ * one spelling. The shape, strict base64url and key choice are checked here; signature, algorithm
+ * and `exp` by fast-jwt (synchronous, with an LRU of verified tokens bounded by their `exp`).
  */
-import { createHmac, createPrivateKey, createPublicKey, sign as cryptoSign, timingSafeEqual, verify as cryptoVerify,
-  type KeyObject } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, sign as cryptoSign } from 'node:crypto';
+import { createVerifier, TokenError } from 'fast-jwt';
 
 export type JwtClaims = Record<string, unknown> & { exp?: number; role?: string; sub?: string };
 
@@ -139,29 +140,46 @@ function jsonObject(segment: string): Record<string, unknown> | null {
 }
 
 export type JwtFailure = 'malformed' | 'unknown_key' | 'bad_signature' | 'expired';
-export type JwtCheck = { ok: true; claims: JwtClaims } | { ok: false; reason: JwtFailure };
+/** A failed check carries the token's claims when they could be read (e.g. `exp` of an expired token). */
+export type JwtCheck = { ok: true; claims: JwtClaims } | { ok: false; reason: JwtFailure; claims?: JwtClaims };
 
 interface VerificationKey {
   alg: 'HS256' | 'ES256' | 'RS256';
   kid?: string;
-  secret?: Buffer;
-  publicKey?: KeyObject;
+  /** fast-jwt's verifier for this key: signature, algorithm and `exp`, with its LRU of verified tokens. */
+  verify: (token: string) => JwtClaims;
 }
 
-/** Verifies tokens against the stack's key set (see the module doc). */
+/** Verified tokens remembered per key (fast-jwt's LRU, each entry kept at most until its `exp`). */
+const CACHE_SIZE = 10_000;
+
+function keyVerifier(key: string | Buffer, alg: VerificationKey['alg']): VerificationKey['verify'] {
+  return createVerifier({
+    key, algorithms: [alg], cache: CACHE_SIZE,
+    // GoTrue's tokens carry no nbf, and the stack never checked one: unchanged behaviour.
+    ignoreNotBefore: true,
+  }) as (token: string) => JwtClaims;
+}
+
+/**
+ * The stack's one token verifier (Auth, gateway and Realtime share one instance, so one cache):
+ * the strict shape and key choice here, the cryptography and `exp` by fast-jwt (see the module doc).
+ * Synchronous on purpose: the gateway and Realtime check tokens on hot paths without awaiting.
+ */
 export class JwtVerifier {
   private readonly keys: VerificationKey[];
 
   constructor(jwtSecret: string, signingKeys: readonly SigningJwk[]) {
     this.keys = signingKeys.length > 0
-      ? signingKeys.map((jwk) => ({
-        alg: jwk.alg, kid: jwk.kid,
-        publicKey: createPublicKey({ key: publicJwk(jwk) as unknown as import('node:crypto').JsonWebKey, format: 'jwk' }),
-      }))
-      : [{ alg: 'HS256', secret: Buffer.from(jwtSecret) }];
+      ? signingKeys.map((jwk) => {
+        const pem = createPublicKey({ key: publicJwk(jwk) as unknown as import('node:crypto').JsonWebKey, format: 'jwk' })
+          .export({ type: 'spki', format: 'pem' }).toString();
+        return { alg: jwk.alg, kid: jwk.kid, verify: keyVerifier(pem, jwk.alg) };
+      })
+      : [{ alg: 'HS256', verify: keyVerifier(Buffer.from(jwtSecret), 'HS256') }];
   }
 
-  check(token: string, nowSeconds = Date.now() / 1000): JwtCheck {
+  check(token: string): JwtCheck {
     const parts = token.split('.');
     if (parts.length !== 3) return { ok: false, reason: 'malformed' };
     const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
@@ -173,28 +191,29 @@ export class JwtVerifier {
     const kid = header.kid;
     // A key of the token's algorithm; with a kid, the key of that kid (HS256 also without one).
     const key = this.keys.find((k) => k.alg === alg && (kid === undefined ? k.kid === undefined || k.alg === 'HS256' : k.kid === kid));
-    if (!key) return { ok: false, reason: 'unknown_key' };
-    const input = Buffer.from(`${headerPart}.${payloadPart}`);
-    let valid: boolean;
-    if (key.secret) {
-      const expected = createHmac('sha256', key.secret).update(input).digest();
-      valid = signature.length === expected.length && timingSafeEqual(signature, expected);
-    } else {
-      valid = cryptoVerify('sha256', input,
-        key.alg === 'ES256' ? { key: key.publicKey!, dsaEncoding: 'ieee-p1363' } : key.publicKey!, signature);
+    if (!key) return { ok: false, reason: 'unknown_key', claims };
+    try {
+      return { ok: true, claims: key.verify(token) };
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      // A signature that verifies with an `exp` that is no number counts as expired, as before.
+      const expired = code === TokenError.codes.expired
+        || (code === TokenError.codes.invalidClaimType && claims.exp !== undefined && typeof claims.exp !== 'number');
+      return { ok: false, reason: expired ? 'expired' : 'bad_signature', claims };
     }
-    if (!valid) return { ok: false, reason: 'bad_signature' };
-    if (claims.exp !== undefined && (typeof claims.exp !== 'number' || claims.exp <= nowSeconds)) return { ok: false, reason: 'expired' };
-    return { ok: true, claims };
   }
 
-  verify(token: string, nowSeconds = Date.now() / 1000): JwtClaims | null {
-    const result = this.check(token, nowSeconds);
+  verify(token: string): JwtClaims | null {
+    const result = this.check(token);
     return result.ok ? result.claims : null;
   }
 }
 
+/** The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), else undefined. */
+export const bearerToken = (authorization: string | undefined): string | undefined =>
+  /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+
 /** The verified claims, or null for anything that is not a valid, unexpired HS256 token. */
-export function verifyJwt(token: string, secret: string, nowSeconds = Date.now() / 1000): JwtClaims | null {
-  return new JwtVerifier(secret, []).verify(token, nowSeconds);
+export function verifyJwt(token: string, secret: string): JwtClaims | null {
+  return new JwtVerifier(secret, []).verify(token);
 }

@@ -180,7 +180,7 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
     options.signal?.throwIfAborted();
 
     const auth = createAuthService({
-      dbUrl: pg.superuserUrl, jwtSecret: config.jwtSecret, signingKeys: config.signingKeys, apiUrl, settings: config.auth,
+      dbUrl: pg.superuserUrl, jwtSecret: config.jwtSecret, signingKeys: config.signingKeys, apiUrl, settings: config.auth, verifier,
       log: (line) => appendFileSync(path.join(logs, 'auth.log'), `${line}\n`),
     });
     stops.push(() => auth.close());

@@ -25,7 +25,7 @@
  * Verified tokens are remembered until they expire (bounded), so the signature check runs once
  * per token, not once per request.
  */
-import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
+import type { JSONWebKeySet } from 'jose';
 import { base64urlBytes } from './encoding.ts';
 import { HttpError } from './errors.ts';
 
@@ -44,6 +44,8 @@ export const unauthorized = (code: AuthErrorCode, message: string) =>
 
 /** The key material of the function, resolved once from the environment. */
 export interface AuthKeys {
+  /** SUPABASE_URL: `@supabase/server` refuses to verify without it. */
+  url: string;
   /** The JWKS for tokens with a `kid`: inline, or the project's endpoint. */
   jwks: JSONWebKeySet | URL | null;
   /** The legacy HS256 secret, if legacy tokens are accepted. */
@@ -64,12 +66,14 @@ export function authKeysFromEnv(get: (name: string) => string | undefined = (nam
     if (!Array.isArray(keys)) throw new Error('SUPABASE_JWKS must be a JWKS: {"keys":[...]}');
     const legacy = keys.find((k) => k?.kty === 'oct' && k.kid === undefined && typeof k.k === 'string');
     return {
+      url,
       jwks: { keys: keys.filter((k) => k?.kty !== 'oct' || k.kid !== undefined) },
       legacySecret: legacy ? base64urlDecode(legacy.k) : null,
     };
   }
   const secret = get('SUPABASE_JWT_SECRET')?.trim();
   return {
+    url,
     jwks: new URL(`${url}/auth/v1/.well-known/jwks.json`),
     legacySecret: secret ? new TextEncoder().encode(secret) : null,
   };
@@ -98,7 +102,6 @@ export function bearerToken(authorization: string | null): string {
 
 export class UserVerifier {
   private readonly verified = new Map<string, Caller & { exp: number }>();
-  private resolver: JWTVerifyGetKey | undefined;
 
   constructor(private readonly keys: AuthKeys) {}
 
@@ -127,9 +130,7 @@ export class UserVerifier {
       throw unauthorized('invalid_jwt', 'malformed JWT');
     }
     const claims = await this.verify(token, header);
-    if (claims.role !== 'authenticated' || typeof claims.sub !== 'string' || claims.sub === '') {
-      throw unauthorized('invalid_jwt', 'a signed-in user\'s token is required (the anon and service keys are not users)');
-    }
+    if (claims.role !== 'authenticated' || typeof claims.sub !== 'string' || claims.sub === '') throw notAUser();
     if (typeof claims.exp !== 'number') throw unauthorized('invalid_jwt', 'the JWT has no exp');
     const caller = { authorization: `Bearer ${token}`, token, userId: claims.sub, claims, exp: claims.exp };
     if (this.verified.size >= 10_000) this.verified.clear();
@@ -137,46 +138,40 @@ export class UserVerifier {
     return caller;
   }
 
+  /** One verification per token: `@supabase/server` for signing keys, `jose` for the legacy secret. */
   private async verify(token: string, header: { alg?: string; kid?: string }): Promise<Record<string, unknown>> {
-    if (typeof header.kid === 'string' && header.alg !== 'HS256') {
+    if (typeof header.kid === 'string' && typeof header.alg === 'string' && header.alg !== 'HS256') {
       if (!this.keys.jwks) throw unauthorized('invalid_jwt', 'no signing keys are configured for this function');
-      // Supabase's library does the check; it collapses every failure into one error, so a failure
-      // is verified again below only to tell an expired token from a bad one.
       const { verifyCredentials } = await supabaseServerCore();
-      const { data, error } = await verifyCredentials({ token, apikey: null }, { auth: 'user', env: { jwks: this.keys.jwks } });
+      const { data, error } = await verifyCredentials({ token, apikey: null }, { auth: 'user', env: { url: this.keys.url, jwks: this.keys.jwks } });
       if (!error && data.jwtClaims) return data.jwtClaims as unknown as Record<string, unknown>;
-      const { jwtVerify } = await jose();
-      const resolver = await this.jwksResolver();
-      return this.classify(() => jwtVerify(token, resolver, { algorithms: ['ES256', 'RS256'] }));
+      // The library keeps jose's error as the cause; without one, the token verified but names no
+      // user (no `sub`), which the library refuses in mode 'user'.
+      throw error?.cause === undefined ? notAUser() : refusal(error.cause);
     }
     if (header.alg === 'HS256' && header.kid === undefined && this.keys.legacySecret) {
-      const secret = this.keys.legacySecret;
       const { jwtVerify } = await jose();
-      return this.classify(() => jwtVerify(token, secret, { algorithms: ['HS256'] }));
+      try {
+        return (await jwtVerify(token, this.keys.legacySecret, { algorithms: ['HS256'] })).payload;
+      } catch (error) {
+        throw refusal(error);
+      }
     }
     throw unauthorized('invalid_jwt', header.alg === 'HS256'
       ? 'HS256 tokens are not accepted: this project signs with asymmetric keys'
       : `a JWT signed with "${String(header.alg)}"${header.kid ? '' : ' without a kid'} is not accepted`);
   }
-
-  private async classify(verify: () => Promise<{ payload: Record<string, unknown> }>): Promise<Record<string, unknown>> {
-    try {
-      return (await verify()).payload;
-    } catch (error) {
-      if ((error as { code?: string }).code === 'ERR_JWT_EXPIRED') throw expired();
-      if ((error as { code?: string }).code === 'ERR_JWKS_NO_MATCHING_KEY') {
-        throw unauthorized('invalid_jwt', 'the JWT\'s kid names no signing key of this project');
-      }
-      throw unauthorized('invalid_jwt', 'invalid JWT: bad signature or malformed');
-    }
-  }
-
-  private async jwksResolver(): Promise<JWTVerifyGetKey> {
-    const { createLocalJWKSet, createRemoteJWKSet } = await jose();
-    this.resolver ??= this.keys.jwks instanceof URL ? createRemoteJWKSet(this.keys.jwks) : createLocalJWKSet(this.keys.jwks!);
-    return this.resolver;
-  }
 }
+
+/** The 401 for a token that failed verification, from jose's error code. */
+function refusal(error: unknown): HttpError {
+  const code = (error as { code?: string } | null)?.code;
+  if (code === 'ERR_JWT_EXPIRED') return expired();
+  if (code === 'ERR_JWKS_NO_MATCHING_KEY') return unauthorized('invalid_jwt', 'the JWT\'s kid names no signing key of this project');
+  return unauthorized('invalid_jwt', 'invalid JWT: bad signature or malformed');
+}
+
+const notAUser = () => unauthorized('invalid_jwt', 'a signed-in user\'s token is required (the anon and service keys are not users)');
 
 /**
  * `@supabase/server/core` and `jose`, imported on first use, not at start: the library pulls in

@@ -8,12 +8,13 @@
  *
  * Errors: PostgREST's `{ code, message, details, hint }` becomes an HttpError. Our SQL raises
  * PTxyz codes (status xyz) with `details` = the field path in snake_case (`logs[3].encrypted_data`),
- * which we translate to the API's camelCase names.
+ * which we translate to the API's camelCase names (names.ts).
  */
 import { pageOut, type PullRequest, pullRpc } from './pull.ts';
 import type { Caller } from './auth.ts';
 import type { SyncConfig } from './config.ts';
 import { HttpError } from './errors.ts';
+import { apiNames } from './names.ts';
 
 /**
  * What the routes need from the database; `RestDb` (below, PostgREST) and `DirectDb` (db-direct.ts,
@@ -30,43 +31,6 @@ export interface SyncDb {
   pull(caller: Caller, input: PullRequest): Promise<string>;
 }
 
-interface PostgrestError {
-  code?: string;
-  message?: string;
-  details?: string | null;
-  hint?: string | null;
-}
-
-/** snake_case SQL names -> the API's camelCase names, in messages and field paths. */
-const FIELD_NAMES: Record<string, string> = {
-  vault_id: 'vaultId',
-  encrypted_vault_key: 'encryptedVaultKey',
-  if_updated_at: 'ifUpdatedAt',
-  encrypted_data: 'encryptedData',
-  haex_timestamp: 'haexTimestamp',
-  device_id: 'deviceId',
-  record_key: 'recordKey',
-  after_sequence: 'afterSequence',
-  max_count: 'limit',
-  device_name: 'name',
-  // shared vaults (issue 18)
-  key_generation: 'keyGeneration',
-  replaces_generation: 'replacesGeneration',
-  invitation_id: 'invitationId',
-  invitee_id: 'inviteeId',
-  user_id: 'userId',
-  expires_in_seconds: 'expiresInSeconds',
-  max_uses: 'maxUses',
-  owner_key: 'ownerKey',
-  recipient_id: 'recipientId',
-  ephemeral_public_key: 'ephemeralPublicKey',
-  sealed_key: 'sealedKey',
-  encryption_public_key: 'encryptionPublicKey',
-  signing_public_key: 'signingPublicKey',
-  encrypted_private_keys: 'encryptedPrivateKeys',
-};
-const FIELD_PATTERN = new RegExp(`\\b(${Object.keys(FIELD_NAMES).join('|')})\\b`, 'g');
-const apiNames = (text: string) => text.replace(FIELD_PATTERN, (name) => FIELD_NAMES[name]!);
 
 /** A database error as both transports see it: PostgREST's JSON body, or postgres.js' PostgresError
  *  (whose `detail` and `hint` are PostgREST's `details` and `hint`). */
@@ -136,7 +100,7 @@ export function mapSqlError(status: number, body: SqlError | undefined, source =
 }
 
 /** Maps a PostgREST error answer to the API's error. */
-export const mapPostgrestError = (status: number, body: PostgrestError | undefined): HttpError =>
+export const mapPostgrestError = (status: number, body: SqlError | undefined): HttpError =>
   mapSqlError(status, body);
 
 export class Postgrest {
@@ -166,9 +130,9 @@ export class Postgrest {
     }
     const text = await response.text();
     if (!response.ok) {
-      let body: PostgrestError | undefined;
+      let body: SqlError | undefined;
       try {
-        body = JSON.parse(text) as PostgrestError;
+        body = JSON.parse(text) as SqlError;
       } catch { /* not JSON */ }
       throw mapPostgrestError(response.status, body);
     }

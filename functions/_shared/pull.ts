@@ -18,6 +18,7 @@
  * occurs where a key starts. Any other shape is parsed and checked properly (pageOutParsed).
  */
 import { HttpError } from './errors.ts';
+import { camelName } from './names.ts';
 
 /** A validated POST /pull body. */
 export interface PullRequest {
@@ -38,8 +39,7 @@ const unexpected = () => new HttpError(500, 'internal', 'unexpected database ans
 const PAGE = /^\s*\[\s*\{"logs":(\[[\s\S]*\]),"has_more":(true|false),"next_sequence":(\d+),"last_sequence":(\d+),"compacted_through":(\d+)\}\s*\]\s*$/;
 const PAGE_KEY = /[{,]"(logs|has_more)":/;
 const SNAKE_KEY = /([{,])"([a-z][a-z0-9]*(?:_[a-z0-9]+)+)":/g;
-const camel = (name: string) => name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
-const camelKeys = (json: string) => json.replace(SNAKE_KEY, (_m, before: string, key: string) => `${before}"${camel(key)}":`);
+const camelKeysInText = (json: string) => json.replace(SNAKE_KEY, (_m, before: string, key: string) => `${before}"${camelName(key)}":`);
 
 const page = (logs: string, hasMore: string, nextSequence: string, lastSequence: string, compactedThrough: string) =>
   `{"logs":${logs},"hasMore":${hasMore},"nextSequence":${nextSequence},"lastSequence":${lastSequence},`
@@ -50,7 +50,7 @@ export function pageOut(answer: string): string {
   const match = PAGE.exec(answer);
   // A second row would show as a structural "logs" / "has_more" key inside the captured array.
   if (!match || PAGE_KEY.test(match[1]!)) return pageOutParsed(answer);
-  return page(camelKeys(match[1]!), match[2]!, match[3]!, match[4]!, match[5]!);
+  return page(camelKeysInText(match[1]!), match[2]!, match[3]!, match[4]!, match[5]!);
 }
 
 interface PullRow {
@@ -71,7 +71,7 @@ export function pageOutParsed(text: string): string {
     || ![row.next_sequence, row.last_sequence, row.compacted_through].every((n) => Number.isSafeInteger(n))) {
     throw unexpected();
   }
-  const logs = row.logs.map((log) => Object.fromEntries(Object.entries(log).map(([k, v]) => [camel(k), v])));
+  const logs = row.logs.map((log) => Object.fromEntries(Object.entries(log).map(([k, v]) => [camelName(k), v])));
   return JSON.stringify({ logs, hasMore: row.has_more, nextSequence: row.next_sequence, lastSequence: row.last_sequence,
     compactedThrough: row.compacted_through });
 }

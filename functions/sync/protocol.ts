@@ -189,17 +189,20 @@ export function parse<S extends z.ZodTypeAny>(schema: S, input: unknown): z.infe
   throw badRequest(message, issues);
 }
 
-/** The `:vaultId` of a path: a uuid, else 400 (never reaches SQL). */
-export function vaultIdParam(raw: string): string {
+/** A uuid path parameter (`name` as the API calls it), lower-cased; else 400 (never reaches SQL). */
+export function uuidPathParam(raw: string, name: string): string {
   let value: string;
   try {
     value = decodeURIComponent(raw);
   } catch {
-    throw badRequest('vaultId (path): must be a uuid');
+    throw badRequest(`${name} (path): must be a uuid`);
   }
-  if (!isUuid(value)) throw badRequest('vaultId (path): must be a uuid');
+  if (!isUuid(value)) throw badRequest(`${name} (path): must be a uuid`);
   return value.toLowerCase();
 }
+
+/** The `:vaultId` of a path. */
+export const vaultIdParam = (raw: string): string => uuidPathParam(raw, 'vaultId');
 
 // --- SQL rows <-> API objects ---------------------------------------------------------------------
 

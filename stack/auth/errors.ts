@@ -9,7 +9,7 @@
  * OAuth-style failures (a refresh grant without refresh_token) are GoTrue's OAuthError: 400
  * `{ "error", "error_description" }` in either version.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CORS } from '../cors.ts';
 
 export class AuthError extends Error {
   constructor(readonly status: number, readonly code: string, message: string,
@@ -37,45 +37,42 @@ export class WeakPasswordError extends AuthError {
   }
 }
 
-const API_VERSION_HEADER = 'x-supabase-api-version';
 const API_VERSION_2024 = Date.UTC(2024, 0, 1);
 
 /** GoTrue's DetermineClosestAPIVersion: only 2024-01-01 and later switch to the new error shape. */
-export function requestApiVersion(req: IncomingMessage): '2024-01-01' | undefined {
-  const raw = req.headers[API_VERSION_HEADER];
-  if (typeof raw !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(raw)) return undefined;
+export function requestApiVersion(request: Request): '2024-01-01' | undefined {
+  const raw = request.headers.get('x-supabase-api-version');
+  if (raw === null || !/^\d{4}-\d{2}-\d{2}$/.test(raw)) return undefined;
   const parsed = Date.parse(`${raw}T00:00:00Z`);
   return Number.isFinite(parsed) && parsed >= API_VERSION_2024 ? '2024-01-01' : undefined;
 }
 
-/** Kong's cors plugin answers every /auth/v1 response with these. */
-export const CORS_HEADERS = {
-  'access-control-allow-origin': '*',
-  'access-control-expose-headers': 'x-supabase-api-version, x-total-count, link, x-sb-error-code',
-};
-
-export function sendJson(req: IncomingMessage, res: ServerResponse, status: number, body: unknown,
-  headers: Record<string, string> = {}) {
+/** An answer of the Auth service: JSON (or empty), Kong's CORS headers, the API version echoed. */
+export function jsonResponse(request: Request, status: number, body: unknown, headers: Record<string, string> = {}): Response {
   const text = body === undefined ? '' : JSON.stringify(body);
-  const version = requestApiVersion(req);
-  res.writeHead(status, {
-    ...CORS_HEADERS,
-    ...(text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {}),
-    ...(version ? { 'x-supabase-api-version': version } : {}),
-    ...headers,
+  const version = requestApiVersion(request);
+  return new Response(text === '' ? null : text, {
+    status,
+    headers: {
+      ...CORS.auth,
+      ...(text ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) } : {}),
+      ...(version ? { 'x-supabase-api-version': version } : {}),
+      ...headers,
+    },
   });
-  res.end(text);
 }
 
-export function sendError(req: IncomingMessage, res: ServerResponse, error: unknown, log: (line: string) => void) {
-  if (error instanceof OAuthError) return sendJson(req, res, 400, { error: error.error, error_description: error.description });
+export function errorResponse(request: Request, error: unknown, log: (line: string) => void): Response {
+  if (error instanceof OAuthError) return jsonResponse(request, 400, { error: error.error, error_description: error.description });
   const known = error instanceof AuthError ? error : undefined;
-  if (!known) log(`auth: unexpected failure on ${req.method} ${req.url?.split('?')[0]}: ${(error as Error)?.stack ?? String(error)}`);
+  if (!known) {
+    log(`auth: unexpected failure on ${request.method} ${new URL(request.url).pathname}: ${(error as Error)?.stack ?? String(error)}`);
+  }
   const status = known?.status ?? 500;
   const code = known?.code ?? 'unexpected_failure';
   const message = known?.message ?? 'Unexpected failure, please check server logs for more information';
-  const body = requestApiVersion(req)
+  const body = requestApiVersion(request)
     ? { code, message, ...known?.extra }
     : { code: status, error_code: code, msg: message, ...known?.extra };
-  sendJson(req, res, status, body, { 'x-sb-error-code': code });
+  return jsonResponse(request, status, body, { 'x-sb-error-code': code });
 }

@@ -11,9 +11,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import postgres from 'postgres';
 import type { AuthSettings } from '../config.ts';
+import { serviceHandler } from '../http.ts';
 import { JwtVerifier, publicJwk, type SigningJwk } from '../jwt.ts';
 import { RateLimiter } from './rate-limit.ts';
-import { handleAuthRequest, type AuthContext } from './routes.ts';
+import { createAuthApp, type AuthContext } from './routes.ts';
 import type { TokenSettings } from './sessions.ts';
 
 export interface AuthService {
@@ -37,12 +38,14 @@ export function tokenSettingsFor(settings: AuthSettings, jwtSecret: string, apiU
 export function createAuthService(options: {
   dbUrl: string; jwtSecret: string; signingKeys?: readonly SigningJwk[]; apiUrl: string; settings: AuthSettings;
   log: (line: string) => void;
+  /** The stack's shared verifier (one cache for Auth, gateway and Realtime); one of its own if absent. */
+  verifier?: JwtVerifier;
 }): AuthService {
   const sql = postgres(options.dbUrl, { max: 8, onnotice: () => {}, connection: { application_name: 'haex-sync auth' } });
   const ctx: AuthContext = {
     sql,
     tokens: tokenSettingsFor(options.settings, options.jwtSecret, options.apiUrl, options.signingKeys),
-    verifier: new JwtVerifier(options.jwtSecret, options.signingKeys ?? []),
+    verifier: options.verifier ?? new JwtVerifier(options.jwtSecret, options.signingKeys ?? []),
     jwks: { keys: (options.signingKeys ?? []).map(publicJwk) },
     minimumPasswordLength: options.settings.minimumPasswordLength,
     enableSignup: options.settings.enableSignup,
@@ -51,6 +54,7 @@ export function createAuthService(options: {
     refreshLimiter: new RateLimiter(options.settings.tokenRefreshesPer5Min),
     log: options.log,
   };
+  const serve = serviceHandler(createAuthApp(ctx));
   return {
     handle: (req, res, url, path, authorization) => {
       // One access-log line per request: method, path without the query, status, time. Bodies and
@@ -58,7 +62,7 @@ export function createAuthService(options: {
       const started = performance.now();
       res.once('finish', () => options.log(
         `${new Date().toISOString()} ${req.method} /auth/v1${path} ${res.statusCode} ${(performance.now() - started).toFixed(1)}ms`));
-      void handleAuthRequest(req, res, url, path, authorization, ctx);
+      serve(req, res, `${path}${url.search}`, authorization);
     },
     close: () => sql.end({ timeout: 5 }),
   };

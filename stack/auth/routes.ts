@@ -8,13 +8,15 @@
  *   GET  /user, PUT /user                         { password?, data? }       (user's access token)
  *   POST /logout?scope=global|local|others        (user's access token)
  *   GET|POST /admin/users, GET|PUT|DELETE /admin/users/ID                    (service-role token)
- * Bodies are JSON (or form-encoded for /token), at most 1 MiB. Errors: errors.ts.
+ * Bodies are JSON (or form-encoded for /token), at most 1 MiB. Errors: errors.ts. A Hono app: an
+ * unknown path is 404 `not_found`, another method on /admin/users[/ID] 405 `method_not_allowed`.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { JwtClaims, JwtVerifier, PublicJwk } from '../jwt.ts';
+import { type Context, Hono } from 'hono';
+import type { ServiceEnv } from '../http.ts';
+import { bearerToken, type JwtClaims, type JwtVerifier, type PublicJwk } from '../jwt.ts';
 import {
-  AuthError, badRequest, forbidden, notFound, sendError, sendJson, unprocessable, validationFailed,
+  AuthError, badRequest, errorResponse, forbidden, jsonResponse, notFound, unprocessable, validationFailed,
 } from './errors.ts';
 import { checkPasswordStrength, verifyPassword } from './password.ts';
 import type { RateLimiter } from './rate-limit.ts';
@@ -40,6 +42,10 @@ export interface AuthContext {
 }
 
 type Body = Record<string, unknown>;
+/** `c.env.authorization`: what the gateway forwards (it maps API keys to JWTs), not the raw header. */
+type AuthEnv = ServiceEnv;
+/** One request to the Auth service. */
+type Call = Context<AuthEnv>;
 const MAX_BODY_BYTES = 1 << 20;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 // GoTrue validates with checkmail's format rule: a local part, @, and a domain with a dot-free-or-dotted host.
@@ -49,21 +55,24 @@ const EMAIL = /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61
  * GoTrue's retrieveRequestParams: the body must be JSON, an empty one included ("unexpected end of
  * JSON input"), except where GoTrue reads it only when present (`optional`: DELETE /admin/users/ID).
  */
-async function readBody(req: IncomingMessage, optional = false): Promise<Body> {
-  const chunks: Buffer[] = [];
+async function readBody(c: Call, optional = false): Promise<Body> {
+  const chunks: Uint8Array[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
+  const reader = c.req.raw.body?.getReader();
+  for (let read = await reader?.read(); read && !read.done; read = await reader!.read()) {
+    const chunk = read.value;
+    size += chunk.length;
     // GoTrue's limitRequestBody (http.MaxBytesReader, 1 MiB).
     if (size > MAX_BODY_BYTES) {
+      await reader!.cancel();
       throw new AuthError(413, 'request_entity_too_large', `Request body too large (max ${MAX_BODY_BYTES} bytes)`);
     }
-    chunks.push(chunk as Buffer);
+    chunks.push(chunk);
   }
   const text = Buffer.concat(chunks).toString('utf8');
   if (optional && text === '') return {};
   if (text.trim() === '') throw badRequest('bad_json', 'Could not parse request body as JSON: unexpected end of JSON input');
-  if ((req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+  if ((c.req.header('content-type') ?? '').startsWith('application/x-www-form-urlencoded')) {
     return Object.fromEntries(new URLSearchParams(text));
   }
   let parsed: unknown;
@@ -102,14 +111,14 @@ function validEmail(raw: string | undefined): string {
   return raw.toLowerCase();
 }
 
-const clientOf = (req: IncomingMessage): ClientInfo => ({
-  userAgent: req.headers['user-agent'] || undefined,
-  ip: req.socket.remoteAddress?.replace(/^::ffff:/, '') || undefined,
+const clientOf = (c: Call): ClientInfo => ({
+  userAgent: c.req.header('user-agent') || undefined,
+  ip: c.env.incoming.socket.remoteAddress?.replace(/^::ffff:/, '') || undefined,
 });
-const ipOf = (req: IncomingMessage) => clientOf(req).ip ?? 'unknown';
+const ipOf = (c: Call) => clientOf(c).ip ?? 'unknown';
 
-function bearerClaims(authorization: string | undefined, ctx: AuthContext): JwtClaims {
-  const token = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1];
+function bearerClaims(c: Call, ctx: AuthContext): JwtClaims {
+  const token = bearerToken(c.env.authorization);
   if (!token) throw new AuthError(401, 'no_authorization', 'This endpoint requires a valid Bearer token');
   const claims = ctx.verifier.verify(token);
   if (!claims) throw forbidden('bad_jwt', 'invalid JWT: unable to parse or verify signature, token is malformed, has an invalid signature or is expired');
@@ -117,8 +126,8 @@ function bearerClaims(authorization: string | undefined, ctx: AuthContext): JwtC
 }
 
 /** GoTrue's requireAuthentication: a valid user token whose user and session still exist. */
-async function authenticate(authorization: string | undefined, ctx: AuthContext) {
-  const claims = bearerClaims(authorization, ctx);
+async function authenticate(c: Call, ctx: AuthContext) {
+  const claims = bearerClaims(c, ctx);
   if (!claims.sub) throw forbidden('bad_jwt', 'invalid claim: missing sub claim');
   if (!UUID.test(claims.sub)) throw badRequest('bad_jwt', 'invalid claim: sub claim must be a UUID');
   const user = await findUserById(ctx.sql, claims.sub);
@@ -133,15 +142,15 @@ async function authenticate(authorization: string | undefined, ctx: AuthContext)
   return { user, sessionId };
 }
 
-function requireAdmin(authorization: string | undefined, ctx: AuthContext) {
-  const claims = bearerClaims(authorization, ctx);
+function requireAdmin(c: Call, ctx: AuthContext) {
+  const claims = bearerClaims(c, ctx);
   if (claims.role !== 'service_role' && claims.role !== 'supabase_admin') throw forbidden('not_admin', 'User not allowed');
 }
 
-async function signUp(req: IncomingMessage, ctx: AuthContext) {
-  ctx.signInLimiter.take(ipOf(req));
+async function signUp(c: Call, ctx: AuthContext) {
+  ctx.signInLimiter.take(ipOf(c));
   if (!ctx.enableSignup) throw unprocessable('signup_disabled', 'Signups not allowed for this instance');
-  const body = await readBody(req);
+  const body = await readBody(c);
   const password = stringField(body, 'password');
   // GoTrue: neither email nor phone is an anonymous sign-in, refused while those are off.
   if (!stringField(body, 'email') && !stringField(body, 'phone')) {
@@ -166,7 +175,7 @@ async function signUp(req: IncomingMessage, ctx: AuthContext) {
   }
   // With confirmations on, GoTrue answers the user alone; the session comes after the mail's link.
   if (ctx.enableConfirmations) return userJson(user);
-  return issueSession(ctx.sql, user.id, 'password', clientOf(req), ctx.tokens);
+  return issueSession(ctx.sql, user.id, 'password', clientOf(c), ctx.tokens);
 }
 
 /** GoTrue's sanitizeUser: a new random id, timestamps of now, no identities, the caller's own data. */
@@ -181,8 +190,8 @@ function obfuscatedUser(email: string, data: Record<string, unknown>) {
   });
 }
 
-async function passwordGrant(req: IncomingMessage, ctx: AuthContext) {
-  const body = await readBody(req);
+async function passwordGrant(c: Call, ctx: AuthContext) {
+  const body = await readBody(c);
   const email = stringField(body, 'email');
   const password = stringField(body, 'password') ?? '';
   if (email && stringField(body, 'phone')) throw validationFailed('Only an email address or phone number should be provided on login.');
@@ -196,26 +205,26 @@ async function passwordGrant(req: IncomingMessage, ctx: AuthContext) {
   if (!user || !valid) throw badRequest('invalid_credentials', 'Invalid login credentials');
   if (isBanned(user)) throw badRequest('user_banned', 'User is banned');
   if (!user.email_confirmed_at) throw badRequest('email_not_confirmed', 'Email not confirmed');
-  return issueSession(ctx.sql, user.id, 'password', clientOf(req), ctx.tokens);
+  return issueSession(ctx.sql, user.id, 'password', clientOf(c), ctx.tokens);
 }
 
-async function token(req: IncomingMessage, url: URL, ctx: AuthContext) {
-  const grantType = url.searchParams.get('grant_type');
+async function token(c: Call, ctx: AuthContext) {
+  const grantType = c.req.query('grant_type');
   if (grantType === 'password') {
-    ctx.signInLimiter.take(ipOf(req));
-    return passwordGrant(req, ctx);
+    ctx.signInLimiter.take(ipOf(c));
+    return passwordGrant(c, ctx);
   }
   if (grantType === 'refresh_token') {
-    ctx.refreshLimiter.take(ipOf(req));
-    const body = await readBody(req);
-    return refreshSession(ctx.sql, body.refresh_token, clientOf(req), ctx.tokens);
+    ctx.refreshLimiter.take(ipOf(c));
+    const body = await readBody(c);
+    return refreshSession(ctx.sql, body.refresh_token, clientOf(c), ctx.tokens);
   }
   throw badRequest('invalid_credentials', 'unsupported_grant_type');
 }
 
-async function updateOwnUser(req: IncomingMessage, authorization: string | undefined, ctx: AuthContext) {
-  const { user, sessionId } = await authenticate(authorization, ctx);
-  const body = await readBody(req);
+async function updateOwnUser(c: Call, ctx: AuthContext) {
+  const { user, sessionId } = await authenticate(c, ctx);
+  const body = await readBody(c);
   const password = stringField(body, 'password');
   const data = objectField(body, 'data');
   const email = stringField(body, 'email');
@@ -238,17 +247,17 @@ async function updateOwnUser(req: IncomingMessage, authorization: string | undef
   return userJson((await findUserById(ctx.sql, user.id))!);
 }
 
-async function signOut(url: URL, authorization: string | undefined, ctx: AuthContext) {
-  const scope = url.searchParams.get('scope') || 'global';
+async function signOut(c: Call, ctx: AuthContext) {
+  const scope = c.req.query('scope') || 'global';
   if (scope !== 'global' && scope !== 'local' && scope !== 'others') {
     throw validationFailed(`Unsupported logout scope "${scope}"`);
   }
-  const { user, sessionId } = await authenticate(authorization, ctx);
+  const { user, sessionId } = await authenticate(c, ctx);
   await logout(ctx.sql, user.id, sessionId, scope);
 }
 
-function positiveInt(raw: string | null, fallback: number, name: string): number {
-  if (raw === null || raw === '') return fallback;
+function positiveInt(raw: string | undefined, fallback: number, name: string): number {
+  if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 1) throw validationFailed(`Bad Pagination Parameters: ${name} must be a positive integer`);
   return value;
@@ -263,55 +272,55 @@ function banUntil(raw: string | undefined): Date | null | undefined {
   return new Date(Date.now() + ms);
 }
 
-async function adminUsers(req: IncomingMessage, url: URL, id: string | undefined, ctx: AuthContext,
-  res: ServerResponse): Promise<unknown> {
-  if (id === undefined) {
-    if (req.method === 'GET') {
-      const page = positiveInt(url.searchParams.get('page'), 1, 'page');
-      const perPage = Math.min(positiveInt(url.searchParams.get('per_page'), 50, 'per_page'), 1000);
-      const { users, total } = await listUsers(ctx.sql, page, perPage);
-      const last = Math.max(1, Math.ceil(total / perPage));
-      const link = (n: number, rel: string) => `</admin/users?page=${n}&per_page=${perPage}>; rel="${rel}"`;
-      const links = [...(page < last ? [link(page + 1, 'next')] : []), link(last, 'last')];
-      res.setHeader('x-total-count', String(total));
-      res.setHeader('link', links.join(', '));
-      return { users: users.map(userJson), aud: 'authenticated' };
-    }
-    if (req.method === 'POST') {
-      const body = await readBody(req);
-      const email = validEmail(stringField(body, 'email'));
-      if (stringField(body, 'phone')) throw unprocessable('phone_provider_disabled', 'Phone users are not available on the embedded stack');
-      if (body.password_hash !== undefined) throw validationFailed('password_hash is not supported on the embedded stack');
-      const user = await createUser(ctx.sql, {
-        email,
-        // GoTrue gives a user created without a password a random one nobody knows.
-        password: stringField(body, 'password') || randomPassword(),
-        userMetadata: objectField(body, 'user_metadata'), appMetadata: objectField(body, 'app_metadata'),
-        confirmed: body.email_confirm === true, metadataFrom: 'admin',
-      });
-      if (!user) throw unprocessable('email_exists', 'A user with this email address has already been registered');
-      const banned = banUntil(stringField(body, 'ban_duration'));
-      if (banned !== undefined) await updateUser(ctx.sql, user, { bannedUntil: banned });
-      return userJson((await findUserById(ctx.sql, user.id))!);
-    }
-    throw new AuthError(405, 'method_not_allowed', 'Method not allowed');
-  }
+async function listAdminUsers(c: Call, ctx: AuthContext) {
+  const page = positiveInt(c.req.query('page'), 1, 'page');
+  const perPage = Math.min(positiveInt(c.req.query('per_page'), 50, 'per_page'), 1000);
+  const { users, total } = await listUsers(ctx.sql, page, perPage);
+  const last = Math.max(1, Math.ceil(total / perPage));
+  const link = (n: number, rel: string) => `</admin/users?page=${n}&per_page=${perPage}>; rel="${rel}"`;
+  const links = [...(page < last ? [link(page + 1, 'next')] : []), link(last, 'last')];
+  return respond(c, 200, { users: users.map(userJson), aud: 'authenticated' },
+    { 'x-total-count': String(total), link: links.join(', ') });
+}
+
+async function createAdminUser(c: Call, ctx: AuthContext) {
+  const body = await readBody(c);
+  const email = validEmail(stringField(body, 'email'));
+  if (stringField(body, 'phone')) throw unprocessable('phone_provider_disabled', 'Phone users are not available on the embedded stack');
+  if (body.password_hash !== undefined) throw validationFailed('password_hash is not supported on the embedded stack');
+  const user = await createUser(ctx.sql, {
+    email,
+    // GoTrue gives a user created without a password a random one nobody knows.
+    password: stringField(body, 'password') || randomPassword(),
+    userMetadata: objectField(body, 'user_metadata'), appMetadata: objectField(body, 'app_metadata'),
+    confirmed: body.email_confirm === true, metadataFrom: 'admin',
+  });
+  if (!user) throw unprocessable('email_exists', 'A user with this email address has already been registered');
+  const banned = banUntil(stringField(body, 'ban_duration'));
+  if (banned !== undefined) await updateUser(ctx.sql, user, { bannedUntil: banned });
+  return userJson((await findUserById(ctx.sql, user.id))!);
+}
+
+/** The user of /admin/users/ID. */
+async function adminTarget(c: Call, ctx: AuthContext): Promise<UserRow> {
+  const id = c.req.param('id')!;
   if (!UUID.test(id)) throw notFound('validation_failed', 'user_id must be an UUID');
   const user = await findUserById(ctx.sql, id);
   if (!user) throw notFound('user_not_found', 'User not found');
-  if (req.method === 'GET') return userJson(user);
-  if (req.method === 'PUT') return adminUpdate(req, user, ctx);
-  if (req.method === 'DELETE') {
-    const body = await readBody(req, true);
-    if (body.should_soft_delete === true) throw validationFailed('Soft deletion is not available on the embedded stack');
-    await deleteUser(ctx.sql, user.id);
-    return {};
-  }
-  throw new AuthError(405, 'method_not_allowed', 'Method not allowed');
+  return user;
 }
 
-async function adminUpdate(req: IncomingMessage, user: UserRow, ctx: AuthContext) {
-  const body = await readBody(req);
+async function deleteAdminUser(c: Call, ctx: AuthContext) {
+  const user = await adminTarget(c, ctx);
+  const body = await readBody(c, true);
+  if (body.should_soft_delete === true) throw validationFailed('Soft deletion is not available on the embedded stack');
+  await deleteUser(ctx.sql, user.id);
+  return {};
+}
+
+async function adminUpdate(c: Call, ctx: AuthContext) {
+  const user = await adminTarget(c, ctx);
+  const body = await readBody(c);
   const email = stringField(body, 'email');
   if ((email && email.toLowerCase() !== user.email) || stringField(body, 'phone')) {
     throw unprocessable('email_provider_disabled', 'Changing email or phone is not available on the embedded stack');
@@ -352,42 +361,50 @@ function settings(ctx: AuthContext) {
   };
 }
 
-/** Serves one request; `path` is the part after /auth/v1, `authorization` what the gateway forwards. */
-export async function handleAuthRequest(req: IncomingMessage, res: ServerResponse, url: URL, path: string,
-  authorization: string | undefined, ctx: AuthContext) {
-  try {
-    const method = req.method ?? 'GET';
-    const route = `${method} ${path.replace(/\/+$/, '') || '/'}`;
-    const adminMatch = /^\/admin\/users(?:\/([^/]+))?\/?$/.exec(path);
-    let result: unknown;
-    if (route === 'GET /health') {
-      result = { version: 'haex-sync-embedded', name: 'GoTrue', description: 'GoTrue is a user registration and authentication API' };
-    } else if (route === 'GET /.well-known/jwks.json') {
-      result = ctx.jwks;
-    } else if (route === 'GET /settings') {
-      result = settings(ctx);
-    } else if (route === 'POST /signup') {
-      result = await signUp(req, ctx);
-    } else if (route === 'POST /token') {
-      result = await token(req, url, ctx);
-    } else if (route === 'GET /user') {
-      result = userJson((await authenticate(authorization, ctx)).user);
-    } else if (route === 'PUT /user') {
-      result = await updateOwnUser(req, authorization, ctx);
-    } else if (route === 'POST /logout') {
-      await signOut(url, authorization, ctx);
-      return sendJson(req, res, 204, undefined);
-    } else if (adminMatch) {
-      requireAdmin(authorization, ctx);
-      result = await adminUsers(req, url, adminMatch[1], ctx, res);
-    } else {
-      throw notFound('not_found', `No Auth route ${method} ${path} on the embedded stack`);
-    }
-    sendJson(req, res, 200, result);
-  } catch (error) {
-    if (res.headersSent) return res.destroy();
+const respond = (c: Call, status: number, body: unknown, headers?: Record<string, string>) =>
+  jsonResponse(c.req.raw, status, body, headers);
+
+const methodNotAllowed = () => { throw new AuthError(405, 'method_not_allowed', 'Method not allowed'); };
+
+/** The Auth service's routes; paths are relative to /auth/v1. */
+export function createAuthApp(ctx: AuthContext): Hono<AuthEnv> {
+  const app = new Hono<AuthEnv>({ strict: false });
+  const ok = (handler: (c: Call, ctx: AuthContext) => unknown) => async (c: Call) => respond(c, 200, await handler(c, ctx));
+  const admin = (handler: (c: Call, ctx: AuthContext) => unknown) => async (c: Call) => {
+    requireAdmin(c, ctx);
+    const result = await handler(c, ctx);
+    return result instanceof Response ? result : respond(c, 200, result);
+  };
+
+  app.get('/health', (c) => respond(c, 200,
+    { version: 'haex-sync-embedded', name: 'GoTrue', description: 'GoTrue is a user registration and authentication API' }));
+  app.get('/.well-known/jwks.json', (c) => respond(c, 200, ctx.jwks));
+  app.get('/settings', (c) => respond(c, 200, settings(ctx)));
+  app.post('/signup', ok(signUp));
+  app.post('/token', ok(token));
+  app.get('/user', ok(async (c) => userJson((await authenticate(c, ctx)).user)));
+  app.put('/user', ok(updateOwnUser));
+  app.post('/logout', async (c) => {
+    await signOut(c, ctx);
+    return respond(c, 204, undefined);
+  });
+  app.get('/admin/users', admin(listAdminUsers));
+  app.post('/admin/users', admin(createAdminUser));
+  app.get('/admin/users/:id', admin(async (c) => userJson(await adminTarget(c, ctx))));
+  app.put('/admin/users/:id', admin(adminUpdate));
+  app.delete('/admin/users/:id', admin(deleteAdminUser));
+  app.all('/admin/users', admin(methodNotAllowed));
+  app.all('/admin/users/:id', admin(async (c) => {
+    await adminTarget(c, ctx);
+    methodNotAllowed();
+  }));
+
+  app.notFound((c) => errorResponse(c.req.raw,
+    notFound('not_found', `No Auth route ${c.req.method} ${c.req.path} on the embedded stack`), ctx.log));
+  app.onError((error, c) => {
     // Unread request bodies would hold the connection.
-    req.resume();
-    sendError(req, res, error, ctx.log);
-  }
+    c.env.incoming.resume();
+    return errorResponse(c.req.raw, error, ctx.log);
+  });
+  return app;
 }

@@ -14,10 +14,9 @@
  * private.caller_id(), so the function adds no check of its own that could disagree).
  */
 import { z } from 'zod';
-import { isUuid } from '../../_shared/encoding.ts';
-import { badRequest, jsonResponse } from '../../_shared/errors.ts';
+import { jsonResponse } from '../../_shared/errors.ts';
 import { body, db, jsonBody, one, requireUser, type SyncApp } from '../context.ts';
-import { parse } from '../protocol.ts';
+import { parse, uuidPathParam } from '../protocol.ts';
 
 const MAX_NAME_CHARS = 128; // as public.register_device checks it
 
@@ -35,17 +34,6 @@ export const deviceOut = (row: DeviceRow) => ({
   revokedAt: row.revoked_at,
 });
 
-function deviceIdParam(raw: string): string {
-  let value: string;
-  try {
-    value = decodeURIComponent(raw);
-  } catch {
-    throw badRequest('deviceId (path): must be a uuid');
-  }
-  if (!isUuid(value)) throw badRequest('deviceId (path): must be a uuid');
-  return value.toLowerCase();
-}
-
 export function registerDevices(app: SyncApp) {
   app.post('/devices', requireUser, jsonBody, async (c) => {
     const input = parse(registerBody, await body(c.req.raw));
@@ -59,7 +47,7 @@ export function registerDevices(app: SyncApp) {
   });
 
   app.delete('/devices/:deviceId', requireUser, async (c) => {
-    const deviceId = deviceIdParam(c.req.param('deviceId'));
+    const deviceId = uuidPathParam(c.req.param('deviceId'), 'deviceId');
     await db.value<null>(c.var.caller, 'revoke_device', { device_id: deviceId });
     return new Response(null, { status: 204 });
   });

@@ -1,6 +1,6 @@
 /**
  * Shared vaults over HTTP (issue 18; docs/http-api.md "Sharing", docs/sharing.md). Each route
- * validates its body with zod, calls one SQL function as the caller and maps the answer to camelCase;
+ * validates its body with zod, calls one SQL function as the caller and maps names both ways (names.ts);
  * access rules live in SQL (private.require_vault_role and friends), not here.
  *
  *   POST   /identity                       { encryptionPublicKey, signingPublicKey, signature,
@@ -26,6 +26,7 @@
 import { z } from 'zod';
 import { isBase64, isUuid } from '../../_shared/encoding.ts';
 import { badRequest, jsonResponse, notFound } from '../../_shared/errors.ts';
+import { camelKeys as camel, snakeKeys } from '../../_shared/names.ts';
 import { body, db, jsonBody, requireUser, type SyncApp } from '../context.ts';
 import { parse, vaultIdParam } from '../protocol.ts';
 
@@ -58,16 +59,6 @@ const S = {
   }).strict(),
 };
 
-type Grant = z.infer<typeof grant>;
-const grantIn = (g: Grant) => ({
-  key_generation: g.keyGeneration, recipient_id: g.recipientId, ephemeral_public_key: g.ephemeralPublicKey,
-  nonce: g.nonce, sealed_key: g.sealedKey, signature: g.signature,
-});
-/** snake_case keys of a SQL answer (rows or jsonb) -> camelCase, one level deep (grants inside too). */
-const camel = (row: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(row).map(([k, v]) => [
-  k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase()),
-  Array.isArray(v) ? v.map((x) => (x && typeof x === 'object' ? camel(x as Record<string, unknown>) : x)) : v,
-]));
 const idParam = (raw: string, field: string) => {
   if (!uuid.safeParse(raw).success) throw badRequest(`${field} must be a uuid`, field);
   return raw.toLowerCase();
@@ -76,10 +67,7 @@ const idParam = (raw: string, field: string) => {
 export function registerSharing(app: SyncApp) {
   app.post('/identity', requireUser, jsonBody, async (c) => {
     const input = parse(S.identity, await body(c.req.raw));
-    await db.value(c.var.caller, 'create_identity', {
-      encryption_public_key: input.encryptionPublicKey, signing_public_key: input.signingPublicKey, signature: input.signature,
-      encrypted_private_keys: input.encryptedPrivateKeys, salt: input.salt, nonce: input.nonce,
-    });
+    await db.value(c.var.caller, 'create_identity', snakeKeys(input));
     return jsonResponse({}, 201);
   });
 
@@ -124,21 +112,15 @@ export function registerSharing(app: SyncApp) {
 
   app.post('/vaults/:vaultId/invitations', requireUser, jsonBody, async (c) => {
     const input = parse(S.invite, await body(c.req.raw));
-    const answer = await db.value<Record<string, unknown>>(c.var.caller, 'invite_member', {
-      vault_id: vaultIdParam(c.req.param('vaultId')), invitee_id: input.inviteeId, role: input.role,
-      key_generation: input.keyGeneration, grants: input.grants.map(grantIn),
-      ...(input.expiresInSeconds === undefined ? {} : { expires_in_seconds: input.expiresInSeconds }),
-    });
+    const answer = await db.value<Record<string, unknown>>(c.var.caller, 'invite_member',
+      snakeKeys({ vaultId: vaultIdParam(c.req.param('vaultId')), ...input }));
     return jsonResponse({ invitation: camel(answer) }, 201);
   });
 
   app.post('/vaults/:vaultId/links', requireUser, jsonBody, async (c) => {
     const input = parse(S.link, await body(c.req.raw));
-    const answer = await db.value<Record<string, unknown>>(c.var.caller, 'create_invite_link', {
-      vault_id: vaultIdParam(c.req.param('vaultId')), token: input.token, role: input.role, key_generation: input.keyGeneration,
-      grants: input.grants.map(grantIn), max_uses: input.maxUses ?? 1,
-      ...(input.expiresInSeconds === undefined ? {} : { expires_in_seconds: input.expiresInSeconds }),
-    });
+    const answer = await db.value<Record<string, unknown>>(c.var.caller, 'create_invite_link',
+      snakeKeys({ vaultId: vaultIdParam(c.req.param('vaultId')), ...input, maxUses: input.maxUses ?? 1 }));
     return jsonResponse({ link: camel(answer) }, 201);
   });
 
@@ -173,19 +155,16 @@ export function registerSharing(app: SyncApp) {
 
   app.post('/vaults/:vaultId/grants', requireUser, jsonBody, async (c) => {
     const input = parse(S.storeGrants, await body(c.req.raw));
-    await db.value(c.var.caller, 'store_own_grants',
-      { vault_id: vaultIdParam(c.req.param('vaultId')), grants: input.grants.map(grantIn) });
+    await db.value(c.var.caller, 'store_own_grants', snakeKeys({ vaultId: vaultIdParam(c.req.param('vaultId')), ...input }));
     return new Response(null, { status: 204 });
   });
 
   app.post('/vaults/:vaultId/rotate', requireUser, jsonBody, async (c) => {
     const input = parse(S.rotate, await body(c.req.raw));
-    const answer = await db.value<Record<string, unknown>>(c.var.caller, 'rotate_vault_key', {
-      vault_id: vaultIdParam(c.req.param('vaultId')), replaces_generation: input.replacesGeneration,
-      grants: input.grants.map(grantIn),
-      owner_key: input.ownerKey === undefined ? null
-        : { encrypted_vault_key: input.ownerKey.encryptedVaultKey, salt: input.ownerKey.salt, nonce: input.ownerKey.nonce },
-    });
+    const answer = await db.value<Record<string, unknown>>(c.var.caller, 'rotate_vault_key', snakeKeys({
+      vaultId: vaultIdParam(c.req.param('vaultId')), ...input,
+      ownerKey: input.ownerKey === undefined ? null : snakeKeys(input.ownerKey),
+    }));
     return jsonResponse(camel(answer));
   });
 }
