@@ -14,13 +14,15 @@
  *     is forwarded as `Bearer <apikey>`; no apikey, no Authorization.
  * The websocket's `?apikey=` is mapped the same way (the template's `QueryToken`). The services
  * behind judge the token: PostgREST and Realtime against the stack's key set, Auth itself. Unknown
- * keys therefore fail there (PostgREST: 401 PGRST301). Hosted Supabase differs: its gateway demands
- * a valid apikey on /rest/v1 and /auth/v1 (docs/auth.md, "Keys, route by route").
+ * An apikey that is present but none of the project's keys is refused first, as hosted Supabase's
+ * gateway does (stack/api-key-check.ts); hosted also demands an apikey where none is sent (docs/auth.md,
+ * "Keys, route by route").
  * Functions with `verify_jwt` need a bearer JWT that verifies against the key set, except for CORS
  * preflights. The gateway's own errors are Kong's shape: `{ "message" }` at the top level (plus a
  * `code`), which supabase-js reads.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { apiKeyCheck } from './api-key-check.ts';
 import type { AuthService } from './auth/index.ts';
 import type { Duplex } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
@@ -173,9 +175,11 @@ export function createGateway(options: GatewayOptions): http.Server {
     const apikey = (Array.isArray(header) ? header[0] : header) ?? url.searchParams.get('apikey') ?? undefined;
     return bearerTokenFor(req.headers.authorization, apikey, keys);
   };
+  const checkApiKey = apiKeyCheck(options.keys);
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://gateway');
     const pathname = url.pathname;
+    if (checkApiKey.request(req, res, url)) return;
 
     if (pathname.startsWith('/functions/v1/')) {
       const rest = pathname.slice('/functions/v1'.length); // "/NAME/..."
@@ -224,6 +228,7 @@ export function createGateway(options: GatewayOptions): http.Server {
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://gateway');
+    if (checkApiKey.upgrade(req, socket, url)) return;
     const apikey = url.searchParams.get('apikey');
     if (apikey !== null) {
       url.searchParams.set('apikey', queryTokenFor(apikey, keys));
