@@ -26,7 +26,7 @@ import type { SupabaseClient } from '@supabase/supabase-js';
 import type { CompactionOptions } from './compaction.ts';
 import { type DeviceInfo, DeviceRegistry, hasDevices } from './devices.ts';
 import { canonicalUuid, randomBytes } from './encoding.ts';
-import { UsageError } from './errors.ts';
+import { refuseUnknownOptions, UsageError } from './errors.ts';
 import type { BatchOptions } from './push.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import { sharingApi } from './sharing/api.ts';
@@ -72,11 +72,18 @@ export interface HaexSyncClientOptions {
   compaction?: CompactionOptions;
 }
 
+const CLIENT_OPTIONS: Record<keyof HaexSyncClientOptions, true> = {
+  supabase: true, transport: true, deviceName: true, deviceId: true, retry: true, push: true, pageSize: true, autoCompact: true,
+  compaction: true,
+};
+
 export class HaexSyncClient {
   readonly #s: Settings;
   private constructor(settings: Settings) { this.#s = settings; }
 
+  /** UsageError for an option it does not know (a misspelt `deviceName` would otherwise be ignored). */
   static create(options: HaexSyncClientOptions): HaexSyncClient {
+    refuseUnknownOptions('HaexSyncClient.create', options, CLIENT_OPTIONS);
     const transport = options.transport ?? (options.supabase ? rpcTransport(options.supabase) : undefined);
     if (!transport) throw new TypeError('HaexSyncClient.create needs `supabase` or `transport`');
     const retry = options.retry ?? {};
