@@ -79,6 +79,14 @@ describe('the client package', () => {
     }
   });
 
+  it('holds only what an app needs: the built modules, their sources and maps, no test module', async () => {
+    const { stdout } = await run('tar', ['tzf', app.tarball]);
+    const files = stdout.trim().split('\n').map((entry) => entry.replace(/^package\//, ''));
+    expect(files.filter((file) => !/^(dist\/|src\/|package\.json$|README\.md$)/.test(file))).toEqual([]);
+    expect(files.filter((file) => /\.test\.|(^|\/)test\//.test(file))).toEqual([]);
+    expect(files).toContain('dist/index.js');
+  });
+
   it('is named in the README with the install line an app uses', () => {
     const readme = readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
     expect(readme).toContain('## Use it in your app');
