@@ -72,6 +72,9 @@ export interface HaexSyncClientOptions {
   compaction?: CompactionOptions;
 }
 
+const INVITEE_WITHOUT_IDENTITY = 'the invitee (this user) has not unlocked an identity on this client: '
+  + 'call client.unlockIdentity(secret) before accepting an invitation or joining by link';
+
 const CLIENT_OPTIONS: Record<keyof HaexSyncClientOptions, true> = {
   supabase: true, transport: true, deviceName: true, deviceId: true, retry: true, push: true, pageSize: true, autoCompact: true,
   compaction: true,
@@ -165,7 +168,7 @@ export class HaexSyncClient {
 
   /** This user's identity fingerprint (16 groups of 4 hex digits), to compare out of band. */
   get fingerprint(): string {
-    if (!this.#s.sharing.identity) throw new UsageError('unlockIdentity(secret) first');
+    if (!this.#s.sharing.identity) throw new UsageError('this user has not unlocked an identity on this client: client.unlockIdentity(secret) first');
     return this.#s.sharing.identity.fingerprint;
   }
 
@@ -174,7 +177,7 @@ export class HaexSyncClient {
 
   /** Accepts an invitation (idempotent) and returns the vault, unlocked through the grants it carried. */
   async acceptInvite(invitationId: string): Promise<Vault> {
-    if (!this.#s.sharing.identity) throw new UsageError('unlockIdentity(secret) first');
+    if (!this.#s.sharing.identity) throw new UsageError(INVITEE_WITHOUT_IDENTITY);
     const accepted = await sharingApi(this.#s.supabase).accept(canonicalUuid(invitationId, 'invitationId'));
     return await this.unlockVault(accepted.vault_id);
   }
@@ -182,7 +185,7 @@ export class HaexSyncClient {
   /** Joins a vault through an invite link (one use), checking the inviter's signatures; returns the unlocked Vault. */
   async joinByLink(link: string): Promise<Vault> {
     const me = this.#s.sharing.identity;
-    if (!me) throw new UsageError('unlockIdentity(secret) first');
+    if (!me) throw new UsageError(INVITEE_WITHOUT_IDENTITY);
     return await this.unlockVault(await claimInviteLink(sharingApi(this.#s.supabase), me, link));
   }
 
