@@ -1,7 +1,8 @@
 /**
- * The docs against the code (issue 28, items 4 and 8): docs/client.md's error table names exactly the
- * error classes the client exports, its option lists exactly the options the client accepts, and
- * every file the docs have a user create is git-ignored. Drift fails here.
+ * The docs against the code (issue 28, items 4 and 8; issue 27, item 5): docs/client.md's error table
+ * names exactly the error classes the client exports, its option lists exactly the options the client
+ * accepts, the README stays a short front door, and every file the docs have a user create is
+ * git-ignored. Drift fails here.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -63,6 +64,20 @@ describe('docs/client.md', () => {
       const text = readFileSync(path.join(PROJECT_ROOT, doc), 'utf8');
       for (const call of text.match(/HaexSyncClient\.create\(\{[^}]*\}\)/g) ?? []) expect(call, doc).not.toMatch(/deviceId/);
     }
+  });
+});
+
+describe('README.md, the front door (issue 27, item 5)', () => {
+  const readme = readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
+
+  it('stays under 250 lines', () => {
+    expect(readme.split('\n').length).toBeLessThan(250);
+  });
+
+  it('sets up with `npm ci`, then exactly two commands: `npm start` and `npm test`', () => {
+    const run = readme.slice(readme.indexOf('## Run it'), readme.indexOf('## Use it in your app'));
+    const commands = [...run.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => m[1]!.trim().split('\n'));
+    expect(commands).toEqual(['npm ci', 'npm start', 'npm test']);
   });
 });
 
