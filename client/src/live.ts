@@ -241,9 +241,9 @@ export function startLive(vault: LiveVault, supabase: SupabaseClient<any, any, a
     const old = channel;
     channel = undefined;
     if (old) await supabase.removeChannel(old).catch(() => {});
-    await releaseSocket(supabase.realtime).catch(() => {});
     await inFlight;
     options.onState?.('stopped', error ? { error } : undefined);
+    await releaseSocket(supabase.realtime).catch(() => {});
   };
   options.signal?.addEventListener('abort', () => { void stop(); }, { once: true });
 
