@@ -78,3 +78,17 @@ describe('installing with npm 10', () => {
     await expect(run('npm', ['install', '--no-audit', '--no-fund'], { cwd: project, env })).resolves.toBeDefined();
   });
 });
+
+describe('installing on the supported Node versions', () => {
+  it(`npm ci prints no EBADENGINE warning on this Node (${process.version}): a dry run of the lockfile`, async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'haex-sync-ci-'));
+    try {
+      for (const file of ['package.json', 'package-lock.json', '.npmrc']) copyFileSync(path.join(PROJECT_ROOT, file), path.join(dir, file));
+      const { stdout, stderr } = await run('npm', ['ci', '--dry-run', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, env, timeout: 120_000 });
+      expect(`${stdout}${stderr}`).toMatch(/added \d+ packages/);
+      expect(`${stdout}${stderr}`.split('\n').filter((line) => /EBADENGINE/.test(line))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+});
