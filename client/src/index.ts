@@ -8,8 +8,8 @@ export type { LiveOptions, LiveState, LiveSync } from './live.ts';
 export { MAX_DEVICE_NAME_CHARS } from './devices.ts';
 export type { DeviceInfo, DeviceTransport } from './devices.ts';
 export {
-  ConflictError, CursorAheadError, ForbiddenError, HaexSyncError, isRetryable, LogDecryptionError, NotFoundError, SequenceGapError, ServerError,
-  SessionRevokedError, TransportError, UsageError, ValidationError, VaultDeletedError, WrongPasswordError,
+  ApiKeyError, ConflictError, CursorAheadError, ForbiddenError, HaexSyncError, isRetryable, LogDecryptionError, NotFoundError, SequenceGapError,
+  ServerError, SessionRevokedError, TransportError, UnauthorizedError, UsageError, ValidationError, VaultDeletedError, WrongPasswordError,
 } from './errors.ts';
 export {
   decryptLog, encryptChange, logAad, LOG_AAD_PREFIX, LOG_AAD_PREFIX_V2, LOG_AAD_PREFIX_V3, logDecryptor, MAX_PLAINTEXT_BYTES,

@@ -6,7 +6,7 @@
  *
  * Wire contract (docs/realtime.md): every push that stores logs broadcasts, from the database, event
  * `logs` with payload `{ vaultId, lastSequence }` (plus Realtime's message `id`) on the PRIVATE
- * Supabase Realtime channel `vault:<vaultId>`, which only the vault's owner may join (RLS on
+ * Supabase Realtime channel `vault:<vaultId>`, which only the vault's members may join (RLS on
  * realtime.messages). No client can send on it.
  *
  * Invariants:
@@ -21,17 +21,21 @@
  *   from the supabase-js client (its session or `accessToken` option) at each subscription.
  * - A failed pull is reported (onError) and retried at the next poke, check or resubscription;
  *   pulled pages already applied stay applied.
- * - A vault that is gone ends live sync: when a pull answers NotFoundError (deleted, or this user
- *   lost access), VaultDeletedError or SessionRevokedError (this device revoked), live sync stops by itself: onError gets the error, then
- *   state "stopped" with it in onState's detail and in `live.error`; `live.pull()` rejects with it.
- *   A refused channel join (as for a vault that is gone) triggers a pull at once, so the
- *   vault's absence is noticed then rather than at the next periodic check.
+ * - A failure no repeat can mend ends live sync: when a pull answers NotFoundError (deleted, or this
+ *   user lost access), VaultDeletedError, SessionRevokedError (this device revoked), ApiKeyError (the
+ *   apikey is none of the project's) or UnauthorizedError (the access token is refused), live sync
+ *   stops by itself: onError gets the error, then state "stopped" with it in onState's detail and in
+ *   `live.error`; `live.pull()` rejects with it. A refused channel join (as for a vault that is gone,
+ *   a wrong apikey, a refused token) triggers a pull at once, so the cause is named then rather than
+ *   at the next periodic check.
+ * - stop() (or the abort signal) removes the channel, and with the client's last channel the
+ *   Realtime socket too, so nothing keeps a Node process alive after it.
  * Works with either transport: pulls go through the vault's transport, only the subscription needs
  * a supabase-js client (HaexSyncClient.create({ supabase }) or `supabase` here). On Node 20 that
  * client needs `realtime: { transport: WebSocket }` from `ws`.
  */
 import type { RealtimeChannel, SupabaseClient } from '@supabase/supabase-js';
-import { NotFoundError, SessionRevokedError, UsageError, VaultDeletedError } from './errors.ts';
+import { ApiKeyError, NotFoundError, refuseUnknownOptions, SessionRevokedError, UnauthorizedError, UsageError, VaultDeletedError } from './errors.ts';
 import type { DecryptedLog } from './log-crypto.ts';
 import type { PullPage } from './pull.ts';
 
@@ -46,7 +50,9 @@ export interface LiveOptions {
   onCursor?: (cursor: number) => void | Promise<void>;
   /**
    * Called on every state change ("live" = subscribed and caught up once). "stopped" with
-   * `detail.error` (NotFoundError or VaultDeletedError) means the vault is gone; live sync ended.
+   * `detail.error` means live sync ended by itself: the vault is gone (NotFoundError,
+   * VaultDeletedError), the session ended (SessionRevokedError), the apikey is wrong (ApiKeyError) or
+   * the access token is refused (UnauthorizedError).
    */
   onState?: (state: LiveState, detail?: { error?: Error }) => void;
   /** Called when a pull fails (it is retried at the next poke, check or resubscription). */
@@ -64,11 +70,11 @@ export interface LiveSync {
   readonly state: LiveState;
   /** The last sequence applied. */
   readonly cursor: number;
-  /** Why live sync stopped by itself (NotFoundError, VaultDeletedError); undefined while it runs or after stop(). */
+  /** Why live sync stopped by itself (see onState); undefined while it runs or after stop(). */
   readonly error: Error | undefined;
   /** Pulls now (joined to a pull in flight); resolves with the cursor after it, rejects once the vault is gone. */
   pull(): Promise<number>;
-  /** Unsubscribes and waits for a pull in flight. */
+  /** Unsubscribes (closing the Realtime socket if no other channel uses it) and waits for a pull in flight. */
   stop(): Promise<void>;
 }
 
@@ -85,14 +91,49 @@ export interface LiveVault {
  * `function_not_found` until the function is up, PostgREST `PGRST202` for an rpc it does not know yet.
  */
 const VAULT_NOT_FOUND_CODES = new Set(['PT404', 'not_found']);
-const isVaultGone = (error: unknown): error is Error => error instanceof VaultDeletedError
+/**
+ * Failures no repeat can mend, which end live sync: the vault is gone, this session ended (issue 19),
+ * the apikey is none of the project's, or the access token is refused (issue 28: these looped on
+ * resubscriptions before, reported only as "transport failure").
+ */
+const isFinal = (error: unknown): error is Error => error instanceof VaultDeletedError
   || (error instanceof NotFoundError && VAULT_NOT_FOUND_CODES.has(error.code))
-  || error instanceof SessionRevokedError; // issue 19: this session's device was revoked or signed out
+  || error instanceof SessionRevokedError || error instanceof ApiKeyError || error instanceof UnauthorizedError;
+
+type Realtime = SupabaseClient<any, any, any>['realtime'];
+
+/**
+ * Closes the Realtime socket when no channel uses it any more. realtime-js closes such a socket only
+ * after two heartbeats (50 s), and its disconnect() leaves a 10 s timer behind (socketAdapter.ts,
+ * 2.109 to 2.119 at least): either keeps a Node process alive after the app is done. So, where these
+ * internals exist, cancel the delayed close and close the Phoenix socket directly; elsewhere (other
+ * versions, a Web Worker heartbeat) use the public disconnect().
+ */
+async function releaseSocket(realtime: Realtime): Promise<void> {
+  if (realtime.getChannels().length > 0) return;
+  const internals = realtime as unknown as {
+    worker?: boolean; _cancelPendingDisconnect?: () => void;
+    socketAdapter?: { socket?: { disconnect?: (done: () => void) => void } };
+  };
+  const phoenix = internals.socketAdapter?.socket;
+  if (internals.worker || typeof internals._cancelPendingDisconnect !== 'function' || typeof phoenix?.disconnect !== 'function') {
+    await realtime.disconnect();
+    return;
+  }
+  internals._cancelPendingDisconnect();
+  await new Promise<void>((resolve) => phoenix.disconnect!(resolve));
+  internals._cancelPendingDisconnect();
+}
 
 const MIN_BACKOFF_MS = 250;
 const MAX_BACKOFF_MS = 10_000;
 
+const LIVE_OPTIONS: Record<keyof LiveOptions, true> = {
+  cursor: true, apply: true, onCursor: true, onState: true, onError: true, signal: true, checkIntervalMs: true, pageSize: true, supabase: true,
+};
+
 export function startLive(vault: LiveVault, supabase: SupabaseClient<any, any, any> | undefined, options: LiveOptions): LiveSync {
+  refuseUnknownOptions('live', options, LIVE_OPTIONS);
   if (!supabase) throw new UsageError('live() needs a supabase-js client: HaexSyncClient.create({ supabase }) or live({ supabase })');
   if (!Number.isSafeInteger(options.cursor) || options.cursor < 0) throw new UsageError('cursor must be an integer >= 0');
   const stopper = new AbortController();
@@ -125,7 +166,7 @@ export function startLive(vault: LiveVault, supabase: SupabaseClient<any, any, a
       } catch (error) {
         if (signal.aborted) return;
         options.onError?.(error);
-        if (isVaultGone(error)) {
+        if (isFinal(error)) {
           gone = error;
           void stop(error);
           return;
@@ -202,6 +243,7 @@ export function startLive(vault: LiveVault, supabase: SupabaseClient<any, any, a
     if (old) await supabase.removeChannel(old).catch(() => {});
     await inFlight;
     options.onState?.('stopped', error ? { error } : undefined);
+    await releaseSocket(supabase.realtime).catch(() => {});
   };
   options.signal?.addEventListener('abort', () => { void stop(); }, { once: true });
 

@@ -26,7 +26,7 @@ import type { SupabaseClient } from '@supabase/supabase-js';
 import type { CompactionOptions } from './compaction.ts';
 import { type DeviceInfo, DeviceRegistry, hasDevices } from './devices.ts';
 import { canonicalUuid, randomBytes } from './encoding.ts';
-import { UsageError } from './errors.ts';
+import { refuseUnknownOptions, UsageError } from './errors.ts';
 import type { BatchOptions } from './push.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import { sharingApi } from './sharing/api.ts';
@@ -72,11 +72,21 @@ export interface HaexSyncClientOptions {
   compaction?: CompactionOptions;
 }
 
+const INVITEE_WITHOUT_IDENTITY = 'the invitee (this user) has not unlocked an identity on this client: '
+  + 'call client.unlockIdentity(secret) before accepting an invitation or joining by link';
+
+const CLIENT_OPTIONS: Record<keyof HaexSyncClientOptions, true> = {
+  supabase: true, transport: true, deviceName: true, deviceId: true, retry: true, push: true, pageSize: true, autoCompact: true,
+  compaction: true,
+};
+
 export class HaexSyncClient {
   readonly #s: Settings;
   private constructor(settings: Settings) { this.#s = settings; }
 
+  /** UsageError for an option it does not know (a misspelt `deviceName` would otherwise be ignored). */
   static create(options: HaexSyncClientOptions): HaexSyncClient {
+    refuseUnknownOptions('HaexSyncClient.create', options, CLIENT_OPTIONS);
     const transport = options.transport ?? (options.supabase ? rpcTransport(options.supabase) : undefined);
     if (!transport) throw new TypeError('HaexSyncClient.create needs `supabase` or `transport`');
     const retry = options.retry ?? {};
@@ -158,7 +168,7 @@ export class HaexSyncClient {
 
   /** This user's identity fingerprint (16 groups of 4 hex digits), to compare out of band. */
   get fingerprint(): string {
-    if (!this.#s.sharing.identity) throw new UsageError('unlockIdentity(secret) first');
+    if (!this.#s.sharing.identity) throw new UsageError('this user has not unlocked an identity on this client: client.unlockIdentity(secret) first');
     return this.#s.sharing.identity.fingerprint;
   }
 
@@ -167,7 +177,7 @@ export class HaexSyncClient {
 
   /** Accepts an invitation (idempotent) and returns the vault, unlocked through the grants it carried. */
   async acceptInvite(invitationId: string): Promise<Vault> {
-    if (!this.#s.sharing.identity) throw new UsageError('unlockIdentity(secret) first');
+    if (!this.#s.sharing.identity) throw new UsageError(INVITEE_WITHOUT_IDENTITY);
     const accepted = await sharingApi(this.#s.supabase).accept(canonicalUuid(invitationId, 'invitationId'));
     return await this.unlockVault(accepted.vault_id);
   }
@@ -175,7 +185,7 @@ export class HaexSyncClient {
   /** Joins a vault through an invite link (one use), checking the inviter's signatures; returns the unlocked Vault. */
   async joinByLink(link: string): Promise<Vault> {
     const me = this.#s.sharing.identity;
-    if (!me) throw new UsageError('unlockIdentity(secret) first');
+    if (!me) throw new UsageError(INVITEE_WITHOUT_IDENTITY);
     return await this.unlockVault(await claimInviteLink(sharingApi(this.#s.supabase), me, link));
   }
 

@@ -227,7 +227,10 @@ export class Vault {
     return {
       vaultId: this.vaultId, ring: this.#ring, api: sharingApi(settings.supabase), password: this.#password,
       identity: () => {
-        if (!settings.sharing.identity) throw new UsageError('unlockIdentity(secret) first');
+        if (!settings.sharing.identity) {
+          throw new UsageError('the inviter (this user) has not unlocked an identity on this client: call client.unlockIdentity(secret) '
+            + 'before inviting, creating links, changing roles, removing members or rotating keys');
+        }
         return settings.sharing.identity;
       },
     };

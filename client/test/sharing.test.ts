@@ -25,7 +25,7 @@ async function signedIn(user: User): Promise<SupabaseClient> {
 interface Person { user: User; client: HaexSyncClient }
 async function person(label: string): Promise<Person> {
   const user = await newUser(label);
-  const client = HaexSyncClient.create({ supabase: await signedIn(user), deviceId: label });
+  const client = HaexSyncClient.create({ supabase: await signedIn(user), deviceName: label });
   await client.unlockIdentity(`${label} secret`);
   return { user, client };
 }
@@ -159,5 +159,30 @@ describe('shared vaults through the client library', () => {
     const reopened = await alice.client.unlockVault(aliceVault.vaultId, 'alice vault password');
     expect(reopened.keyGeneration).toBe(generation + 1);
     expect((await alice.client.listVaults()).find((v) => v.vaultId === aliceVault.vaultId)?.keyRotationDue).toBe(false);
+  });
+});
+
+describe('errors name the party that lacks an identity (issue 28)', () => {
+  it('an inviter without an unlocked identity is told so, whether or not the invitee has one', async () => {
+    const inviter = HaexSyncClient.create({ supabase: await signedIn(await newUser('no-identity-inviter')) });
+    const vault = await inviter.createVault('inviter vault password');
+    const stranger = await newUser('no-identity-invitee');
+    for (const email of [bob.user.email, stranger.email]) {
+      await expect(vault.invite({ email, role: 'reader' })).rejects.toThrow(/^the inviter \(this user\) has not unlocked an identity/);
+    }
+    await expect(vault.createInviteLink({ role: 'reader' })).rejects.toThrow(/^the inviter \(this user\) has not unlocked an identity/);
+  });
+
+  it('an invitee without an identity is named by email, to the inviter', async () => {
+    const stranger = await newUser('no-identity-invitee');
+    await expect(aliceVault.invite({ email: stranger.email, role: 'reader' }))
+      .rejects.toThrow(new RegExp(`^the invitee ${stranger.email} has no identity yet`));
+  });
+
+  it('an invitee who has not unlocked an identity on this client is told so when accepting or joining by link', async () => {
+    const client = HaexSyncClient.create({ supabase: await signedIn(carol.user) });
+    const link = await (await alice.client.createVault('a vault to link to')).createInviteLink({ role: 'reader' });
+    await expect(client.joinByLink(link)).rejects.toThrow(/^the invitee \(this user\) has not unlocked an identity/);
+    await expect(client.acceptInvite(crypto.randomUUID())).rejects.toThrow(/^the invitee \(this user\) has not unlocked an identity/);
   });
 });

@@ -6,7 +6,9 @@ import {
   ConflictError, CursorAheadError, VaultDeletedError, type PullResult, type StoredLog, type SyncTransport,
 } from '../src/index.ts';
 import { canonicalUuid, fromBase64, fromUtf8, toBase64 } from '../src/encoding.ts';
-import { errorFromStatus, parseRetryAfter } from '../src/errors.ts';
+import { ApiKeyError, apiKeyCode, errorFromStatus, parseRetryAfter, SessionRevokedError, UnauthorizedError } from '../src/errors.ts';
+import { startLive } from '../src/live.ts';
+import { HaexSyncClient } from '../src/sync.ts';
 import { createVaultKey, rewrapVaultKey, unwrapVaultKey, vaultKeyAad } from '../src/vault-key.ts';
 
 const VAULT = '0b7f4c1e-5a57-4d1c-9c59-3a0f0e6f2a10';
@@ -363,5 +365,34 @@ describe('push and pull logic (in-memory server)', () => {
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(LogDecryptionError);
     expect((error as LogDecryptionError).sequence).toBe(15);
+  });
+});
+
+describe('options (issue 28)', () => {
+  const transport = { name: 'none' } as unknown as SyncTransport;
+
+  it('HaexSyncClient.create refuses an unknown option with a UsageError naming it', () => {
+    expect(() => HaexSyncClient.create({ transport, deviceNmae: 'laptop' } as never))
+      .toThrow(new UsageError('HaexSyncClient.create: unknown option "deviceNmae" (known: supabase, transport, deviceName, deviceId, retry, push, '
+        + 'pageSize, autoCompact, compaction)'));
+    expect(() => HaexSyncClient.create({ transport, device: 'x', name: 'y' } as never)).toThrow(/unknown options "device", "name"/);
+    expect(() => HaexSyncClient.create({ transport, deviceName: 'laptop', deviceId: 'custom', pageSize: 10 })).not.toThrow();
+  });
+
+  it('vault.live refuses an unknown option with a UsageError naming it', () => {
+    expect(() => startLive({ vaultId: VAULT, sync: async () => ({ cursor: 0 }) }, {} as never,
+      { cursor: 0, apply: () => {}, onStat: () => {} } as never)).toThrow(/^live: unknown option "onStat"/);
+  });
+});
+
+describe('401 answers (issue 28)', () => {
+  it('maps the gateway\'s refused apikey to ApiKeyError, session_revoked to SessionRevokedError, any other 401 to UnauthorizedError', () => {
+    expect(errorFromStatus(401, apiKeyCode(401, 'Unregistered API key')!, 'x')).toBeInstanceOf(ApiKeyError);
+    expect(errorFromStatus(401, apiKeyCode(401, 'Invalid API key')!, 'x')).toBeInstanceOf(ApiKeyError);
+    expect(apiKeyCode(403, 'Invalid API key')).toBeUndefined();
+    expect(errorFromStatus(401, 'session_revoked', 'x')).toBeInstanceOf(SessionRevokedError);
+    const other = errorFromStatus(401, 'PGRST301', 'x');
+    expect(other).toBeInstanceOf(UnauthorizedError);
+    expect({ retryable: other instanceof TransportError && other.retryable }).toEqual({ retryable: false });
   });
 });

@@ -1,11 +1,15 @@
 /**
  * supabase-js clients for the Auth tests: the pinned @supabase/supabase-js and the newest 2.x
- * (npm alias `supabase-js-latest`), each unmodified, against the shared stack or any other.
+ * (installed by the test setup: tests/support/supabase-js-latest.ts), each unmodified, against the
+ * shared stack or any other.
  */
+import { pathToFileURL } from 'node:url';
 import { createClient as createPinned, type SupabaseClient } from '@supabase/supabase-js';
-import { createClient as createLatest } from 'supabase-js-latest';
 import WebSocket from 'ws';
 import { stack } from './stack.ts';
+import { LATEST_ENTRY } from './supabase-js-latest.ts';
+
+const { createClient: createLatest } = await import(pathToFileURL(LATEST_ENTRY).href) as { createClient: unknown };
 
 export const SUPABASE_JS_VERSIONS = [
   ['pinned', createPinned],

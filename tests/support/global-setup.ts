@@ -12,6 +12,7 @@ import type { TestProject } from 'vitest/node';
 import type { SigningJwk } from '../../stack/jwt.ts';
 import type { StackInfo } from '../../stack/stack.ts';
 import { cliSigningKey, writeSigningKeys } from './signing-keys.ts';
+import { installLatestSupabaseJs } from './supabase-js-latest.ts';
 import { startThrowawayStack } from './throwaway-stack.ts';
 
 export type KeyMode = 'hs256' | 'es256';
@@ -31,6 +32,7 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
+  await installLatestSupabaseJs();
   const started = Date.now();
   const mode: KeyMode = project.name === 'es256' ? 'es256' : 'hs256';
   const env: Record<string, string> = {};

@@ -54,7 +54,7 @@ export async function invitations(api: SharingApi): Promise<PendingInvitation[]>
 /** A key ring filled from the user's grants of the vault: NotFoundError when there is none. */
 export async function ringFromGrants(api: SharingApi, vaultId: string, identity: () => UnlockedIdentity | undefined): Promise<KeyRing> {
   const me = identity();
-  if (!me) throw new UsageError('unlockIdentity(secret) first, or unlock the vault with its password');
+  if (!me) throw new UsageError('this user has not unlocked an identity on this client: call client.unlockIdentity(secret) first, or unlock the vault with its password');
   const ring = new KeyRing(vaultId, (r, after) => refreshGrants(r, after, api, identity()));
   await ring.refresh();
   if (ring.current === 0) throw new NotFoundError(`vault ${vaultId}: no key grant for this user`, 404, 'not_found');

@@ -81,8 +81,12 @@ export async function storeOwnGrants(ctx: SharedVaultContext): Promise<void> {
 export async function invite(ctx: SharedVaultContext, options: { email: string; role: Role }): Promise<SentInvitation> {
   const role = checkRole(options?.role);
   if (typeof options.email !== 'string' || !options.email.includes('@')) throw new UsageError('email must be an email address');
+  ctx.identity(); // the inviter's own identity first, so a missing one is not blamed on the invitee
   const found = await ctx.api.findIdentity(options.email.trim().toLowerCase());
-  if (!found) throw new UsageError(`no user with an identity has the email ${options.email}`);
+  if (!found) {
+    throw new UsageError(`the invitee ${options.email} has no identity yet (or no account): they sign up and call `
+      + 'client.unlockIdentity(secret) once, then can be invited; or send them an invite link');
+  }
   const invitee = await verifyIdentity(publicIdentity(found));
   await storeOwnGrants(ctx);
   for (let attempt = 0; ; attempt++) {

@@ -13,11 +13,12 @@
  * VaultDeletedError, `cursor_ahead` -> CursorAheadError), 400/413 -> ValidationError
  * (field from `error.details`: the first `{ field }` of a schema error, or the field path string
  * of an SQL error), network failures, 408, 429, 502, 503 and 504 -> TransportError{retryable: true,
- * retryAfterMs from Retry-After}, anything else (401, 403, 500, ...) -> TransportError{retryable: false}.
+ * retryAfterMs from Retry-After}, 401 -> SessionRevokedError, ApiKeyError (the gateway refused the apikey)
+ * or UnauthorizedError, anything else (403, 500, ...) -> TransportError{retryable: false}.
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
 import type { DeviceInfo, DeviceTransport } from '../devices.ts';
-import { errorFromStatus, parseRetryAfter, TransportError } from '../errors.ts';
+import { apiKeyCode, errorFromStatus, parseRetryAfter, TransportError } from '../errors.ts';
 import { type CompactResult, isCompactStatus, type PullResult, type PushResult, type SyncTransport, type VaultKeyRecord, type VaultSummary } from './types.ts';
 
 export interface EdgeFunctionEndpoint {
@@ -48,8 +49,12 @@ async function failFrom(what: string, response: Response): Promise<never> {
   let message = text.slice(0, 300) || response.statusText;
   let details: unknown;
   try {
-    const parsed = JSON.parse(text) as { error?: { code?: string; message?: string; details?: unknown } };
-    if (parsed?.error) {
+    const parsed = JSON.parse(text) as { error?: { code?: string; message?: string; details?: unknown }; message?: unknown };
+    const keyRefused = apiKeyCode(response.status, parsed?.message); // the gateway's own answer: { message, hint }
+    if (keyRefused) {
+      code = keyRefused;
+      message = parsed.message as string;
+    } else if (parsed?.error) {
       code = parsed.error.code ?? code;
       message = parsed.error.message ?? message;
       details = parsed.error.details;

@@ -6,7 +6,8 @@
  * VaultDeletedError, `cursor_ahead` -> CursorAheadError), PT400/PT413 -> ValidationError (field = the
  * error's `details`, which the SQL functions set to the argument path); network failure (status 0),
  * 408, 429, 502-504 and the transient SQLSTATEs (timeout, deadlock, serialization, out of resources)
- * -> TransportError{retryable: true}; others (401, 403, 500, unexpected shapes) ->
+ * -> TransportError{retryable: true}; 401 -> SessionRevokedError (PT401 session_revoked), ApiKeyError
+ * (the gateway refused the apikey) or UnauthorizedError; others (403, 500, unexpected shapes) ->
  * TransportError{retryable: false}. supabase-js does not expose response headers, so Retry-After is
  * not seen through this transport.
  * pull_logs answers one row, the page: its logs (sync_logs rows, so typed exactly by the table's Row
@@ -16,7 +17,7 @@
 import type { PostgrestError, SupabaseClient } from '@supabase/supabase-js';
 import type { Database, Json } from '../database.types.ts';
 import type { DeviceInfo, DeviceTransport } from '../devices.ts';
-import { errorFromStatus, TransportError } from '../errors.ts';
+import { apiKeyCode, errorFromStatus, TransportError } from '../errors.ts';
 import type { StoredLog } from '../log-crypto.ts';
 import { type CompactResult, isCompactStatus, type PullResult, type PushResult, type SyncTransport, type VaultKeyRecord, type VaultSummary } from './types.ts';
 
@@ -37,7 +38,7 @@ function fail(fn: string, error: PostgrestError, status: number): never {
   const field = typeof error.details === 'string' && error.details !== '' ? error.details : undefined;
   const apiCode = code === 'PT409' && CONFLICT_HINTS.has(error.hint ?? '') ? error.hint!
     : code === 'PT401' && error.hint === 'session_revoked' ? 'session_revoked' // issue 19
-    : code || (status === 0 ? 'network' : `http_${status}`);
+    : code || apiKeyCode(status, error.message) || (status === 0 ? 'network' : `http_${status}`);
   throw errorFromStatus(httpStatus, apiCode, `${fn}: ${error.message}`, field, error.details, undefined, error);
 }
 

@@ -1,7 +1,7 @@
 /** CompactionScheduler against a scripted transport: one run at a time, backoff on busy, bounds, stop(). */
 import { describe, expect, it } from 'vitest';
-import { CompactionScheduler } from './compaction.ts';
-import type { CompactResult, CompactStatus, SyncTransport } from './transport/types.ts';
+import { CompactionScheduler } from '../src/compaction.ts';
+import type { CompactResult, CompactStatus, SyncTransport } from '../src/transport/types.ts';
 
 const answer = (status: CompactStatus, removed = 0): CompactResult =>
   ({ status, removed, remaining: 1, complete: status === 'complete' || status === 'nothing_to_do', compactedThrough: 0 });
