@@ -30,6 +30,8 @@ export interface StackInfo {
   API_URL: string;
   REST_URL: string;
   FUNCTIONS_URL: string;
+  /** The embedded Storage (the CLI prints no such key; clients derive it from API_URL). */
+  STORAGE_URL: string;
   DB_URL: string;
   JWT_SECRET: string;
   ANON_KEY: string;
@@ -241,6 +243,7 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
       API_URL: apiUrl,
       REST_URL: `${apiUrl}/rest/v1`,
       FUNCTIONS_URL: `${apiUrl}/functions/v1`,
+      STORAGE_URL: `${apiUrl}/storage/v1`,
       DB_URL: pg.superuserUrl,
       JWT_SECRET: config.jwtSecret,
       ANON_KEY: keys.anonKey,
