@@ -193,10 +193,11 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
     const storage = createStorageService({
       dbUrl: `postgresql://supabase_storage_admin:${encodeURIComponent(config.dbPassword)}@127.0.0.1:${config.dbPort}/postgres`,
       dataDir: config.dataDir, verifier, signer: tokenSigner(config.jwtSecret, config.signingKeys),
-      fileSizeLimit: config.storage.fileSizeLimit,
+      fileSizeLimit: config.storage.fileSizeLimit, buckets: config.storage.buckets,
       log: (line) => appendFileSync(path.join(logs, 'storage.log'), `${line}\n`),
     });
     stops.push(() => storage.close());
+    await storage.seedBuckets();
     gatewayOptions.storage = storage;
 
     // Realtime connects as supabase_admin, as it does on `supabase start`.

@@ -13,14 +13,20 @@ import { startThrowawayStack } from './support/throwaway-stack.ts';
 let stack: Awaited<ReturnType<typeof startThrowawayStack>> | undefined;
 afterAll(async () => { await stack?.dispose(); });
 
-it('objects and the offset of an interrupted TUS upload survive a restart of the stack', async () => {
-  stack = await startThrowawayStack({ quiet: true });
+const seeded = (isPublic: boolean) => ({
+  storage: { fileSizeLimit: 50 * 1024 * 1024, buckets: [{ id: 'seeded', public: isPublic, fileSizeLimit: 1000, allowedMimeTypes: ['image/png'] }] },
+});
+
+it('objects and the offset of an interrupted TUS upload survive a restart of the stack; configured buckets are seeded', async () => {
+  stack = await startThrowawayStack({ quiet: true, config: seeded(true) });
   const { info, config, dataDir } = stack;
   const client = () => createClient(info.API_URL, info.SERVICE_ROLE_KEY, {
     auth: { persistSession: false, autoRefreshToken: false }, realtime: { transport: WebSocket as never },
   });
   const bucket = `restart-${crypto.randomUUID()}`;
   expect((await client().storage.createBucket(bucket, { public: false })).error).toBeNull();
+  expect((await client().storage.getBucket('seeded')).data)
+    .toMatchObject({ public: true, file_size_limit: 1000, allowed_mime_types: ['image/png'] });
   expect((await client().storage.from(bucket).upload('kept.bin', bytes(50_000, 21))).error).toBeNull();
 
   const data = bytes(512 * 1024, 22);
@@ -42,10 +48,11 @@ it('objects and the offset of an interrupted TUS upload survive a restart of the
   const url = upload.url!;
 
   await stack.stop();
-  stack = await startThrowawayStack({ dataDir, quiet: true, config: { apiPort: config.apiPort, dbPort: config.dbPort } });
+  stack = await startThrowawayStack({ dataDir, quiet: true, config: { apiPort: config.apiPort, dbPort: config.dbPort, ...seeded(false) } });
   const dispose = stack.dispose;
   stack.dispose = async () => { await dispose(); rmSync(dataDir, { recursive: true, force: true }); };
 
+  expect((await client().storage.getBucket('seeded')).data).toMatchObject({ public: false });
   const kept = await client().storage.from(bucket).download('kept.bin');
   expect(new Uint8Array(await kept.data!.arrayBuffer())).toEqual(bytes(50_000, 21));
 
