@@ -15,7 +15,7 @@
  *                                              {"message":"Invalid API key","hint":"Double check your Supabase `anon` or `service_role` API key."}
  *
  * Routes, as the platform's gateway protects them:
- *   /rest/v1, /graphql/v1, /realtime/v1 (HTTP API and websocket, `?apikey=`), /auth/v1 except its open
+ *   /rest/v1, /graphql/v1, /storage/v1, /realtime/v1 (HTTP API and websocket, `?apikey=`), /auth/v1 except its open
  *   routes (/verify, /callback, /authorize, /.well-known/jwks.json, which hosted serves without a key):
  *   every unknown key is refused;
  *   /functions/v1: only an unknown `sb_…` key is refused; any other value passes through to the
@@ -44,7 +44,7 @@ const under = (pathname: string, prefix: string) => pathname === prefix || pathn
 function strictness(pathname: string): 'all' | 'sb_' | 'none' {
   if (under(pathname, '/functions/v1')) return 'sb_';
   if (under(pathname, '/auth/v1')) return OPEN_AUTH_ROUTES.some((open) => under(pathname, open)) ? 'none' : 'all';
-  if (under(pathname, '/rest/v1') || under(pathname, '/graphql/v1') || under(pathname, '/realtime/v1')) return 'all';
+  if (['/rest/v1', '/graphql/v1', '/realtime/v1', '/storage/v1'].some((prefix) => under(pathname, prefix))) return 'all';
   return 'none';
 }
 

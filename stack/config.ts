@@ -42,6 +42,16 @@ export interface StackConfig {
   maxRows: number;
   functions: FunctionConfig[];
   auth: AuthSettings;
+  /** `[storage]` of config.toml, as far as the embedded Storage (stack/storage/) serves it. */
+  storage: { fileSizeLimit: number; buckets: BucketConfig[] };
+}
+
+/** `[storage.buckets.<id>]`: created (or updated) on start, as `supabase start` seeds them. */
+export interface BucketConfig {
+  id: string;
+  public: boolean;
+  fileSizeLimit: number | null;
+  allowedMimeTypes: string[] | null;
 }
 
 /** `[auth]` of config.toml, as far as the embedded Auth service (stack/auth/) serves it. */
@@ -70,6 +80,10 @@ interface ConfigToml {
     rate_limit?: { sign_in_sign_ups?: number; token_refresh?: number };
   };
   functions?: Record<string, { enabled?: boolean; verify_jwt?: boolean; entrypoint?: string; import_map?: string }>;
+  storage?: {
+    file_size_limit?: string | number;
+    buckets?: Record<string, { public?: boolean; file_size_limit?: string | number; allowed_mime_types?: string[] }>;
+  };
 }
 
 function portFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -133,7 +147,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = P
       signInSignUpsPer5Min: auth.rate_limit?.sign_in_sign_ups ?? 30,
       tokenRefreshesPer5Min: auth.rate_limit?.token_refresh ?? 150,
     },
+    // The CLI's default when config.toml is silent: 50MiB.
+    storage: {
+      fileSizeLimit: parseByteSize(toml.storage?.file_size_limit ?? '50MiB', '[storage] file_size_limit'),
+      buckets: Object.entries(toml.storage?.buckets ?? {}).map(([id, bucket]): BucketConfig => ({
+        id,
+        public: bucket.public ?? false,
+        fileSizeLimit: bucket.file_size_limit === undefined ? null
+          : parseByteSize(bucket.file_size_limit, `[storage.buckets.${id}] file_size_limit`),
+        allowedMimeTypes: bucket.allowed_mime_types ?? null,
+      })),
+    },
   };
+}
+
+/** A size as config.toml writes it ("50MiB", "5MB", "500KB", a number of bytes); units are binary, as the CLI reads them. */
+export function parseByteSize(value: string | number, name: string): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  const match = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$/i.exec(value) : null;
+  if (!match) throw new Error(`${name} must be a size such as "50MiB", got ${JSON.stringify(value)}`);
+  const unit = (match[2] ?? 'b').toLowerCase()[0]!;
+  const factor = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[unit as 'b' | 'k' | 'm' | 'g' | 't'];
+  return Math.floor(Number(match[1]) * factor);
 }
 
 export function readSigningKeys(file: string): SigningJwk[] {

@@ -3,6 +3,7 @@
  *   /rest/v1/*            -> PostgREST (prefix stripped)
  *   /functions/v1/NAME/*  -> that Edge Function, which sees the path /NAME/*
  *   /auth/v1/*            -> the embedded Auth service (stack/auth/), GoTrue's API
+ *   /storage/v1/*         -> the embedded Storage (stack/storage/), Supabase Storage's API
  *   /realtime/v1/*        -> the embedded Realtime server (stack/realtime): websocket upgrades of
  *                            /realtime/v1/websocket and its HTTP broadcast API
  *
@@ -36,6 +37,7 @@ import type { AuthService } from './auth/index.ts';
 import { CORS, preflightHeaders } from './cors.ts';
 import { bearerToken, type JwtVerifier } from './jwt.ts';
 import type { RealtimeServer } from './realtime/server.ts';
+import type { StorageService } from './storage/index.ts';
 
 export interface GatewayOptions {
   port: number;
@@ -49,6 +51,8 @@ export interface GatewayOptions {
   auth?: AuthService;
   /** Set once the Realtime server runs (it starts after the database); until then 503. */
   realtime?: { server?: RealtimeServer };
+  /** Serves /storage/v1 (stack/storage/); set once the database is up (until then 503). */
+  storage?: StorageService;
 }
 
 /**
@@ -199,6 +203,14 @@ function routeRealtime(options: GatewayOptions, c: Call): Response {
   return RESPONSE_ALREADY_SENT;
 }
 
+/** /storage/v1: the embedded Storage (stack/storage/), which streams the request and the answer itself. */
+function routeStorage(options: GatewayOptions, c: Call): Response {
+  if (!options.storage) return errorResponse(503, 'storage_starting', 'The Storage service is still starting');
+  const { url, authorization } = c.var;
+  options.storage.handle(c.env.incoming, c.env.outgoing, url.pathname.slice('/storage/v1'.length), url.search, authorization);
+  return RESPONSE_ALREADY_SENT;
+}
+
 export function createGateway(options: GatewayOptions): http.Server {
   const keys: MappedKeys = {
     publishable: Buffer.from(options.keys.publishableKey), secret: Buffer.from(options.keys.secretKey),
@@ -234,6 +246,7 @@ export function createGateway(options: GatewayOptions): http.Server {
   mount('/rest/v1', true, routeRest);
   mount('/auth/v1', true, routeAuth);
   mount('/realtime/v1', false, routeRealtime);
+  mount('/storage/v1', true, routeStorage);
   app.notFound(notFound);
   app.onError((_error, c) => {
     if (c.env.outgoing.headersSent) {
