@@ -257,7 +257,12 @@ export function createGateway(options: GatewayOptions): http.Server {
   });
 
   // The proxies and services read the request themselves: node-server must not drain it.
-  const server = http.createServer(getRequestListener(app.fetch, { hostname: 'gateway', autoCleanupIncoming: false }));
+  // Hono answers HEAD by running the GET route and copying its Response, which loses
+  // RESPONSE_ALREADY_SENT (the copy is written a second time). The routes read the method from the
+  // incoming request, so HEAD is routed as GET and still reaches the service as HEAD.
+  const route: Parameters<typeof getRequestListener>[0] = (request, env) =>
+    app.fetch(request.method === 'HEAD' ? new Request(request.url, { method: 'GET', headers: request.headers }) : request, env);
+  const server = http.createServer(getRequestListener(route, { hostname: 'gateway', autoCleanupIncoming: false }));
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://gateway');
     if (checkApiKey.upgrade(req, socket, url)) return;
