@@ -14,7 +14,7 @@
  *     publishable key (`sb_publishable_…`) `Bearer <anon JWT>`, any other apikey (a legacy JWT key)
  *     is forwarded as `Bearer <apikey>`; no apikey, no Authorization.
  * The websocket's `?apikey=` is mapped the same way (the template's `QueryToken`). The services
- * behind judge the token: PostgREST and Realtime against the stack's key set, Auth itself. Unknown
+ * behind judge the token: PostgREST and Realtime against the stack's key set, Auth itself.
  * An apikey that is present but none of the project's keys is refused first, as hosted Supabase's
  * gateway does (stack/api-key-check.ts); hosted also demands an apikey where none is sent (docs/auth.md,
  * "Keys, route by route").

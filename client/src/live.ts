@@ -23,7 +23,8 @@
  *   pulled pages already applied stay applied.
  * - A failure no repeat can mend ends live sync: when a pull answers NotFoundError (deleted, or this
  *   user lost access), VaultDeletedError, SessionRevokedError (this device revoked), ApiKeyError (the
- *   apikey is none of the project's) or UnauthorizedError (the access token is refused), live sync
+ *   apikey is none of the project's) or UnauthorizedError (the access token is refused; an expired one
+ *   only is retried, see isExpiredToken), live sync
  *   stops by itself: onError gets the error, then state "stopped" with it in onState's detail and in
  *   `live.error`; `live.pull()` rejects with it. A refused channel join (as for a vault that is gone,
  *   a wrong apikey, a refused token) triggers a pull at once, so the cause is named then rather than
@@ -98,7 +99,17 @@ const VAULT_NOT_FOUND_CODES = new Set(['PT404', 'not_found']);
  */
 const isFinal = (error: unknown): error is Error => error instanceof VaultDeletedError
   || (error instanceof NotFoundError && VAULT_NOT_FOUND_CODES.has(error.code))
-  || error instanceof SessionRevokedError || error instanceof ApiKeyError || error instanceof UnauthorizedError;
+  || error instanceof SessionRevokedError || error instanceof ApiKeyError
+  || (error instanceof UnauthorizedError && !isExpiredToken(error));
+
+/**
+ * An access token past its `exp` (the sync function's `token_expired`, PostgREST's "JWT expired") is
+ * reported but not final: the next pull asks for the token again, and an `accessToken()` callback or
+ * a session being refreshed may give a fresh one by then. supabase-js refreshes its session before a
+ * request; when that fails it sends no user token, which is final (`PT401`, not authenticated).
+ */
+const isExpiredToken = (error: UnauthorizedError) => error.code === 'token_expired' || error.code === 'PGRST303'
+  || /\bJWT expired\b/i.test(error.message);
 
 type Realtime = SupabaseClient<any, any, any>['realtime'];
 

@@ -396,3 +396,44 @@ describe('401 answers (issue 28)', () => {
     expect({ retryable: other instanceof TransportError && other.retryable }).toEqual({ retryable: false });
   });
 });
+
+describe('live sync and refused tokens (issue 28)', () => {
+  /** Just enough of supabase-js for live(): channels that subscribe at once, a socket to release. */
+  function fakeSupabase() {
+    const channels: object[] = [];
+    const channel = () => {
+      const c = { on: () => c, subscribe: (cb: (status: string) => void) => { setTimeout(() => cb('SUBSCRIBED'), 0); return c; } };
+      channels.push(c);
+      return c;
+    };
+    return {
+      channel, removeChannel: async (c: object) => { channels.splice(channels.indexOf(c), 1); return 'ok'; },
+      realtime: { setAuth: async () => {}, getChannels: () => channels, disconnect: async () => 'ok' },
+    };
+  }
+
+  /** A live sync whose every pull fails with `failure`; resolves once it has reported one error. */
+  async function liveFailingWith(failure: Error) {
+    const errors: unknown[] = [];
+    const live = startLive({ vaultId: VAULT, sync: async () => { throw failure; } }, fakeSupabase() as never,
+      { cursor: 0, apply: () => {}, checkIntervalMs: 0, onError: (error) => errors.push(error) });
+    await live.pull().catch(() => {});
+    return { live, errors };
+  }
+
+  it('an expired token is reported as UnauthorizedError and retried at the next occasion; live sync goes on', async () => {
+    for (const [code, message] of [['token_expired', 'pull: token expired'], ['PGRST303', 'pull_logs: JWT expired']] as const) {
+      const { live, errors } = await liveFailingWith(errorFromStatus(401, code, message));
+      expect(errors[0]).toBeInstanceOf(UnauthorizedError);
+      expect(live.state).not.toBe('stopped');
+      await live.stop();
+    }
+  });
+
+  it('any other refused token ends live sync with the UnauthorizedError', async () => {
+    const { live, errors } = await liveFailingWith(errorFromStatus(401, 'PGRST301', 'pull_logs: JWSError JWSInvalidSignature'));
+    expect(live.state).toBe('stopped');
+    expect(live.error).toBe(errors[0]);
+    expect(live.error).toBeInstanceOf(UnauthorizedError);
+  });
+});
