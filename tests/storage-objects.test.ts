@@ -4,7 +4,7 @@
  * token refused for the other use), and public buckets.
  */
 import { describe, expect, it } from 'vitest';
-import { newUser, stack } from './support/stack.ts';
+import { adminSql, newUser, stack } from './support/stack.ts';
 import { anonClient, blobBytes, bytes, serviceClient, testBucket, userClient } from './support/storage.ts';
 
 const names = (entries: { name: string }[] | null) => entries?.map((entry) => entry.name);
@@ -141,7 +141,6 @@ describe('info, exists, move, copy, remove', () => {
   it('direct deletes of storage rows are refused (Storage’s protect_delete)', async () => {
     const bucket = await testBucket({ ownFolders: false });
     expect((await serviceClient().storage.from(bucket.id).upload('x', bytes(1))).error).toBeNull();
-    const { adminSql } = await import('./support/stack.ts');
     await expect(adminSql()`delete from storage.objects where bucket_id = ${bucket.id}`).rejects.toMatchObject({ code: '42501' });
   });
 });
