@@ -4,6 +4,8 @@
  * RLS decided before bytes are stored, bucket limits, resume after an interruption, the signed
  * variant with `x-signature`.
  */
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import * as tus from 'tus-js-client';
 import { describe, expect, it } from 'vitest';
 import type { StackUser } from '../stack/users.ts';
@@ -73,8 +75,14 @@ describe('TUS resumable uploads', () => {
     const bucket = await testBucket();
     const user = await newUser('tus');
     const data = bytes(300_000, 11);
-    await tusUpload(data, { token: user.access_token, bucket: bucket.id, name: `${user.id}/big.bin`, chunkSize: 64 * 1024, contentType: 'image/png' }).done;
+    const { upload, done } = tusUpload(data, { token: user.access_token, bucket: bucket.id, name: `${user.id}/big.bin`, chunkSize: 64 * 1024, contentType: 'image/png' });
+    await done;
     expect(await download(user, bucket.id, `${user.id}/big.bin`)).toEqual(data);
+    // The finished upload leaves nothing behind in the resumable store (its bytes became the object).
+    const id = Buffer.from(upload.url!.split('/').pop()!, 'base64url').toString().split('/').pop()!;
+    const leftovers = () => readdirSync(path.join(stack.DATA_DIR, 'storage', 'tus')).filter((file) => file.startsWith(id));
+    for (const deadline = Date.now() + 5000; leftovers().length > 0 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
+    expect(leftovers()).toEqual([]);
     expect((await userClient(user).storage.from(bucket.id).info(`${user.id}/big.bin`)).data)
       .toMatchObject({ size: 300_000, contentType: 'image/png', cacheControl: 'max-age=3600' });
   });

@@ -179,9 +179,12 @@ export function createTusService(deps: StorageDeps, expiryMs = RESUMABLE_EXPIRY_
 
     onUploadFinish: async (req, upload) => {
       const { context } = contextOf(req);
+      const file = path.join(deps.files.tusDir, upload.id);
+      // The upload's part file and metadata go once the answer is out: @tus/server still reads
+      // both after this hook for a POST that carried the whole file (to set Upload-Expires).
+      const drop = () => { void rm(file, { force: true }); void rm(`${file}.json`, { force: true }); };
       try {
         const metadata = upload.metadata ?? {};
-        const file = path.join(deps.files.tusDir, upload.id);
         const { size, eTag } = await deps.files.digest(file);
         let userMetadata: Record<string, unknown> | undefined;
         try {
@@ -190,14 +193,15 @@ export function createTusService(deps: StorageDeps, expiryMs = RESUMABLE_EXPIRY_
         await completeUpload(deps, scopeFor(context, req.method, 'storage.upload.resumable'), {
           bucketId: metadata.bucketName!, name: metadata.objectName!, upsert: context.upsert,
           ...(context.caller.sub ? { owner: context.caller.sub } : {}),
-        }, file, {
+        }, await deps.files.linkIncoming(file), {
           size, eTag, mimeType: metadata.contentType || 'application/octet-stream', cacheControl: metadata.cacheControl || 'no-cache',
         }, userMetadata, upload.id);
-        await rm(`${file}.json`, { force: true });
+        const res = (req as unknown as { runtime?: { node?: { res?: ServerResponse } } }).runtime?.node?.res;
+        if (res) res.once('close', drop);
+        else drop();
         return { headers: { 'Tus-Complete': '1' } };
       } catch (error) {
-        // Its bytes are gone (completeUpload removed them): so goes the upload.
-        await rm(path.join(deps.files.tusDir, `${upload.id}.json`), { force: true });
+        drop(); // the object was not written: so goes the upload
         throw tusError(error);
       }
     },
