@@ -4,6 +4,8 @@
  * RLS decided before bytes are stored, bucket limits, resume after an interruption, the signed
  * variant with `x-signature`.
  */
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import * as tus from 'tus-js-client';
 import { describe, expect, it } from 'vitest';
 import type { StackUser } from '../stack/users.ts';
@@ -73,8 +75,14 @@ describe('TUS resumable uploads', () => {
     const bucket = await testBucket();
     const user = await newUser('tus');
     const data = bytes(300_000, 11);
-    await tusUpload(data, { token: user.access_token, bucket: bucket.id, name: `${user.id}/big.bin`, chunkSize: 64 * 1024, contentType: 'image/png' }).done;
+    const { upload, done } = tusUpload(data, { token: user.access_token, bucket: bucket.id, name: `${user.id}/big.bin`, chunkSize: 64 * 1024, contentType: 'image/png' });
+    await done;
     expect(await download(user, bucket.id, `${user.id}/big.bin`)).toEqual(data);
+    // The finished upload leaves nothing behind in the resumable store (its bytes became the object).
+    const id = Buffer.from(upload.url!.split('/').pop()!, 'base64url').toString().split('/').pop()!;
+    const leftovers = () => readdirSync(path.join(stack.DATA_DIR, 'storage', 'tus')).filter((file) => file.startsWith(id));
+    for (const deadline = Date.now() + 5000; leftovers().length > 0 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 20));
+    expect(leftovers()).toEqual([]);
     expect((await userClient(user).storage.from(bucket.id).info(`${user.id}/big.bin`)).data)
       .toMatchObject({ size: 300_000, contentType: 'image/png', cacheControl: 'max-age=3600' });
   });
@@ -125,6 +133,28 @@ describe('TUS resumable uploads', () => {
     expect(noToken.status).toBe(400);
     expect(await noToken.json()).toMatchObject({ statusCode: '403', error: 'Unauthorized' });
     expect((await serviceClient().storage.from(bucket.id).list(user.id)).data).toEqual([]);
+  });
+
+  it('another user can neither append to nor drop an upload in progress; its owner can drop it', async () => {
+    const bucket = await testBucket();
+    const user = await newUser('tus');
+    const other = await newUser('tus');
+    const headers = (token: string) => ({ 'tus-resumable': '1.0.0', apikey: stack.ANON_KEY, authorization: `Bearer ${token}` });
+    const created = await fetch(ENDPOINT, {
+      method: 'POST',
+      headers: { ...headers(user.access_token), 'upload-length': '10', 'upload-metadata': `bucketName ${btoa(bucket.id)},objectName ${btoa(`${user.id}/p.bin`)}` },
+    });
+    expect(created.status).toBe(201);
+    const url = created.headers.get('location')!;
+    const append = await fetch(url, {
+      method: 'PATCH', headers: { ...headers(other.access_token), 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }, body: bytes(10),
+    });
+    expect(append.status).toBe(403);
+    expect((await fetch(url, { method: 'DELETE', headers: headers(other.access_token) })).status).toBe(403);
+    const offset = await fetch(url, { method: 'HEAD', headers: headers(user.access_token) });
+    expect(offset.headers.get('upload-offset')).toBe('0');
+    expect((await fetch(url, { method: 'DELETE', headers: headers(user.access_token) })).status).toBe(204);
+    expect((await fetch(url, { method: 'HEAD', headers: headers(user.access_token) })).status).toBe(404);
   });
 
   it('enforces the bucket’s size limit (413) and MIME types (415)', async () => {

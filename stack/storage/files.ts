@@ -16,7 +16,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync, rmSync } from 'node:fs';
-import { copyFile, open, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, link, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -84,6 +84,16 @@ export class FileStore {
     const target = this.pathOf(version);
     mkdirSync(path.dirname(target), { recursive: true });
     await rename(tempPath, target);
+  }
+
+  /**
+   * A second name under incoming/ for a finished file elsewhere in the store (a hard link: no copy),
+   * for `commit` to move under its version while the original stays readable.
+   */
+  async linkIncoming(file: string): Promise<string> {
+    const tempPath = path.join(this.#incoming, randomUUID());
+    await link(file, tempPath);
+    return tempPath;
   }
 
   /** md5 of a complete file (resumable uploads arrive in parts; the eTag is over the whole). */

@@ -6,11 +6,11 @@
  * Metadata lives in storage.buckets / storage.objects (sql/bootstrap/storage.sql), queried as the
  * caller's role with the JWT's claims (database.ts), so RLS policies decide as on hosted Supabase;
  * bytes live under `<dataDir>/storage` (files.ts). Routes: buckets.ts, objects.ts, object-ops.ts,
- * tus.ts; errors in Storage's shape (errors.ts). CORS preflights are answered here, as the CLI's
+ * list-v2.ts, tus.ts; errors in Storage's shape (errors.ts). CORS preflights are answered here, as the CLI's
  * Kong does in front of Storage.
  *
  * Not served (hosted Storage has them): image transformations (/render), the S3 protocol, analytics
- * and vector buckets, /cdn purges, list-v2.
+ * and vector buckets, /cdn purges.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
@@ -25,6 +25,7 @@ import type { StorageDeps, StorageEnv } from './context.ts';
 import { StorageDatabase } from './database.ts';
 import { ERRORS, StorageError } from './errors.ts';
 import { FileStore } from './files.ts';
+import { listV2Routes } from './list-v2.ts';
 import { objectOpsRoutes } from './object-ops.ts';
 import { objectRoutes } from './objects.ts';
 import { createTusService, TUS_PATH } from './tus.ts';
@@ -39,12 +40,16 @@ export interface StorageServiceOptions {
   fileSizeLimit: number;
   /** `[storage.buckets.*]` of config.toml, created or updated by `seedBuckets`. */
   buckets?: BucketConfig[];
+  /** How long an unfinished resumable upload lives (default: Storage's hour). */
+  resumableExpiryMs?: number;
   log?: (line: string) => void;
 }
 
 export interface StorageService {
   /** Creates the configured buckets, or updates them to their configured settings, as `supabase start` seeds them. */
   seedBuckets(): Promise<void>;
+  /** Removes expired unfinished resumable uploads (also run on start and hourly); resolves with how many. */
+  cleanUpResumable(): Promise<number>;
   /** Serves a request whose path had /storage/v1 removed (`subpath`); `authorization` as the gateway maps it. */
   handle(req: IncomingMessage, res: ServerResponse, subpath: string, search: string, authorization: string | undefined): void;
   close(): Promise<void>;
@@ -61,8 +66,12 @@ export function createStorageService(options: StorageServiceOptions): StorageSer
   const db = new StorageDatabase(options.dbUrl);
   const files = new FileStore(path.join(options.dataDir, 'storage'));
   const deps: StorageDeps = { db, files, verifier: options.verifier, signer: options.signer, fileSizeLimit: options.fileSizeLimit };
-  const tus = createTusService(deps);
+  const tus = createTusService(deps, options.resumableExpiryMs);
   const log = options.log ?? (() => {});
+  const cleanUp = () => tus.cleanUp().catch((error: unknown) => { log(`storage: resumable clean-up: ${error}`); return 0; });
+  void cleanUp();
+  const cleanUpTimer = setInterval(() => void cleanUp(), 3_600_000);
+  cleanUpTimer.unref();
 
   const app = new Hono<StorageEnv>();
   app.onError((error, c) => {
@@ -89,6 +98,7 @@ export function createStorageService(options: StorageServiceOptions): StorageSer
   bucketRoutes(app, deps);
   // The specific /object/<word>/… routes first: the generic /object/:bucket/* would match them too.
   objectOpsRoutes(app, deps);
+  listV2Routes(app, deps);
   objectRoutes(app, deps);
 
   const listener = getRequestListener(app.fetch, { overrideGlobalObjects: false });
@@ -127,7 +137,9 @@ export function createStorageService(options: StorageServiceOptions): StorageSer
             allowed_mime_types = excluded.allowed_mime_types, updated_at = now()`);
       }
     },
+    cleanUpResumable: cleanUp,
     async close() {
+      clearInterval(cleanUpTimer);
       await db.close();
     },
   };

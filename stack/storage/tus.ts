@@ -8,15 +8,18 @@
  *   PATCH (application/offset+octet-stream) -> 204, a wrong Upload-Offset 409; DELETE -> 204;
  *   OPTIONS -> Tus-Version 1.0.0. The `x-upsert: true` header on the finishing request replaces an
  *   existing object.
- * - Authorization: a valid JWT on every request but OPTIONS and HEAD (the upload id is a random
- *   uuid); POST and PATCH first probe the write under the caller's role (Storage's canUpload), so
- *   RLS refuses before bytes are stored. The signed variant, /upload/resumable/sign, takes an
+ * - Authorization: a valid JWT on every request but OPTIONS; POST, PATCH and DELETE first probe the
+ *   write under the caller's role (Storage's canUpload), so RLS refuses before bytes are stored and
+ *   no one else can append to or drop an upload; HEAD needs the JWT only (the id is a random uuid). The signed variant, /upload/resumable/sign, takes an
  *   upload-scoped signed-URL token in `x-signature` instead (owner and upsert from the token).
  * - Limits: the bucket's file_size_limit (capped by the global one) through maxSize (413), its
  *   allowed_mime_types on create (415), both with TUS's status codes (Storage answers TUS errors
  *   with their real status, not 400).
  * - On the last byte the file is renamed under its version (files.ts) and the row written as the
  *   caller, as a simple upload completes.
+ *
+ * - Expiry, as Storage's TUS_URL_EXPIRY_MS: an upload unfinished an hour after its creation answers
+ *   410 and its parts are removed by the hourly clean-up (index.ts); `Upload-Expires` says when.
  *
  * The datastore's upload id is the object version (a uuid), so no object name reaches a file name.
  */
@@ -67,8 +70,11 @@ function scopeFor(context: TusRequestContext, method: string, operation: string)
   return { caller: context.caller, operation, method, path: TUS_PATH };
 }
 
-export function createTusService(deps: StorageDeps) {
-  const datastore = new TusFileStore({ directory: deps.files.tusDir });
+/** Storage's TUS_URL_EXPIRY_MS default: an upload not finished within an hour of its creation expires. */
+export const RESUMABLE_EXPIRY_MS = 3_600_000;
+
+export function createTusService(deps: StorageDeps, expiryMs = RESUMABLE_EXPIRY_MS) {
+  const datastore = new TusFileStore({ directory: deps.files.tusDir, expirationPeriodInMilliseconds: expiryMs });
   const location = async (id: string) => {
     const upload = await datastore.getUpload(id);
     const bucketName = upload.metadata?.bucketName;
@@ -98,11 +104,11 @@ export function createTusService(deps: StorageDeps) {
     },
 
     generateUrl: (req, { proto, host, id }) => {
-      const { node, context } = contextOf(req);
+      const { context } = contextOf(req);
       const { bucketName, objectName } = context.created!;
       const encoded = Buffer.from(`${bucketName}/${objectName}/${id}`, 'utf8').toString('base64url');
       const base = `${PUBLIC_PREFIX}${TUS_PATH}${context.signed ? '/sign' : ''}`;
-      return `${proto}://${node.headers['x-forwarded-host'] ?? host}${base}/${encoded}`;
+      return `${proto}://${host}${base}/${encoded}`;
     },
 
     getFileIdFromRequest: (_req, lastPath) => {
@@ -147,8 +153,8 @@ export function createTusService(deps: StorageDeps) {
             ...(payload.owner ? { sub: payload.owner } : {}) };
           return;
         }
+        // HEAD needs a valid JWT only (the id is an unguessable uuid); POST, PATCH and DELETE probe the write.
         if (req.method === 'HEAD') return;
-        if (req.method === 'DELETE') return;
         await canUpload(deps, scopeFor(context, req.method, 'storage.upload.resumable'), {
           bucketId: bucketName, name: objectName, upsert: context.upsert,
           ...(context.caller.sub ? { owner: context.caller.sub } : {}),
@@ -173,9 +179,12 @@ export function createTusService(deps: StorageDeps) {
 
     onUploadFinish: async (req, upload) => {
       const { context } = contextOf(req);
+      const file = path.join(deps.files.tusDir, upload.id);
+      // The upload's part file and metadata go once the answer is out: @tus/server still reads
+      // both after this hook for a POST that carried the whole file (to set Upload-Expires).
+      const drop = () => { void rm(file, { force: true }); void rm(`${file}.json`, { force: true }); };
       try {
         const metadata = upload.metadata ?? {};
-        const file = path.join(deps.files.tusDir, upload.id);
         const { size, eTag } = await deps.files.digest(file);
         let userMetadata: Record<string, unknown> | undefined;
         try {
@@ -184,12 +193,15 @@ export function createTusService(deps: StorageDeps) {
         await completeUpload(deps, scopeFor(context, req.method, 'storage.upload.resumable'), {
           bucketId: metadata.bucketName!, name: metadata.objectName!, upsert: context.upsert,
           ...(context.caller.sub ? { owner: context.caller.sub } : {}),
-        }, file, {
+        }, await deps.files.linkIncoming(file), {
           size, eTag, mimeType: metadata.contentType || 'application/octet-stream', cacheControl: metadata.cacheControl || 'no-cache',
         }, userMetadata, upload.id);
-        await rm(`${file}.json`, { force: true });
+        const res = (req as unknown as { runtime?: { node?: { res?: ServerResponse } } }).runtime?.node?.res;
+        if (res) res.once('close', drop);
+        else drop();
         return { headers: { 'Tus-Complete': '1' } };
       } catch (error) {
+        drop(); // the object was not written: so goes the upload
         throw tusError(error);
       }
     },
@@ -201,6 +213,8 @@ export function createTusService(deps: StorageDeps) {
   });
 
   return {
+    /** Removes expired unfinished uploads (their parts and metadata); resolves with how many. */
+    cleanUp: () => server.cleanUpExpiredUploads(),
     /** Handles one TUS request; `subpath` is below /storage/v1. */
     async handle(req: IncomingMessage, res: ServerResponse, caller: Caller, subpath: string) {
       const signed = subpath === `${TUS_PATH}/sign` || subpath.startsWith(`${TUS_PATH}/sign/`);
