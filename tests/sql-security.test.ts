@@ -159,10 +159,11 @@ describe('attack matrix against user A\'s vault (nothing read, nothing changed)'
     ['an expired token of A, straight to PostgREST', () => ({ name: 'expired direct', token: expiredTokenFor(alice), direct: true }), everyAttempt('401 PGRST301')],
     ['a forged token of A, straight to PostgREST', () => ({ name: 'forged direct', token: forgedTokenFor(alice), direct: true }), everyAttempt('401 PGRST301')],
     ['a forged service key, straight to PostgREST', () => ({ name: 'forged service direct', token: forgedServiceKey(), direct: true }), everyAttempt('401 PGRST301')],
+    // A key that is none of the project's is refused by the gateway itself (hosted's 401 Invalid API key, no code).
     ['a forged service key as apikey', () => ({ name: 'forged service apikey', apikey: forgedServiceKey(), token: forgedServiceKey() }),
-      everyAttempt('401 PGRST301')],
+      everyAttempt('401')],
     ['a forged service key as apikey alone', () => ({ name: 'forged service apikey alone', apikey: forgedServiceKey() }),
-      everyAttempt('401 PGRST301')],
+      everyAttempt('401')],
   ];
 
   it.each(cases)('%s', async (_name, attacker, expected) => {
