@@ -27,6 +27,8 @@ import type { CompactionOptions } from './compaction.ts';
 import { type DeviceInfo, DeviceRegistry, hasDevices } from './devices.ts';
 import { canonicalUuid, randomBytes } from './encoding.ts';
 import { UsageError } from './errors.ts';
+import { supabaseFileBackend } from './files/backend.ts';
+import { removeVaultObjects } from './files/files.ts';
 import type { BatchOptions } from './push.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import { sharingApi } from './sharing/api.ts';
@@ -70,6 +72,12 @@ export interface HaexSyncClientOptions {
   autoCompact?: boolean;
   /** Tuning of the background compaction (backoff, limits, callbacks). */
   compaction?: CompactionOptions;
+  /**
+   * Files (vault.putFile, docs/files.md): plaintext bytes per chunk of NEW files (64 KiB..16 MiB,
+   * default 4 MiB; a file keeps the chunk size it was written with) and chunks in flight per
+   * transfer (default 3): memory per transfer is about (concurrency + 1) x chunkSize.
+   */
+  files?: { chunkSize?: number; concurrency?: number };
 }
 
 export class HaexSyncClient {
@@ -84,7 +92,7 @@ export class HaexSyncClient {
     return new HaexSyncClient({
       transport, supabase: options.supabase, deviceId: options.deviceId ?? null, devices, retry, push: options.push ?? {},
       pageSize: options.pageSize, autoCompact: options.autoCompact ?? true, compaction: options.compaction ?? {},
-      sharing: {},
+      sharing: {}, files: options.files,
     });
   }
 
@@ -189,8 +197,18 @@ export class HaexSyncClient {
     return withRetry(() => this.#s.transport.listVaults(), this.#s.retry);
   }
 
-  /** Deletes the vault with its key and every log, for every device. */
-  deleteVault(vaultId: string): Promise<void> {
-    return this.#s.transport.deleteVault(canonicalUuid(vaultId, 'vaultId'));
+  /**
+   * Deletes the vault with its key, every log and every file, for every device (the owner only).
+   * Files go first, through the Storage API (prepare_vault_deletion stops new uploads; each call
+   * removes what is left, so an interrupted deletion is finished by calling again).
+   */
+  async deleteVault(vaultId: string): Promise<void> {
+    const id = canonicalUuid(vaultId, 'vaultId');
+    if (this.#s.supabase) {
+      const backend = supabaseFileBackend(this.#s.supabase);
+      await backend.prepareVaultDeletion(id);
+      await removeVaultObjects({ vaultId: id, backend });
+    }
+    return this.#s.transport.deleteVault(id);
   }
 }
