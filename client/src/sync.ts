@@ -192,9 +192,16 @@ export class HaexSyncClient {
     await sharingApi(this.#s.supabase).decline(canonicalUuid(invitationId, 'invitationId'));
   }
 
+  /** The user's vaults; with a supabase client also each one's used bytes and quota (list_vault_usage). */
   async listVaults(): Promise<VaultSummary[]> {
     await this.#registered();
-    return withRetry(() => this.#s.transport.listVaults(), this.#s.retry);
+    const vaults = await withRetry(() => this.#s.transport.listVaults(), this.#s.retry);
+    if (!this.#s.supabase || vaults.length === 0) return vaults;
+    const usage = await withRetry(() => supabaseFileBackend(this.#s.supabase).usage(), this.#s.retry);
+    return vaults.map((v) => {
+      const u = usage.get(v.vaultId);
+      return u ? { ...v, usedBytes: u.usedBytes, fileBytes: u.fileBytes, quotaBytes: u.quotaBytes } : v;
+    });
   }
 
   /**

@@ -16,6 +16,7 @@ const CHUNK = MIN_CHUNK_SIZE;
 
 class MemoryBackend implements FileBackend {
   objects = new Map<string, Uint8Array<ArrayBuffer>>();
+  created = new Map<string, string>();
   recordsByKey = new Map<string, FileRecord>();
   uploads: string[] = [];
   inflight = 0;
@@ -30,6 +31,7 @@ class MemoryBackend implements FileBackend {
       if (this.failAfter !== undefined && path.includes('/c/') && this.failAfter-- <= 0) throw new Error('connection lost');
       if (!upsert && this.objects.has(path)) return 'exists' as const;
       this.objects.set(path, body.slice());
+      if (!this.created.has(path)) this.created.set(path, new Date().toISOString());
       this.uploads.push(path);
       return 'stored' as const;
     } finally {
@@ -43,7 +45,7 @@ class MemoryBackend implements FileBackend {
       if (!path.startsWith(`${folder}/`)) continue;
       const [name, ...rest] = path.slice(folder.length + 1).split('/');
       entries.set(name!, rest.length ? { name: name!, folder: true, size: undefined, createdAt: undefined }
-        : { name: name!, folder: false, size: body.length, createdAt: new Date().toISOString() });
+        : { name: name!, folder: false, size: body.length, createdAt: this.created.get(path) });
     }
     return [...entries.values()].sort((a, b) => a.name.localeCompare(b.name)).slice(offset, offset + limit);
   }
@@ -58,6 +60,7 @@ class MemoryBackend implements FileBackend {
   async records(_: string, { limit, offset }: { limit: number; offset: number }) { return [...this.recordsByKey.values()].slice(offset, offset + limit); }
   async forget(_: string, fileId: string) { this.recordsByKey.delete(fileId); }
   async prepareVaultDeletion() {}
+  async usage() { return new Map(); }
 }
 
 async function vaultKey(): Promise<CryptoKey> {

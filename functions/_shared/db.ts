@@ -124,7 +124,9 @@ export function mapSqlError(status: number, body: SqlError | undefined, source =
     const details = typeof body?.details === 'string' && body.details !== '' ? apiNames(body.details) : undefined;
     const hinted = code === 'PT409' && typeof body?.hint === 'string' ? CONFLICT_HINTS[body.hint]
       // issue 19: the token's Auth session ended (signed out, or its device revoked)
-      : code === 'PT401' && body?.hint === 'session_revoked' ? 'session_revoked' : undefined;
+      : code === 'PT401' && body?.hint === 'session_revoked' ? 'session_revoked'
+      // issue 26: the vault's byte quota
+      : code === 'PT413' && body?.hint === 'quota_exceeded' ? 'quota_exceeded' : undefined;
     return new HttpError(Number(code.slice(2)), hinted ?? apiCode, apiNames(body?.message ?? 'request failed'), details);
   }
   for (const [pattern, fixedStatus, fixedCode, message] of FIXED) {

@@ -40,6 +40,8 @@ export interface FileBackend {
   records(vaultId: string, options: { limit: number; offset: number }): Promise<FileRecord[]>;
   /** Drops the file's record (forget_file), before its objects are removed. Idempotent. */
   forget(vaultId: string, fileId: string): Promise<void>;
+  /** Used bytes (logs and files), file bytes and quota of each of the caller's vaults (list_vault_usage). */
+  usage(): Promise<Map<string, { usedBytes: number; fileBytes: number; quotaBytes: number | null }>>;
   /** The owner starts deleting the vault: no new objects from now on (prepare_vault_deletion). */
   prepareVaultDeletion(vaultId: string): Promise<void>;
 }
@@ -125,6 +127,13 @@ export function supabaseFileBackend(supabase: SupabaseClient<any, any, any> | un
     },
     async forget(vaultId, fileId) {
       await rpc('forget_file', { vault_id: vaultId, file_id: fileId });
+    },
+    async usage() {
+      type Row = { vault_id: string; used_bytes: number | string; file_bytes: number | string; quota_bytes: number | string | null };
+      const rows = await rpc<Row[]>('list_vault_usage', {});
+      return new Map((rows ?? []).map((r) => [r.vault_id, {
+        usedBytes: Number(r.used_bytes), fileBytes: Number(r.file_bytes), quotaBytes: r.quota_bytes === null ? null : Number(r.quota_bytes),
+      }]));
     },
     async prepareVaultDeletion(vaultId) {
       await rpc('prepare_vault_deletion', { vault_id: vaultId });

@@ -1,0 +1,34 @@
+-- delete_vault refuses while the vault still has objects in Storage (issue 26): deleting the vault
+-- row would leave them with no policy that lets anyone reach or remove them, and only the Storage
+-- API removes objects (deleting storage.objects rows leaves the bytes). The client's deleteVault
+-- calls prepare_vault_deletion, removes the objects through the Storage API, then calls this.
+-- PT409 hint vault_files_remain otherwise. Everything else as in 20261203200800_recreate_delete_vault_for_members.sql.
+
+set lock_timeout = '1s';
+
+create or replace function public.delete_vault(vault_id uuid)
+returns void
+language plpgsql volatile
+security definer -- deletes from vaults (cascading to members, keys, grants, logs and file records), which have no write grants
+set search_path = ''
+as $$
+begin
+  perform private.require_vault_role(delete_vault.vault_id, 'owner');
+  if exists (select from storage.objects o
+             where o.bucket_id = 'vault-files' and o.name like delete_vault.vault_id::text || '/%') then
+    raise exception using errcode = 'PT409',
+      message = 'the vault still has files in Storage: remove them through the Storage API first (the client''s deleteVault does)',
+      detail = 'vault_id', hint = 'vault_files_remain';
+  end if;
+  -- Takes the vault's row lock, so a push in progress finishes first; a push waiting for the lock
+  -- then finds no vault (PT404).
+  delete from public.vaults v where v.id = delete_vault.vault_id;
+  if not found then
+    raise exception using errcode = 'PT404', message = 'vault not found', detail = 'vault_id';
+  end if;
+end
+$$;
+comment on function public.delete_vault(uuid) is
+  'API: deletes a vault the caller owns with its members, keys, grants, logs and file records; PT409 hint vault_files_remain while Storage objects of it remain; PT403 for another member, PT404 when absent or not a member. SECURITY DEFINER because the tables have no write grants; access through private.require_vault_role.';
+
+reset lock_timeout;
