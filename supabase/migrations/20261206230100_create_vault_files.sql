@@ -18,7 +18,7 @@ create table public.vault_files (
   vault_id uuid not null references public.vaults (id) on delete cascade,
   file_id uuid not null,
   size bigint not null check (size >= 0),
-  chunk_count int not null check (chunk_count >= 1),
+  chunk_count bigint not null check (chunk_count between 1 and 4294967295),
   stored_bytes bigint not null check (stored_bytes >= 0),
   created_at timestamptz not null default now(),
   primary key (vault_id, file_id)
@@ -42,11 +42,12 @@ create table private.vault_file_state (
 );
 comment on table private.vault_file_state is
   'Per vault: file_bytes (sum of vault_files.stored_bytes) and deletion_started_at (prepare_vault_deletion: no new file objects).';
+alter table private.vault_file_state enable row level security; -- no policy: only definer functions read it
 revoke all on table private.vault_file_state from public, anon, authenticated;
 
 -- register_file: the last step of an upload. The server checks what it can (the objects exist,
 -- and counts their bytes itself); the plaintext size is the writer's word, which readers check.
-create function public.register_file(vault_id uuid, file_id uuid, size bigint, chunk_count int)
+create function public.register_file(vault_id uuid, file_id uuid, size bigint, chunk_count bigint)
 returns setof public.vault_files
 language plpgsql volatile
 security definer -- writes vault_files and vault_file_state (no write grants) and reads storage.objects of the vault
@@ -67,8 +68,8 @@ begin
   if register_file.size is null or register_file.size < 0 then
     raise exception using errcode = 'PT400', message = 'size must be a non-negative integer', detail = 'size';
   end if;
-  if register_file.chunk_count is null or register_file.chunk_count < 1 then
-    raise exception using errcode = 'PT400', message = 'chunk_count must be a positive integer', detail = 'chunk_count';
+  if register_file.chunk_count is null or register_file.chunk_count not between 1 and 4294967295 then
+    raise exception using errcode = 'PT400', message = 'chunk_count must be 1 to 4294967295', detail = 'chunk_count';
   end if;
   select count(*) filter (where o.name like folder || 'c/%'),
          max(case when o.name ~ ('^' || folder || 'c/[0-9]{10}$') then substr(o.name, length(folder) + 3)::bigint end),
@@ -97,10 +98,10 @@ begin
     where f.vault_id = register_file.vault_id and f.file_id = register_file.file_id;
 end
 $$;
-comment on function public.register_file(uuid, uuid, bigint, int) is
+comment on function public.register_file(uuid, uuid, bigint, bigint) is
   'API: records a complete file (writers and above; PT409 hint file_incomplete unless its header and chunks 0..chunk_count-1 are stored); idempotent. SECURITY DEFINER: writes vault_files and reads the vault''s storage.objects; access through private.require_vault_role.';
-revoke execute on function public.register_file(uuid, uuid, bigint, int) from public, anon;
-grant execute on function public.register_file(uuid, uuid, bigint, int) to authenticated;
+revoke execute on function public.register_file(uuid, uuid, bigint, bigint) from public, anon;
+grant execute on function public.register_file(uuid, uuid, bigint, bigint) to authenticated;
 
 create function public.forget_file(vault_id uuid, file_id uuid)
 returns void

@@ -20,6 +20,7 @@ create table private.quota_settings (
   default_vault_quota_bytes bigint null check (default_vault_quota_bytes > 0)
 );
 comment on table private.quota_settings is 'One row: the default per-vault byte quota (null: none).';
+alter table private.quota_settings enable row level security; -- no policy: service_role bypasses RLS, definer functions read it
 revoke all on table private.quota_settings from public, anon, authenticated;
 
 create table private.vault_quotas (
@@ -27,6 +28,7 @@ create table private.vault_quotas (
   quota_bytes bigint not null check (quota_bytes > 0)
 );
 comment on table private.vault_quotas is 'Per-vault byte quotas set by the service role; they win over the default.';
+alter table private.vault_quotas enable row level security; -- no policy: service_role bypasses RLS, definer functions read it
 revoke all on table private.vault_quotas from public, anon, authenticated;
 
 create function private.vault_quota(p_vault_id uuid) returns bigint
@@ -158,7 +160,6 @@ comment on function public.set_vault_quota(uuid, bigint) is
   'API for the service role only: sets a vault''s byte quota (null: back to the default). Exposed so that server code can set it through PostgREST; SECURITY INVOKER, executable by service_role alone.';
 revoke execute on function public.set_vault_quota(uuid, bigint) from public, anon, authenticated;
 grant execute on function public.set_vault_quota(uuid, bigint) to service_role;
-grant usage on schema private to service_role;
 grant select, insert, update, delete on table private.vault_quotas to service_role;
 
 create function public.set_default_vault_quota(quota_bytes bigint)

@@ -67,9 +67,9 @@ const isAbsent = (error: StorageError) => {
 const isDuplicate = (error: StorageError) =>
   Number(error.status) === 409 || String(error.statusCode) === '409' || String(error.statusCode) === 'Duplicate';
 
-interface FileRow { file_id: string; size: number | string; chunk_count: number; created_at: string }
+interface FileRow { file_id: string; size: number | string; chunk_count: number | string; created_at: string }
 const toRecord = (row: FileRow): FileRecord =>
-  ({ fileId: row.file_id, size: Number(row.size), chunkCount: row.chunk_count, createdAt: row.created_at });
+  ({ fileId: row.file_id, size: Number(row.size), chunkCount: Number(row.chunk_count), createdAt: row.created_at });
 
 /** The backend of a signed-in supabase-js client. */
 export function supabaseFileBackend(supabase: SupabaseClient<any, any, any> | undefined): FileBackend {

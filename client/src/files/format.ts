@@ -33,9 +33,12 @@ export const FILE_MAGIC = 'HXF1';
 export const FILE_FORMAT_VERSION = 1;
 export const FILE_KEY_AAD_PREFIX = 'haex-sync/file-key/v1';
 export const FILE_CHUNK_AAD_PREFIX = 'haex-sync/file-chunk/v1';
-export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
-export const MIN_CHUNK_SIZE = 64 * 1024;
-export const MAX_CHUNK_SIZE = 16 * 1024 * 1024;
+const KIB = 1024;
+const MIB = 1024 * KIB;
+// Format constants of the client (the server only caps an object at one sealed chunk of MAX_CHUNK_SIZE: the bucket's file_size_limit).
+export const DEFAULT_CHUNK_SIZE = 4 * MIB;
+export const MIN_CHUNK_SIZE = 64 * KIB;
+export const MAX_CHUNK_SIZE = 16 * MIB;
 export const MAX_CHUNKS = 0xffff_ffff;
 export const NONCE_BYTES = 12;
 export const TAG_BYTES = 16;
