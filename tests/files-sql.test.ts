@@ -29,7 +29,8 @@ async function storeObject(name: string, size: number) {
 }
 
 beforeAll(async () => {
-  [owner, writer, reader, removed, stranger] = await Promise.all(['owner', 'writer', 'reader', 'removed', 'stranger'].map(newMember));
+  [owner, writer, reader, removed, stranger] = await Promise.all(['owner', 'writer', 'reader', 'removed', 'stranger'].map(newMember)) as
+    [StackUser, StackUser, StackUser, StackUser, StackUser];
   ({ vault_id: vaultId } = await createVault(owner));
   await join(owner, vaultId, writer, 'writer');
   await join(owner, vaultId, reader, 'reader');
