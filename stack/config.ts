@@ -44,6 +44,8 @@ export interface StackConfig {
   vaultQuotaBytes: number | undefined;
   functions: FunctionConfig[];
   auth: AuthSettings;
+  /** `[storage]` of config.toml, as far as the embedded Storage (stack/storage/) serves it. */
+  storage: { fileSizeLimit: number };
 }
 
 /** `[auth]` of config.toml, as far as the embedded Auth service (stack/auth/) serves it. */
@@ -73,6 +75,7 @@ interface ConfigToml {
   };
   functions?: Record<string, { enabled?: boolean; verify_jwt?: boolean; entrypoint?: string; import_map?: string }>;
   haex?: { vault_quota_bytes?: number };
+  storage?: { file_size_limit?: string | number };
 }
 
 function portFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -141,7 +144,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = P
       signInSignUpsPer5Min: auth.rate_limit?.sign_in_sign_ups ?? 30,
       tokenRefreshesPer5Min: auth.rate_limit?.token_refresh ?? 150,
     },
+    // The CLI's default when config.toml is silent: 50MiB.
+    storage: { fileSizeLimit: parseByteSize(toml.storage?.file_size_limit ?? '50MiB', '[storage] file_size_limit') },
   };
+}
+
+/** A size as config.toml writes it ("50MiB", "5MB", "500KB", a number of bytes); units are binary, as the CLI reads them. */
+export function parseByteSize(value: string | number, name: string): number {
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
+  const match = typeof value === 'string' ? /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$/i.exec(value) : null;
+  if (!match) throw new Error(`${name} must be a size such as "50MiB", got ${JSON.stringify(value)}`);
+  const unit = (match[2] ?? 'b').toLowerCase()[0]!;
+  const factor = { b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[unit as 'b' | 'k' | 'm' | 'g' | 't'];
+  return Math.floor(Number(match[1]) * factor);
 }
 
 export function readSigningKeys(file: string): SigningJwk[] {

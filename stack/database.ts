@@ -8,7 +8,7 @@ import postgres from 'postgres';
 const run = promisify(execFile);
 
 /** The platform bootstrap files, in the order they run: roles and schemas first, then what uses them. */
-export const BOOTSTRAP_FILES = ['platform.sql', 'auth.sql', 'realtime.sql'];
+export const BOOTSTRAP_FILES = ['platform.sql', 'auth.sql', 'realtime.sql', 'storage.sql'];
 
 /** The platform bootstrap (sql/bootstrap/*.sql, see BOOTSTRAP_FILES), idempotent, plus the login passwords. */
 export async function bootstrapPlatform(superuserUrl: string, projectRoot: string, password: string) {
@@ -18,7 +18,7 @@ export async function bootstrapPlatform(superuserUrl: string, projectRoot: strin
       await sql.unsafe(readFileSync(path.join(projectRoot, 'sql', 'bootstrap', file), 'utf8'));
     }
     // Local Supabase gives every login role the database password; so do we.
-    for (const role of ['authenticator', 'supabase_admin', 'supabase_auth_admin']) {
+    for (const role of ['authenticator', 'supabase_admin', 'supabase_auth_admin', 'supabase_storage_admin']) {
       await sql.unsafe(`alter role ${role} with password ${quoteLiteral(password)}`);
     }
   } finally {

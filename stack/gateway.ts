@@ -3,6 +3,7 @@
  *   /rest/v1/*            -> PostgREST (prefix stripped)
  *   /functions/v1/NAME/*  -> that Edge Function, which sees the path /NAME/*
  *   /auth/v1/*            -> the embedded Auth service (stack/auth/), GoTrue's API
+ *   /storage/v1/*         -> the embedded Storage (stack/storage/), Supabase Storage's API
  *   /realtime/v1/*        -> the embedded Realtime server (stack/realtime): websocket upgrades of
  *                            /realtime/v1/websocket and its HTTP broadcast API
  *
@@ -27,6 +28,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { JwtVerifier } from './jwt.ts';
 import { handleRealtimeHttp } from './realtime/http-api.ts';
 import type { RealtimeServer } from './realtime/server.ts';
+import type { StorageService } from './storage/index.ts';
 
 export interface GatewayOptions {
   port: number;
@@ -40,6 +42,8 @@ export interface GatewayOptions {
   auth?: AuthService;
   /** Set once the Realtime server runs (it starts after the database); until then 503. */
   realtime?: { server?: RealtimeServer };
+  /** Serves /storage/v1 (stack/storage/); set once the database is up (until then 503). */
+  storage?: StorageService;
 }
 
 /** /realtime/v1 over plain HTTP: the broadcast API. */
@@ -211,6 +215,11 @@ export function createGateway(options: GatewayOptions): http.Server {
       const upstreamPath = `${pathname.slice('/rest/v1'.length) || '/'}${url.search}`;
       if (authorization === undefined) delete req.headers.authorization;
       return proxy(req, res, options.postgrestPort, upstreamPath, authorization === undefined ? {} : { authorization }, true);
+    }
+
+    if (pathname === '/storage/v1' || pathname.startsWith('/storage/v1/')) {
+      if (!options.storage) return sendError(res, 503, 'storage_starting', 'The Storage service is still starting');
+      return options.storage.handle(req, res, pathname.slice('/storage/v1'.length), url.search, authorizationOf(req, url));
     }
 
     if (pathname.startsWith('/realtime/v1/')) {

@@ -21,6 +21,8 @@ import { createGateway, listen, type GatewayOptions } from './gateway.ts';
 import { startPostgres, type RunningPostgres } from './postgres.ts';
 import { startPostgrest } from './postgrest.ts';
 import { startRealtime } from './realtime/index.ts';
+import { createStorageService } from './storage/index.ts';
+import { tokenSigner } from './jwt.ts';
 import { identify, isSameProcessAlive, sleep, type ProcessIdentity } from './process.ts';
 
 /** Keys as `supabase status -o json` names them, plus what our tools need. */
@@ -186,6 +188,15 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
     });
     stops.push(() => auth.close());
     gatewayOptions.auth = auth;
+
+    const storage = createStorageService({
+      dbUrl: `postgresql://supabase_storage_admin:${encodeURIComponent(config.dbPassword)}@127.0.0.1:${config.dbPort}/postgres`,
+      dataDir: config.dataDir, verifier, signer: tokenSigner(config.jwtSecret, config.signingKeys),
+      fileSizeLimit: config.storage.fileSizeLimit,
+      log: (line) => appendFileSync(path.join(logs, 'storage.log'), `${line}\n`),
+    });
+    stops.push(() => storage.close());
+    gatewayOptions.storage = storage;
 
     // Realtime connects as supabase_admin, as it does on `supabase start`.
     const realtimeServer = await startRealtime({

@@ -1,0 +1,179 @@
+/**
+ * Writing objects, as Storage's Uploader does (src/storage/uploader.ts):
+ *
+ * 1. `canUpload`: the row the upload will write is inserted (or upserted) under the caller's role
+ *    and rolled back, so RLS refuses before a byte is stored;
+ * 2. the body streams to disk under a new version (files.ts), at most the bucket's
+ *    file_size_limit (capped by the global `[storage] file_size_limit`), else 413 EntityTooLarge;
+ * 3. `completeUpload`: in one transaction as the caller, the row is inserted (a duplicate name is
+ *    409 KeyAlreadyExists) or, with x-upsert, upserted; the replaced version's bytes go after commit.
+ *
+ * Request bodies: raw bytes (content-type = the object's type, `x-metadata` = base64 JSON user
+ * metadata, `cache-control`) or multipart/form-data (fields `cacheControl`, `metadata`,
+ * `contentType` before the file part, as storage-js sends them), both streamed.
+ */
+import { Busboy } from '@fastify/busboy';
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import type postgres from 'postgres';
+import { randomUUID } from 'node:crypto';
+import type { Caller } from './auth.ts';
+import type { BucketRow } from './buckets.ts';
+import { isUuid, mustBeAllowedMimeType, type StorageDeps } from './context.ts';
+import type { RequestScope, Tx } from './database.ts';
+import { ERRORS } from './errors.ts';
+
+const MAX_USER_METADATA_BYTES = 1024 * 1024;
+
+export interface UploadBody {
+  stream: Readable;
+  mimeType: string;
+  cacheControl: string;
+  userMetadata?: Record<string, unknown>;
+  /** The declared size when the client sent one (raw bodies only). */
+  declaredLength?: number;
+}
+
+export interface ObjectMetadata {
+  eTag: string;
+  size: number;
+  mimetype: string;
+  cacheControl: string;
+  lastModified: string;
+  contentLength: number;
+  httpStatusCode: number;
+}
+
+/** min(global limit, bucket limit): Storage's getStandardMaxFileSizeLimit. */
+export const maxFileSizeOf = (deps: StorageDeps, bucket: BucketRow) =>
+  bucket.file_size_limit ? Math.min(bucket.file_size_limit, deps.fileSizeLimit) : deps.fileSizeLimit;
+
+function parseUserMetadata(raw: string, base64: boolean): Record<string, unknown> | undefined {
+  if (Buffer.byteLength(raw) > MAX_USER_METADATA_BYTES) throw ERRORS.entityTooLarge('user_metadata');
+  try {
+    const value = JSON.parse(base64 ? Buffer.from(raw, 'base64').toString('utf8') : raw);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value as Record<string, unknown> : undefined;
+  } catch {
+    if (base64) throw ERRORS.invalidParameter('x-metadata', 'Invalid x-metadata header: must be base64 encoded JSON');
+    return undefined;
+  }
+}
+
+/** The upload body of a request: raw bytes or the first file part of a multipart form. */
+export async function uploadBodyOf(incoming: IncomingMessage, bucket: BucketRow, maxBytes: number): Promise<UploadBody> {
+  const contentType = incoming.headers['content-type'];
+  const lengthHeader = incoming.headers['content-length'];
+  const declaredLength = lengthHeader === undefined ? undefined : Number(lengthHeader);
+  if (contentType?.startsWith('multipart/form-data')) return multipartBody(incoming, bucket);
+  const mimeType = contentType || 'application/octet-stream';
+  mustBeAllowedMimeType(mimeType, bucket.allowed_mime_types);
+  const metadataHeader = incoming.headers['x-metadata'];
+  const userMetadata = typeof metadataHeader === 'string' ? parseUserMetadata(metadataHeader, true) : undefined;
+  if (declaredLength !== undefined && declaredLength > maxBytes) throw ERRORS.entityTooLarge();
+  const cacheControl = incoming.headers['cache-control'] ?? 'no-cache';
+  return {
+    stream: incoming, mimeType, cacheControl, ...(userMetadata ? { userMetadata } : {}),
+    ...(declaredLength !== undefined && Number.isFinite(declaredLength) ? { declaredLength } : {}),
+  };
+}
+
+function multipartBody(incoming: IncomingMessage, bucket: BucketRow): Promise<UploadBody> {
+  return new Promise((resolve, reject) => {
+    let parser: InstanceType<typeof Busboy>;
+    try {
+      parser = new Busboy({ headers: incoming.headers as { 'content-type': string }, limits: { files: 1, fieldSize: MAX_USER_METADATA_BYTES } });
+    } catch {
+      reject(ERRORS.noContentProvided());
+      return;
+    }
+    const fields: Record<string, string> = {};
+    let settled = false;
+    parser.on('field', (name: string, value: string) => { fields[name] = value; });
+    parser.on('file', (_field: string, stream: Readable, _filename: string, _encoding: string, partType: string) => {
+      if (settled) { stream.resume(); return; }
+      settled = true;
+      try {
+        const mimeType = fields.contentType || partType || 'application/octet-stream';
+        mustBeAllowedMimeType(mimeType, bucket.allowed_mime_types);
+        const rawMetadata = fields.metadata ?? fields.userMetadata;
+        const userMetadata = rawMetadata === undefined ? undefined : parseUserMetadata(rawMetadata, false);
+        const cacheControl = fields.cacheControl ? `max-age=${fields.cacheControl}` : 'no-cache';
+        resolve({ stream, mimeType, cacheControl, ...(userMetadata ? { userMetadata } : {}) });
+      } catch (error) {
+        stream.resume();
+        reject(error);
+      }
+    });
+    parser.on('error', (error: Error) => { if (!settled) { settled = true; reject(ERRORS.invalidRequest(error.message)); } });
+    parser.on('finish', () => { if (!settled) { settled = true; reject(ERRORS.noContentProvided()); } });
+    incoming.pipe(parser);
+  });
+}
+
+export interface WriteTarget {
+  bucketId: string;
+  name: string;
+  owner?: string;
+  upsert: boolean;
+}
+
+/** Storage's canUpload: the write under the caller's role, rolled back. */
+export async function canUpload(deps: StorageDeps, scope: RequestScope, target: WriteTarget,
+  metadata: { mimetype?: string; contentLength?: number }, userMetadata?: Record<string, unknown>) {
+  await deps.db.probe(scope, (sql) => writeRow(sql, target, randomUUID(), metadata, userMetadata));
+}
+
+function writeRow(sql: Tx, target: WriteTarget, version: string, metadata: object, userMetadata?: Record<string, unknown>) {
+  const owner = target.owner;
+  const row = {
+    bucket_id: target.bucketId, name: target.name, version,
+    owner: isUuid(owner) ? owner : null, owner_id: owner ?? null,
+    metadata: sql.json(metadata as postgres.JSONValue), user_metadata: userMetadata ? sql.json(userMetadata as postgres.JSONValue) : null,
+  };
+  return target.upsert
+    ? sql<{ id: string }[]>`insert into storage.objects ${sql(row)}
+        on conflict (bucket_id, name) do update set
+          version = excluded.version, owner = excluded.owner, owner_id = excluded.owner_id,
+          metadata = excluded.metadata, user_metadata = excluded.user_metadata, last_accessed_at = now()
+        returning id`
+    : sql<{ id: string }[]>`insert into storage.objects ${sql(row)} returning id`;
+}
+
+/**
+ * Storage's completeUpload: `tempPath` becomes `version`'s bytes, then the row is written as the
+ * caller; on failure the new bytes go, on success the replaced version's.
+ */
+export async function completeUpload(deps: StorageDeps, scope: RequestScope, target: WriteTarget, tempPath: string,
+  file: { size: number; eTag: string; mimeType: string; cacheControl: string }, userMetadata?: Record<string, unknown>,
+  version: string = randomUUID()): Promise<{ id: string; version: string }> {
+  await deps.files.commit(tempPath, version);
+  const metadata: ObjectMetadata = {
+    eTag: file.eTag, size: file.size, mimetype: file.mimeType, cacheControl: file.cacheControl,
+    lastModified: new Date().toUTCString(), contentLength: file.size, httpStatusCode: 200,
+  };
+  let previous: string | null | undefined;
+  let id: string;
+  try {
+    id = await deps.db.asCaller(scope, async (sql) => {
+      if (target.upsert) previous = await ownerRead(sql, scope.caller, () => sql<{ version: string | null }[]>`
+        select version from storage.objects where bucket_id = ${target.bucketId} and name = ${target.name} for update`)
+        .then((rows) => rows[0]?.version);
+      const rows = await writeRow(sql, target, version, metadata, userMetadata);
+      if (!rows[0]) throw ERRORS.rlsDenied('new row violates row-level security policy for table "objects"');
+      return rows[0].id;
+    });
+  } catch (error) {
+    await deps.files.remove([version]);
+    throw error;
+  }
+  if (previous && previous !== version) await deps.files.remove([previous]);
+  return { id, version };
+}
+
+/** Runs a read as the storage admin inside a caller's transaction (RLS off), then switches back. */
+export async function ownerRead<T>(sql: Tx, caller: Caller, fn: () => Promise<T>): Promise<T> {
+  await sql`set local role none`;
+  const result = await fn();
+  await sql`select set_config('role', ${caller.role}, true)`;
+  return result;
+}
