@@ -15,7 +15,7 @@
  *   objects, each call listing what is left; compactFiles and deleteVault sweep what an interrupted
  *   call left behind. Every loop over the server's objects is bounded (pages of 1,000).
  */
-import { NotFoundError, UsageError } from '../errors.ts';
+import { ForbiddenError, NotFoundError, UsageError } from '../errors.ts';
 import { canonicalUuid, isCanonicalUuid } from '../encoding.ts';
 import type { FileBackend, FileRecord } from './backend.ts';
 import {
@@ -265,19 +265,25 @@ export async function getFile(ctx: FilesContext, fileId: string, options: { sign
 /** Removes the file's objects under its folder (resumable: lists what is left). Returns how many it removed. */
 async function removeObjects(ctx: FilesContext, fileId: string): Promise<number> {
   let removed = 0;
+  const removeAll = async (names: string[]) => {
+    const gone = await ctx.backend.remove(names);
+    // Storage skips what RLS does not let the caller remove: without progress, stop (never loop on it).
+    if (gone === 0 && names.length > 0) {
+      throw new ForbiddenError(`the objects of file ${fileId} in vault ${ctx.vaultId} cannot be removed by this user`, 403, 'forbidden');
+    }
+    removed += gone;
+  };
   // Chunks first, the header last: a file whose header is gone has nothing left to find.
   for (;;) {
     const page = await ctx.backend.list(chunkFolder(ctx.vaultId, fileId), { limit: PAGE, offset: 0 });
     const names = page.filter((o) => !o.folder).map((o) => `${chunkFolder(ctx.vaultId, fileId)}/${o.name}`);
     if (names.length === 0) break;
-    await ctx.backend.remove(names);
-    removed += names.length;
+    await removeAll(names);
     if (page.length < PAGE) break;
   }
   const rest = await ctx.backend.list(fileFolder(ctx.vaultId, fileId), { limit: PAGE, offset: 0 });
-  const others = rest.filter((o) => !o.folder).map((o) => `${fileFolder(ctx.vaultId, fileId)}/${o.name}`);
-  if (others.length > 0) await ctx.backend.remove(others);
-  return removed + others.length;
+  await removeAll(rest.filter((o) => !o.folder).map((o) => `${fileFolder(ctx.vaultId, fileId)}/${o.name}`));
+  return removed;
 }
 
 /** Deletes a file for every device: its record first, then its objects. NotFoundError when nothing of it exists. */
@@ -351,7 +357,9 @@ export async function removeVaultObjects(ctx: Pick<FilesContext, 'vaultId' | 'ba
     if (page.length === 0) return;
     for (const entry of page) {
       if (entry.folder) await removeObjects(ctx as FilesContext, entry.name);
-      else await ctx.backend.remove([`${ctx.vaultId}/${entry.name}`]);
+      else if (await ctx.backend.remove([`${ctx.vaultId}/${entry.name}`]) === 0) {
+        throw new ForbiddenError(`the object ${entry.name} of vault ${ctx.vaultId} cannot be removed by this user`, 403, 'forbidden');
+      }
     }
     if (page.length < PAGE) return;
   }
