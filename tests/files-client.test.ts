@@ -156,7 +156,8 @@ describe('encrypted files through the client and the Storage API', () => {
     expect((await phoneVault.getFile(fileId)).length).toBe(500);
     await user.client.revokeDevice(phone.device!.id);
     await expect(phoneVault.getFile(fileId)).rejects.toBeInstanceOf(SessionRevokedError);
-    await expect(phoneVault.putFile(fileBytes(10))).rejects.toThrow();
+    await expect(phoneVault.putFile(fileBytes(10))).rejects.toBeInstanceOf(SessionRevokedError);
+    await expect(phoneVault.files()).rejects.toBeInstanceOf(SessionRevokedError);
     expect((await phoneAuth.storage.from(FILES_BUCKET).download(`${vault.vaultId}/${fileId}/header`)).data).toBeNull();
     expect((await vault.getFile(fileId)).length).toBe(500);
   });

@@ -130,6 +130,9 @@ export async function putFile(ctx: FilesContext, data: FileData, options: PutFil
   signal?.throwIfAborted();
   const total = totalOf(data);
   const chunkSize = checkChunkSize(ctx.chunkSize ?? DEFAULT_CHUNK_SIZE);
+  // First the SQL API's access check (typed errors: NotFoundError, ForbiddenError for a reader,
+  // SessionRevokedError), before Storage answers in its own terms.
+  await ctx.backend.checkQuota(ctx.vaultId, 0);
   // Known size: the whole file is checked against the quota before its first object is stored.
   const sealedTotal = total === undefined ? undefined : total + Math.max(1, Math.ceil(total / chunkSize)) * CHUNK_OVERHEAD;
   // A stream of unknown length: the header and a first full chunk must fit before anything is stored.
