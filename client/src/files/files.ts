@@ -19,7 +19,7 @@ import { ForbiddenError, NotFoundError, UsageError } from '../errors.ts';
 import { canonicalUuid, isCanonicalUuid } from '../encoding.ts';
 import type { FileBackend, FileRecord } from './backend.ts';
 import {
-  CHUNK_OVERHEAD, chunkFolder, chunkIndexOf, chunkName, chunkPath, checkChunkSize, createFileKey, DEFAULT_CHUNK_SIZE, fileFolder,
+  CHUNK_OVERHEAD, chunkFolder, chunkIndexOf, chunkPath, checkChunkSize, createFileKey, DEFAULT_CHUNK_SIZE, fileFolder,
   FileIntegrityError, type FileKey, HEADER_BYTES, headerPath, MAX_CHUNKS, openChunk, openFileKey, sealChunk,
 } from './format.ts';
 
@@ -257,12 +257,18 @@ export async function getFile(ctx: FilesContext, fileId: string, options: { sign
   const stream = await openFile(ctx, record.fileId, options);
   const out = new Uint8Array(record.size);
   let at = 0;
-  for await (const piece of stream as unknown as AsyncIterable<Uint8Array>) {
-    if (at + piece.length > out.length) throw new FileIntegrityError(ctx.vaultId, record.fileId, undefined, 'longer than its record says');
-    out.set(piece, at);
-    at += piece.length;
+  // A reader, not `for await`: WebKit (Safari, Tauri on macOS) cannot iterate a ReadableStream.
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return out;
+    if (at + value.length > out.length) {
+      await reader.cancel();
+      throw new FileIntegrityError(ctx.vaultId, record.fileId, undefined, 'longer than its record says');
+    }
+    out.set(value, at);
+    at += value.length;
   }
-  return out;
 }
 
 /** Removes the file's objects under its folder (resumable: lists what is left). Returns how many it removed. */
@@ -368,4 +374,3 @@ export async function removeVaultObjects(ctx: Pick<FilesContext, 'vaultId' | 'ba
   }
 }
 
-export { chunkName };
