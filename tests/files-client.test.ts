@@ -70,8 +70,11 @@ beforeAll(async () => {
 
 describe('encrypted files through the client and the Storage API', () => {
   it('two devices of one user: put on one, list, get and stream on the other, delete for both', async () => {
-    const laptop = await person('two-devices', false);
-    const phone = HaexSyncClient.create({ supabase: await signedIn(laptop.user), files });
+    const email = newEmail('files-devices');
+    const password = newPassword();
+    expect((await authClient().auth.signUp({ email, password })).error).toBeNull();
+    const laptop = { client: HaexSyncClient.create({ supabase: await signInWith(email, password), files }) };
+    const phone = HaexSyncClient.create({ supabase: await signInWith(email, password), files });
     const vault = await laptop.client.createVault('vault password');
     const data = fileBytes(2 * CHUNK + 1234, 1);
     const progress: Array<[number, number | undefined]> = [];
@@ -83,6 +86,7 @@ describe('encrypted files through the client and the Storage API', () => {
         `${vault.vaultId}/${fileId}/header`]);
 
     const other = await phone.unlockVault(vault.vaultId, 'vault password');
+    expect(phone.device!.id).not.toBe(laptop.client.device!.id); // two sessions, two devices
     expect((await other.files()).map((f) => ({ fileId: f.fileId, size: f.size }))).toEqual([{ fileId, size: data.length }]);
     expect(Date.parse((await other.files())[0]!.createdAt)).toBeGreaterThan(Date.now() - 60_000);
     expect(Buffer.from(await other.getFile(fileId)).equals(Buffer.from(data))).toBe(true);
