@@ -272,6 +272,12 @@ describe('encrypted files through the client and the Storage API', () => {
     expect((await vault.files()).map((f) => f.fileId)).toEqual([keep.fileId]);
     expect(await objectsUnder(`${vault.vaultId}/${drop.fileId}`)).toEqual([]);
 
+    // a deletion interrupted after its first step: no new objects meanwhile, delete_vault refuses while
+    // objects remain, and calling deleteVault again finishes it
+    expect((await user.supabase.rpc('prepare_vault_deletion', { vault_id: vault.vaultId })).error).toBeNull();
+    await expect(vault.putFile(fileBytes(10))).rejects.toBeInstanceOf(ForbiddenError);
+    const early = await user.supabase.rpc('delete_vault', { vault_id: vault.vaultId });
+    expect(early.error?.hint).toBe('vault_files_remain');
     await user.client.deleteVault(vault.vaultId);
     expect(await objectsUnder(vault.vaultId)).toEqual([]);
     await expect(user.client.unlockVault(vault.vaultId, 'pw')).rejects.toBeInstanceOf(NotFoundError);
