@@ -17,7 +17,7 @@ import { PROJECT_ROOT } from '../stack/config.ts';
 import type { StackUser } from '../stack/users.ts';
 import { authClient, newEmail, newPassword } from './support/auth.ts';
 import { fileBytes, supabaseClient } from './support/files.ts';
-import { newUser, stack } from './support/stack.ts';
+import { expiredTokenFor, forgedServiceKey, forgedTokenFor, newUser, stack } from './support/stack.ts';
 
 const CHUNK = 64 * 1024;
 const files = { chunkSize: CHUNK, concurrency: 2 };
@@ -126,6 +126,25 @@ describe('encrypted files through the client and the Storage API', () => {
     expect(strangerUp.error).not.toBeNull();
     const anon = supabaseClient(stack.API_URL, stack.CLIENT_KEY);
     expect((await anon.storage.from(FILES_BUCKET).download(chunk)).data).toBeNull();
+  });
+
+  it('expired and forged tokens of a member, and a forged service key, get nothing from vault-files', async () => {
+    const { fileId } = await shared.putFile(fileBytes(100, 6));
+    const chunk = `${shared.vaultId}/${fileId}/c/0000000000`;
+    const attempt = async (token: string) => {
+      const get = await fetch(`${stack.API_URL}/storage/v1/object/${FILES_BUCKET}/${chunk}`,
+        { headers: { apikey: stack.CLIENT_KEY, authorization: `Bearer ${token}` } });
+      const put = await fetch(`${stack.API_URL}/storage/v1/object/${FILES_BUCKET}/${shared.vaultId}/${randomUUID()}/header`, {
+        method: 'POST', body: new Uint8Array(73),
+        headers: { apikey: stack.CLIENT_KEY, authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+      });
+      return [get.ok, put.ok];
+    };
+    expect(await attempt(reader.user.access_token)).toEqual([true, false]); // the control: the reader reads, cannot write
+    for (const token of [expiredTokenFor(writer.user), forgedTokenFor(writer.user), forgedServiceKey()]) {
+      expect(await attempt(token)).toEqual([false, false]);
+    }
+    expect(await objectsUnder(`${shared.vaultId}/${fileId}`)).toHaveLength(2);
   });
 
   it('a removed member loses the files at once; files of the old key generation stay readable after the rotation', async () => {
