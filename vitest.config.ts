@@ -13,6 +13,7 @@ const ES256_SUITES = [
   'tests/devices-http.test.ts', 'tests/devices-client.test.ts', 'tests/devices-realtime.test.ts',
   'tests/sharing-http.test.ts', 'client/test/sharing.test.ts', 'tests/sharing-realtime.test.ts',
   'tests/storage-api.test.ts', 'tests/storage-objects.test.ts', 'tests/storage-tus.test.ts',
+  'tests/files-client.test.ts',
 ];
 
 const SETUP = 'tests/support/global-setup.ts';

@@ -40,6 +40,8 @@ export interface StackConfig {
   exposedSchemas: string[];
   extraSearchPath: string[];
   maxRows: number;
+  /** `[haex] vault_quota_bytes`: the default per-vault byte quota over logs and files (undefined: none; issue 26). */
+  vaultQuotaBytes: number | undefined;
   functions: FunctionConfig[];
   auth: AuthSettings;
   /** `[storage]` of config.toml, as far as the embedded Storage (stack/storage/) serves it. */
@@ -80,6 +82,7 @@ interface ConfigToml {
     rate_limit?: { sign_in_sign_ups?: number; token_refresh?: number };
   };
   functions?: Record<string, { enabled?: boolean; verify_jwt?: boolean; entrypoint?: string; import_map?: string }>;
+  haex?: { vault_quota_bytes?: number };
   storage?: {
     file_size_limit?: string | number;
     buckets?: Record<string, { public?: boolean; file_size_limit?: string | number; allowed_mime_types?: string[] }>;
@@ -120,6 +123,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = P
     if (!value.startsWith(prefix)) throw new Error(`[auth] ${name} must start with ${prefix}`);
   }
   const jwtExpirySeconds = auth.jwt_expiry ?? 3600;
+  const vaultQuotaBytes = toml.haex?.vault_quota_bytes;
+  if (vaultQuotaBytes !== undefined && !(Number.isSafeInteger(vaultQuotaBytes) && vaultQuotaBytes > 0)) {
+    throw new Error('[haex] vault_quota_bytes must be a positive integer (bytes), or absent for no quota');
+  }
   return {
     projectRoot,
     dataDir: path.resolve(projectRoot, env.HAEX_DATA_DIR || '.haex'),
@@ -135,6 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = P
     exposedSchemas: toml.api?.schemas ?? ['public', 'graphql_public'],
     extraSearchPath: toml.api?.extra_search_path ?? ['public', 'extensions'],
     maxRows: toml.api?.max_rows ?? 1000,
+    vaultQuotaBytes,
     functions,
     auth: {
       jwtExpirySeconds,

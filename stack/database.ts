@@ -48,3 +48,13 @@ export async function applyMigrations(superuserUrl: string, projectRoot: string,
     throw new Error(`supabase migration up failed:\n${stdout}${stderr}`);
   }
 }
+
+/** config.toml `[haex] vault_quota_bytes` as the database's default vault quota (issue 26), at every start. */
+export async function applyVaultQuota(superuserUrl: string, quotaBytes: number | undefined): Promise<void> {
+  const sql = postgres(superuserUrl, { max: 1, onnotice: () => {} });
+  try {
+    await sql`select public.set_default_vault_quota(${quotaBytes ?? null}::bigint)`;
+  } finally {
+    await sql.end();
+  }
+}

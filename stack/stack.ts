@@ -15,7 +15,7 @@ import type { StackConfig } from './config.ts';
 import { createAuthService } from './auth/index.ts';
 import { apiKeysFor } from './defaults.ts';
 import { JwtVerifier, resolveJwks } from './jwt.ts';
-import { applyMigrations, bootstrapPlatform } from './database.ts';
+import { applyMigrations, applyVaultQuota, bootstrapPlatform } from './database.ts';
 import { functionEnv, serveFunction, stopFunction, type ServedFunction } from './functions.ts';
 import { createGateway, listen, type GatewayOptions } from './gateway.ts';
 import { startPostgres, type RunningPostgres } from './postgres.ts';
@@ -181,6 +181,7 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
 
     await bootstrapPlatform(pg.superuserUrl, config.projectRoot, config.dbPassword);
     await applyMigrations(pg.superuserUrl, config.projectRoot);
+    await applyVaultQuota(pg.superuserUrl, config.vaultQuotaBytes);
     options.signal?.throwIfAborted();
 
     const auth = createAuthService({

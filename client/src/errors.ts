@@ -9,7 +9,8 @@
  * - SequenceGapError: a pull page did not continue at cursor + 1 (the server skipped or reordered a
  *   log); skipping sequences at or below the page's compactedThrough is compaction, not a gap.
  * - NotFoundError (404/PT404), ConflictError (409/PT409), ValidationError (400/413, PT400/PT413,
- *   with the offending `field` when the server names it).
+ *   with the offending `field` when the server names it); QuotaExceededError (a ValidationError,
+ *   413 `quota_exceeded`): the vault's byte quota would be passed (docs/files.md#quotas).
  * - VaultDeletedError (a ConflictError, code `vault_deleted`): createVault with the id of a vault
  *   that was deleted. Vault ids are never reused. What an app does: treat its local copy as a vault
  *   deleted elsewhere (ask the user), or create a NEW vault (createVault without vaultId) and push its
@@ -85,6 +86,13 @@ export class ValidationError extends ServerError {
     this.field = field;
   }
 }
+
+/**
+ * 413 `quota_exceeded` (SQL PT413, hint quota_exceeded): the push or upload would take the vault past
+ * its byte quota (logs and files together); nothing of it was stored. What an app does: tell the user,
+ * free space (compaction, deleteFile, compactFiles), or have the operator raise the quota.
+ */
+export class QuotaExceededError extends ValidationError {}
 
 export class TransportError extends ServerError {
   constructor(message: string, status: number, code: string, readonly retryable: boolean,
@@ -162,6 +170,7 @@ export function errorFromStatus(status: number, code: string, message: string, f
     const Conflict = code === 'vault_deleted' ? VaultDeletedError : code === 'cursor_ahead' ? CursorAheadError : ConflictError;
     return new Conflict(message, status, code, details);
   }
+  if (status === 413 && code === 'quota_exceeded') return new QuotaExceededError(message, status, code, field, details);
   if (status === 400 || status === 413 || status === 422) {
     return new ValidationError(message, status, code, field, details);
   }

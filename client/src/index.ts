@@ -8,8 +8,9 @@ export type { LiveOptions, LiveState, LiveSync } from './live.ts';
 export { MAX_DEVICE_NAME_CHARS } from './devices.ts';
 export type { DeviceInfo, DeviceTransport } from './devices.ts';
 export {
-  ApiKeyError, ConflictError, CursorAheadError, ForbiddenError, HaexSyncError, isRetryable, LogDecryptionError, NotFoundError, SequenceGapError,
-  ServerError, SessionRevokedError, TransportError, UnauthorizedError, UsageError, ValidationError, VaultDeletedError, WrongPasswordError,
+  ApiKeyError, ConflictError, CursorAheadError, ForbiddenError, HaexSyncError, isRetryable, LogDecryptionError, NotFoundError,
+  QuotaExceededError, SequenceGapError, ServerError, SessionRevokedError, TransportError, UnauthorizedError, UsageError, ValidationError,
+  VaultDeletedError, WrongPasswordError,
 } from './errors.ts';
 export {
   decryptLog, encryptChange, logAad, LOG_AAD_PREFIX, LOG_AAD_PREFIX_V2, LOG_AAD_PREFIX_V3, logDecryptor, MAX_PLAINTEXT_BYTES,
@@ -39,3 +40,7 @@ export { WrongSecretError } from './sharing/identity.ts';
 export { MissingKeyError } from './sharing/keyring.ts';
 export type { PendingInvitation } from './sharing/client.ts';
 export type { Member, Role, SentInvitation } from './sharing/members.ts';
+// Encrypted files (issue 26, docs/files.md)
+export { FileIntegrityError, DEFAULT_CHUNK_SIZE } from './files/format.ts';
+export { FILES_BUCKET } from './files/backend.ts';
+export type { CompactFilesOptions, FileData, FileInfo, PutFileOptions } from './files/files.ts';

@@ -27,6 +27,8 @@ import type { CompactionOptions } from './compaction.ts';
 import { type DeviceInfo, DeviceRegistry, hasDevices } from './devices.ts';
 import { canonicalUuid, randomBytes } from './encoding.ts';
 import { refuseUnknownOptions, UsageError } from './errors.ts';
+import { supabaseFileBackend } from './files/backend.ts';
+import { removeVaultObjects } from './files/files.ts';
 import type { BatchOptions } from './push.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import { sharingApi } from './sharing/api.ts';
@@ -70,6 +72,12 @@ export interface HaexSyncClientOptions {
   autoCompact?: boolean;
   /** Tuning of the background compaction (backoff, limits, callbacks). */
   compaction?: CompactionOptions;
+  /**
+   * Files (vault.putFile, docs/files.md): plaintext bytes per chunk of NEW files (64 KiB..16 MiB,
+   * default 4 MiB; a file keeps the chunk size it was written with) and chunks in flight per
+   * transfer (default 3): memory per transfer is about (concurrency + 1) x chunkSize.
+   */
+  files?: { chunkSize?: number; concurrency?: number };
 }
 
 const INVITEE_WITHOUT_IDENTITY = 'the invitee (this user) has not unlocked an identity on this client: '
@@ -77,7 +85,7 @@ const INVITEE_WITHOUT_IDENTITY = 'the invitee (this user) has not unlocked an id
 
 const CLIENT_OPTIONS: Record<keyof HaexSyncClientOptions, true> = {
   supabase: true, transport: true, deviceName: true, deviceId: true, retry: true, push: true, pageSize: true, autoCompact: true,
-  compaction: true,
+  compaction: true, files: true,
 };
 
 export class HaexSyncClient {
@@ -94,7 +102,7 @@ export class HaexSyncClient {
     return new HaexSyncClient({
       transport, supabase: options.supabase, deviceId: options.deviceId ?? null, devices, retry, push: options.push ?? {},
       pageSize: options.pageSize, autoCompact: options.autoCompact ?? true, compaction: options.compaction ?? {},
-      sharing: {},
+      sharing: {}, files: options.files,
     });
   }
 
@@ -194,13 +202,30 @@ export class HaexSyncClient {
     await sharingApi(this.#s.supabase).decline(canonicalUuid(invitationId, 'invitationId'));
   }
 
+  /** The user's vaults; with a supabase client also each one's used bytes and quota (list_vault_usage). */
   async listVaults(): Promise<VaultSummary[]> {
     await this.#registered();
-    return withRetry(() => this.#s.transport.listVaults(), this.#s.retry);
+    const vaults = await withRetry(() => this.#s.transport.listVaults(), this.#s.retry);
+    if (!this.#s.supabase || vaults.length === 0) return vaults;
+    const usage = await withRetry(() => supabaseFileBackend(this.#s.supabase).usage(), this.#s.retry);
+    return vaults.map((v) => {
+      const u = usage.get(v.vaultId);
+      return u ? { ...v, usedBytes: u.usedBytes, fileBytes: u.fileBytes, quotaBytes: u.quotaBytes } : v;
+    });
   }
 
-  /** Deletes the vault with its key and every log, for every device. */
-  deleteVault(vaultId: string): Promise<void> {
-    return this.#s.transport.deleteVault(canonicalUuid(vaultId, 'vaultId'));
+  /**
+   * Deletes the vault with its key, every log and every file, for every device (the owner only).
+   * Files go first, through the Storage API (prepare_vault_deletion stops new uploads; each call
+   * removes what is left, so an interrupted deletion is finished by calling again).
+   */
+  async deleteVault(vaultId: string): Promise<void> {
+    const id = canonicalUuid(vaultId, 'vaultId');
+    if (this.#s.supabase) {
+      const backend = supabaseFileBackend(this.#s.supabase);
+      await backend.prepareVaultDeletion(id);
+      await removeVaultObjects({ vaultId: id, backend });
+    }
+    return this.#s.transport.deleteVault(id);
   }
 }

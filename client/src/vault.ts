@@ -10,6 +10,8 @@ import { ConflictError, UsageError } from './errors.ts';
 import { type LiveOptions, type LiveSync, startLive } from './live.ts';
 import type { Change, DecryptedLog, EncryptedLog } from './log-crypto.ts';
 import { type PullOptions, type PullPage, pullPages } from './pull.ts';
+import { supabaseFileBackend } from './files/backend.ts';
+import * as fileOps from './files/files.ts';
 import { type BatchOptions, encryptChanges, type PushOptions, pushEncrypted } from './push.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import { sharingApi } from './sharing/api.ts';
@@ -32,6 +34,8 @@ export interface Settings {
   pageSize: number | undefined;
   autoCompact: boolean;
   compaction: CompactionOptions;
+  /** Chunk size and parallel transfers of files (HaexSyncClientOptions.files). */
+  files?: { chunkSize?: number; concurrency?: number };
   /** The user's unlocked identity (client.unlockIdentity), shared by the client and its Vaults. */
   sharing: { identity?: UnlockedIdentity };
 }
@@ -218,6 +222,35 @@ export class Vault {
         const now = await transport.getVaultKey(this.vaultId);
         return sameKey(now, wrapped) ? now : undefined;
       });
+  }
+
+  // --- files (files/files.ts, docs/files.md) ----------------------------------------------------------
+
+  #files(): fileOps.FilesContext {
+    const ring = this.#ring;
+    return {
+      vaultId: this.vaultId, backend: supabaseFileBackend(this.#s.supabase), ...this.#s.files,
+      currentKey: () => ({ key: ring.currentKey(), generation: ring.current }), keyFor: (g) => ring.keyFor(g),
+    };
+  }
+
+  /** Encrypts and uploads a file (chunked, streaming, resumable with the same fileId); resolves its fileId and plaintext size. */
+  putFile(data: fileOps.FileData, options?: fileOps.PutFileOptions): Promise<{ fileId: string; size: number }> {
+    return fileOps.putFile(this.#files(), data, options);
+  }
+  /** The file's plaintext (NotFoundError if absent, FileIntegrityError if any chunk fails authentication). */
+  getFile(fileId: string, options?: { signal?: AbortSignal }): Promise<Uint8Array> { return fileOps.getFile(this.#files(), fileId, options); }
+  /** A stream of the file's plaintext, decrypted and authenticated as it downloads. */
+  openFile(fileId: string, options?: { signal?: AbortSignal }): Promise<ReadableStream<Uint8Array>> {
+    return fileOps.openFile(this.#files(), fileId, options);
+  }
+  /** Deletes the file for every device (resumable: call again after an interruption). */
+  deleteFile(fileId: string): Promise<void> { return fileOps.deleteFile(this.#files(), fileId); }
+  /** The vault's files: { fileId, size, createdAt }, oldest first. */
+  files(): Promise<fileOps.FileInfo[]> { return fileOps.files(this.#files()); }
+  /** Removes the files the app no longer references (`live`: the fileIds its data still names). */
+  compactFiles(options: fileOps.CompactFilesOptions): Promise<{ removed: string[]; more: boolean }> {
+    return fileOps.compactFiles(this.#files(), options);
   }
 
   // --- sharing (sharing/members.ts) ---------------------------------------------------------------

@@ -57,6 +57,8 @@ const CONFLICT_HINTS: Record<string, HttpError['code']> = {
   stale_key_generation: 'stale_key_generation', generation_changed: 'generation_changed', members_changed: 'members_changed',
   invitation_closed: 'invitation_closed', invitation_expired: 'invitation_expired', already_member: 'already_member',
   identity_exists: 'identity_exists', identity_required: 'identity_required',
+  // issue 26: delete_vault while the vault's files are still in Storage
+  vault_files_remain: 'vault_files_remain',
 };
 /** SQLSTATEs (exact, or a class as its two first characters) with a fixed answer. */
 const FIXED: Array<[RegExp, number, HttpError['code'], string]> = [
@@ -88,7 +90,9 @@ export function mapSqlError(status: number, body: SqlError | undefined, source =
     const details = typeof body?.details === 'string' && body.details !== '' ? apiNames(body.details) : undefined;
     const hinted = code === 'PT409' && typeof body?.hint === 'string' ? CONFLICT_HINTS[body.hint]
       // issue 19: the token's Auth session ended (signed out, or its device revoked)
-      : code === 'PT401' && body?.hint === 'session_revoked' ? 'session_revoked' : undefined;
+      : code === 'PT401' && body?.hint === 'session_revoked' ? 'session_revoked'
+      // issue 26: the vault's byte quota
+      : code === 'PT413' && body?.hint === 'quota_exceeded' ? 'quota_exceeded' : undefined;
     return new HttpError(Number(code.slice(2)), hinted ?? apiCode, apiNames(body?.message ?? 'request failed'), details);
   }
   for (const [pattern, fixedStatus, fixedCode, message] of FIXED) {

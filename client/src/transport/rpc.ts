@@ -29,7 +29,7 @@ interface RpcAnswer<T> { data: T | null; error: PostgrestError | null; status: n
 /** SQLSTATEs of failures that a repeat may not meet (as the Edge Function's error table has them). */
 const TRANSIENT = /^(57014|40001|40P01|55P03|53|57P0[1-3]|08)/;
 /** The 409s an app acts on, told apart by the SQL error's hint. */
-const CONFLICT_HINTS = new Set(['vault_deleted', 'cursor_ahead', 'stale_key_generation', 'generation_changed', 'members_changed',
+const CONFLICT_HINTS = new Set(['file_incomplete', 'vault_files_remain', 'vault_deleted', 'cursor_ahead', 'stale_key_generation', 'generation_changed', 'members_changed',
   'invitation_closed', 'invitation_expired', 'already_member', 'identity_exists', 'identity_required']);
 
 function fail(fn: string, error: PostgrestError, status: number): never {
@@ -38,6 +38,7 @@ function fail(fn: string, error: PostgrestError, status: number): never {
   const field = typeof error.details === 'string' && error.details !== '' ? error.details : undefined;
   const apiCode = code === 'PT409' && CONFLICT_HINTS.has(error.hint ?? '') ? error.hint!
     : code === 'PT401' && error.hint === 'session_revoked' ? 'session_revoked' // issue 19
+    : code === 'PT413' && error.hint === 'quota_exceeded' ? 'quota_exceeded' // issue 26
     : code || apiKeyCode(status, error.message) || (status === 0 ? 'network' : `http_${status}`);
   throw errorFromStatus(httpStatus, apiCode, `${fn}: ${error.message}`, field, error.details, undefined, error);
 }

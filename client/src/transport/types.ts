@@ -32,6 +32,13 @@ export interface VaultSummary {
   role?: 'owner' | 'admin' | 'writer' | 'reader';
   keyGeneration?: number;
   keyRotationDue?: boolean;
+  /**
+   * Quotas (issue 26, docs/files.md#quotas; HaexSyncClient.listVaults with a supabase client): bytes of
+   * live logs and files the vault stores, what of it is files, and its byte quota (null: none).
+   */
+  usedBytes?: number;
+  fileBytes?: number;
+  quotaBytes?: number | null;
 }
 
 /**
