@@ -84,7 +84,7 @@ export class HaexSyncClient {
     return new HaexSyncClient({
       transport, supabase: options.supabase, deviceId: options.deviceId ?? null, devices, retry, push: options.push ?? {},
       pageSize: options.pageSize, autoCompact: options.autoCompact ?? true, compaction: options.compaction ?? {},
-      sharing: {},
+      sharing: { pins: new Map() },
     });
   }
 
@@ -131,7 +131,7 @@ export class HaexSyncClient {
     await this.#registered();
     let vault: Vault;
     if (password === undefined) {
-      const ring = await ringFromGrants(sharingApi(this.#s.supabase), id, () => this.#s.sharing.identity);
+      const ring = await ringFromGrants(sharingApi(this.#s.supabase), id, () => this.#s.sharing.identity, this.#s.sharing.pins);
       vault = new Vault(ring, undefined, this.#s);
     } else {
       const record = await withRetry(() => this.#s.transport.getVaultKey(id), this.#s.retry);
@@ -176,7 +176,7 @@ export class HaexSyncClient {
   async joinByLink(link: string): Promise<Vault> {
     const me = this.#s.sharing.identity;
     if (!me) throw new UsageError('unlockIdentity(secret) first');
-    return await this.unlockVault(await claimInviteLink(sharingApi(this.#s.supabase), me, link));
+    return await this.unlockVault(await claimInviteLink(sharingApi(this.#s.supabase), me, link, this.#s.sharing.pins));
   }
 
   /** Declines an invitation. */

@@ -8,6 +8,7 @@ import { fingerprint, verifyIdentity } from './crypto.ts';
 import { createIdentity, unlockIdentityRecord, type UnlockedIdentity } from './identity.ts';
 import { KeyRing } from './keyring.ts';
 import { refreshGrants, type Role } from './members.ts';
+import type { ChainPins } from './trust.ts';
 
 export interface PendingInvitation {
   id: string;
@@ -52,11 +53,15 @@ export async function invitations(api: SharingApi): Promise<PendingInvitation[]>
 }
 
 /** A key ring filled from the user's grants of the vault: NotFoundError when there is none. */
-export async function ringFromGrants(api: SharingApi, vaultId: string, identity: () => UnlockedIdentity | undefined): Promise<KeyRing> {
+export async function ringFromGrants(api: SharingApi, vaultId: string, identity: () => UnlockedIdentity | undefined,
+  pins: ChainPins): Promise<KeyRing> {
   const me = identity();
   if (!me) throw new UsageError('unlockIdentity(secret) first, or unlock the vault with its password');
-  const ring = new KeyRing(vaultId, (r, after) => refreshGrants(r, after, api, identity()));
+  const ring = new KeyRing(vaultId, (r, after) => refreshGrants(r, after, api, identity(), pins));
   await ring.refresh();
-  if (ring.current === 0) throw new NotFoundError(`vault ${vaultId}: no key grant for this user`, 404, 'not_found');
+  if (ring.current === 0) {
+    // Grants that did not verify are not "no grant": say why they were refused.
+    throw ring.refusal(0) ?? new NotFoundError(`vault ${vaultId}: no key grant for this user`, 404, 'not_found');
+  }
   return ring;
 }
