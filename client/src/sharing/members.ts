@@ -18,7 +18,7 @@ import { randomBytes } from '../encoding.ts';
 import { wrapVaultKey } from '../vault-key.ts';
 import type { GrantIn, SharingApi } from './api.ts';
 import { keyCheck, memberKeys, UntrustedChangeError } from './chain.ts';
-import { fingerprint, openGrant, type PublicIdentity, sealGrant, verifyIdentity } from './crypto.ts';
+import { fingerprint, GrantVerificationError, openGrant, type PublicIdentity, sealGrant, verifyIdentity } from './crypto.ts';
 import type { UnlockedIdentity } from './identity.ts';
 import type { KeyRing } from './keyring.ts';
 import { append, type ChainPins, checkListed, checkPinned, ensureChain, identityOfRow, verifiedChain } from './trust.ts';
@@ -71,8 +71,15 @@ export async function refreshGrants(ring: KeyRing, after: number, api: SharingAp
       ring.refuse(generation, new UntrustedChangeError(ring.vaultId, `the grant of generation ${generation} comes from ${g.sender_id}, whom the chain does not know`));
       continue;
     }
-    const raw = await openGrant(ring.vaultId, generation, identity.userId,
-      { publicKey: identity.encryptionPublicKey, privateKey: identity.encryptionPrivateKey }, g, sender);
+    let raw: Uint8Array<ArrayBuffer>;
+    try {
+      raw = await openGrant(ring.vaultId, generation, identity.userId,
+        { publicKey: identity.encryptionPublicKey, privateKey: identity.encryptionPrivateKey }, g, sender);
+    } catch (error) {
+      if (!(error instanceof GrantVerificationError)) throw error;
+      ring.refuse(generation, error); // altered or replayed: this generation only, the others still open
+      continue;
+    }
     try {
       if (await keyCheck(ring.vaultId, generation, raw) !== check) {
         ring.refuse(generation, new UntrustedChangeError(ring.vaultId, `the key of generation ${generation} is not the one its signed rotation names`));
