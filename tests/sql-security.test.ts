@@ -9,6 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { StackUser } from '../stack/users.ts';
 import { adminSql, api, asRole, asUser, expiredTokenFor, forgedServiceKey, forgedTokenFor, newUser, rpc, stack } from './support/stack.ts';
 import { join, newMember } from './support/sharing-fixtures.ts';
+import { ANON_EXECUTABLE, ourFunctions as auditedFunctions } from './support/catalog-audit.ts';
 
 const b64 = (bytes: number) => randomBytes(bytes).toString('base64');
 const entry = () => ({ id: randomUUID(), encrypted_data: b64(64), nonce: b64(12), haex_timestamp: `${Date.now()}`, device_id: 'd1' });
@@ -252,20 +253,7 @@ describe('in SQL, by role', () => {
 
 describe('catalog audit', () => {
   const sql = () => adminSql();
-  /** Functions of our schemas, excluding members of extensions. */
-  const ourFunctions = () => sql()`
-    select p.oid, n.nspname || '.' || p.proname as name, p.prosecdef, p.proconfig, l.lanname, p.provolatile,
-           p.proacl is null as default_acl,
-           coalesce((select bool_or(a.grantee = 0) from aclexplode(p.proacl) a), false) as public_grant,
-           has_function_privilege('anon', p.oid, 'execute') as anon_exec,
-           has_function_privilege('authenticated', p.oid, 'execute') as auth_exec,
-           obj_description(p.oid, 'pg_proc') as comment
-    from pg_proc p
-    join pg_namespace n on n.oid = p.pronamespace
-    join pg_language l on l.oid = p.prolang
-    where n.nspname in ('public', 'private')
-      and not exists (select 1 from pg_depend d where d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
-    order by 2`;
+  const ourFunctions = () => auditedFunctions(sql());
 
   it('the public API is exactly the contract\'s functions and tables', async () => {
     const fns = (await ourFunctions()).filter((f) => f.name.startsWith('public.')).map((f) => f.name.slice(7));
@@ -301,8 +289,7 @@ describe('catalog audit', () => {
 
   it('no function is executable by anon or PUBLIC but PostgREST\'s pre-request hook; authenticated executes the API and pull_logs\' helpers only', async () => {
     const fns = await ourFunctions();
-    // PostgREST runs its db-pre-request hook as every role, anon included (20261203100400).
-    expect(fns.filter((f) => f.anon_exec).map((f) => f.name)).toEqual(['private.check_request']);
+    expect(fns.filter((f) => f.anon_exec).map((f) => f.name)).toEqual(ANON_EXECUTABLE);
     expect(fns.filter((f) => f.default_acl || f.public_grant).map((f) => f.name)).toEqual([]);
     expect(fns.filter((f) => f.auth_exec).map((f) => f.name))
       .toEqual([...PRIVATE_FOR_AUTHENTICATED, ...HELPERS_FOR_AUTHENTICATED, ...PUBLIC_FUNCTIONS.map((n) => `public.${n}`)].sort());

@@ -1,0 +1,20 @@
+create or replace function private.drop_member (
+  p_vault_id uuid,
+  p_user_id  uuid
+)
+  returns void
+  language sql
+  set search_path to ''
+  AS $function$
+  delete from public.vault_members m where m.vault_id = p_vault_id and m.user_id = p_user_id;
+  delete from public.vault_key_grants g where g.vault_id = p_vault_id and g.recipient_id = p_user_id;
+  update public.vault_invitations i set status = 'void'
+  where i.vault_id = p_vault_id and i.inviter_id = p_user_id and i.status = 'pending';
+  update public.vaults v set key_rotation_due = true where v.id = p_vault_id;
+$function$;
+
+comment on function "private"."drop_member"(uuid, uuid) is 'Removes a member: row, key grants, its pending invitations; sets key_rotation_due. Caller holds the vault lock.';
+
+revoke all on function "private"."drop_member"(uuid, uuid) from public;
+
+grant execute on function "private"."drop_member"(uuid, uuid) to "postgres";
