@@ -30,7 +30,7 @@ import { UsageError } from './errors.ts';
 import type { BatchOptions } from './push.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import { sharingApi } from './sharing/api.ts';
-import { invitations, type PendingInvitation, ringFromGrants, unlockIdentity } from './sharing/client.ts';
+import { acceptInvitation, invitations, type PendingInvitation, ringFromGrants, unlockIdentity } from './sharing/client.ts';
 import { claimInviteLink } from './sharing/links.ts';
 import { rpcTransport } from './transport/rpc.ts';
 import type { SyncTransport, VaultSummary } from './transport/types.ts';
@@ -168,8 +168,9 @@ export class HaexSyncClient {
   /** Accepts an invitation (idempotent) and returns the vault, unlocked through the grants it carried. */
   async acceptInvite(invitationId: string): Promise<Vault> {
     if (!this.#s.sharing.identity) throw new UsageError('unlockIdentity(secret) first');
-    const accepted = await sharingApi(this.#s.supabase).accept(canonicalUuid(invitationId, 'invitationId'));
-    return await this.unlockVault(accepted.vault_id);
+    const vaultId = await acceptInvitation(sharingApi(this.#s.supabase), this.#s.sharing.identity,
+      canonicalUuid(invitationId, 'invitationId'), this.#s.sharing.pins);
+    return await this.unlockVault(vaultId);
   }
 
   /** Joins a vault through an invite link (one use), checking the inviter's signatures; returns the unlocked Vault. */

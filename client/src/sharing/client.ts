@@ -8,7 +8,8 @@ import { fingerprint, verifyIdentity } from './crypto.ts';
 import { createIdentity, unlockIdentityRecord, type UnlockedIdentity } from './identity.ts';
 import { KeyRing } from './keyring.ts';
 import { refreshGrants, type Role } from './members.ts';
-import type { ChainPins } from './trust.ts';
+import { sameKeys, UntrustedChangeError } from './chain.ts';
+import { type ChainPins, verifiedChain } from './trust.ts';
 
 export interface PendingInvitation {
   id: string;
@@ -50,6 +51,31 @@ export async function invitations(api: SharingApi): Promise<PendingInvitation[]>
         fingerprint: await fingerprint(row.inviter_encryption_public_key, row.inviter_signing_public_key) } });
   }
   return out;
+}
+
+/**
+ * Accepts an invitation, then holds the vault's chain against what the user saw: the chain must
+ * admit this user with their own keys, and know the inviter with the keys whose fingerprint the
+ * invitation showed (a chain the server made up would name its own identity there). Returns the vault id.
+ */
+export async function acceptInvitation(api: SharingApi, me: UnlockedIdentity, invitationId: string, pins: ChainPins): Promise<string> {
+  const shown = (await api.invitations()).find((row) => row.id === invitationId);
+  const accepted = await api.accept(invitationId);
+  const chain = await verifiedChain(api, accepted.vault_id, pins);
+  const mine = chain.members.get(me.userId);
+  if (!mine || !sameKeys(mine.keys, me)) {
+    throw new UntrustedChangeError(accepted.vault_id, 'the vault\'s signed membership does not admit this user with its own keys');
+  }
+  if (shown?.inviter_signing_public_key && shown.inviter_encryption_public_key) {
+    const inviter = chain.knownKeys.get(shown.inviter_id);
+    const seen = { userId: shown.inviter_id, encryptionPublicKey: shown.inviter_encryption_public_key,
+      signingPublicKey: shown.inviter_signing_public_key, signature: shown.inviter_signature ?? '' };
+    if (!inviter || !sameKeys(inviter, seen)) {
+      throw new UntrustedChangeError(accepted.vault_id, `the inviter ${shown.inviter_id} in the vault's signed membership is not the one the invitation showed`,
+        inviter ? await fingerprint(inviter.encryptionPublicKey, inviter.signingPublicKey) : undefined);
+    }
+  }
+  return accepted.vault_id;
 }
 
 /** A key ring filled from the user's grants of the vault: NotFoundError when there is none. */
