@@ -136,3 +136,15 @@ describe('compaction and another author\'s record', () => {
     expect(left.map((l) => l.sequence)).toEqual([2, 3]);
   });
 });
+
+describe('a member\'s account deleted', () => {
+  it('leaves the member list and marks the key rotation due (it held the key)', async () => {
+    const [owner, writer] = await Promise.all(['owner', 'writer'].map(newMember)) as StackUser[];
+    const v = await sharedVault(owner!, [[writer!, 'writer']]);
+    const due = async () => (await adminSql()`select key_rotation_due as due from public.vaults where id = ${v}`)[0]!.due;
+    expect(await due()).toBe(false);
+    await adminSql()`delete from auth.users where id = ${writer!.id}`;
+    expect(await isMember(v, writer!)).toBe(false);
+    expect(await due()).toBe(true);
+  });
+});
