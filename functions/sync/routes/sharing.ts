@@ -31,7 +31,7 @@ import { parse, vaultIdParam } from '../protocol.ts';
 
 const uuid = z.string().refine(isUuid, 'must be a uuid');
 const b64 = z.string().min(1).max(1024).refine(isBase64, 'must be padded base64');
-const generation = z.number().int('must be an integer').min(1, 'must be 1 or more').max(999_999_999);
+const generation = z.number().int('must be an integer').min(1, 'must be 1 or more').max(Number.MAX_SAFE_INTEGER, 'is too large'); // bigint in SQL; JSON numbers are exact up to 2^53
 const role = z.enum(['admin', 'writer', 'reader']);
 const grant = z.object({
   keyGeneration: generation.optional(), recipientId: uuid.optional(),
