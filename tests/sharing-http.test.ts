@@ -70,10 +70,38 @@ describe('sharing over HTTP', () => {
   });
 
   it('bad input is 400 naming the field', async () => {
-    const res = await call(owner, `/vaults/${vaultId}/invitations`, 'POST', { inviteeId: 'x', role: 'owner', keyGeneration: 1, grants: [] });
-    expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe('bad_request');
-    expect(code(await call(owner, `/vaults/${vaultId}/members/not-a-uuid`, 'DELETE'))).toEqual([400, 'bad_request']);
+    const good = { inviteeId: stranger.id, role: 'reader', keyGeneration: 1, grants: [{ keyGeneration: 1, ...sealed() }] };
+    const named = async (path: string, method: string, body: unknown) => {
+      const res = await call(owner, path, method, body);
+      return [res.status, res.body?.error?.code, res.body?.error?.message];
+    };
+    // One bad field at a time: the message names exactly that field.
+    for (const [field, value] of [['inviteeId', 'x'], ['role', 'owner'], ['keyGeneration', 0], ['grants', []]] as const) {
+      const [status, errorCode, message] = await named(`/vaults/${vaultId}/invitations`, 'POST', { ...good, [field]: value });
+      expect([status, errorCode]).toEqual([400, 'bad_request']);
+      expect(message).toContain(field);
+    }
+    const [status, errorCode, message] = await named(`/vaults/${vaultId}/members/not-a-uuid`, 'DELETE', undefined);
+    expect([status, errorCode]).toEqual([400, 'bad_request']);
+    expect(message).toContain('userId');
+  });
+
+  it('the membership chain: members read it, the next link is appended once (409 chain_changed for a stale one), readers sign no changes', async () => {
+    const link = (by: StackUser, seq: number, prev: string | null, type: string) =>
+      JSON.stringify({ v: 1, vault: vaultId, seq, prev, author: by.id, at: new Date().toISOString(), type });
+    expect([(await call(reader, `/vaults/${vaultId}/chain`)).status, (await call(reader, `/vaults/${vaultId}/chain`)).body])
+      .toEqual([200, { links: [] }]);
+    const first = await call(owner, `/vaults/${vaultId}/chain`, 'POST', { body: link(owner, 0, null, 'create'), signature: b64(64) });
+    expect(first.status).toBe(201);
+    expect(first.body).toEqual({ seq: 0, hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(code(await call(owner, `/vaults/${vaultId}/chain`, 'POST', { body: link(owner, 0, null, 'create'), signature: b64(64) })))
+      .toEqual([409, 'chain_changed']);
+    expect(code(await call(reader, `/vaults/${vaultId}/chain`, 'POST', { body: link(reader, 1, first.body.hash, 'add'), signature: b64(64) })))
+      .toEqual([403, 'forbidden']);
+    const bad = await call(owner, `/vaults/${vaultId}/chain`, 'POST', { body: link(reader, 1, first.body.hash, 'add'), signature: b64(64) });
+    expect([bad.status, bad.body.error.code, bad.body.error.details]).toEqual([400, 'bad_request', 'body']); // author is not the caller
+    const read = await call(reader, `/vaults/${vaultId}/chain?afterSeq=-1`);
+    expect(read.body.links.map((l: any) => [l.seq, l.hash])).toEqual([[0, first.body.hash]]);
   });
 
   it('a removed member\'s still-valid token gets 404 at once; set role and leave work', async () => {

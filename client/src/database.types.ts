@@ -138,34 +138,40 @@ export type Database = {
           },
         ]
       }
-      vault_files: {
+      vault_chain_links: {
         Row: {
-          chunk_count: number
+          author_id: string
+          body: string
           created_at: string
-          file_id: string
-          size: number
-          stored_bytes: number
+          hash: string
+          seq: number
+          signature: string
+          type: string
           vault_id: string
         }
         Insert: {
-          chunk_count: number
+          author_id: string
+          body: string
           created_at?: string
-          file_id: string
-          size: number
-          stored_bytes: number
+          hash: string
+          seq: number
+          signature: string
+          type: string
           vault_id: string
         }
         Update: {
-          chunk_count?: number
+          author_id?: string
+          body?: string
           created_at?: string
-          file_id?: string
-          size?: number
-          stored_bytes?: number
+          hash?: string
+          seq?: number
+          signature?: string
+          type?: string
           vault_id?: string
         }
         Relationships: [
           {
-            foreignKeyName: "vault_files_vault_id_fkey"
+            foreignKeyName: "vault_chain_links_vault_id_fkey"
             columns: ["vault_id"]
             referencedRelation: "vaults"
             referencedColumns: ["id"]
@@ -432,9 +438,9 @@ export type Database = {
     }
     Functions: {
       accept_invitation: { Args: { invitation_id: string }; Returns: Json }
-      check_vault_quota: {
-        Args: { bytes: number; vault_id: string }
-        Returns: undefined
+      append_chain_link: {
+        Args: { body: string; signature: string; vault_id: string }
+        Returns: Json
       }
       claim_invite_link: { Args: { token: string }; Returns: Json }
       compact_logs: { Args: { vault_id: string }; Returns: Json }
@@ -492,10 +498,6 @@ export type Database = {
           user_id: string
         }[]
       }
-      forget_file: {
-        Args: { file_id: string; vault_id: string }
-        Returns: undefined
-      }
       get_identity: {
         Args: Record<PropertyKey, never>
         Returns: {
@@ -532,6 +534,15 @@ export type Database = {
         Returns: Json
       }
       leave_vault: { Args: { vault_id: string }; Returns: undefined }
+      list_chain_links: {
+        Args: { after_seq?: number; vault_id: string }
+        Returns: {
+          body: string
+          hash: string
+          seq: number
+          signature: string
+        }[]
+      }
       list_devices: {
         Args: Record<PropertyKey, never>
         Returns: {
@@ -587,16 +598,6 @@ export type Database = {
           user_id: string
         }[]
       }
-      list_vault_usage: {
-        Args: Record<PropertyKey, never>
-        Returns: {
-          file_bytes: number
-          log_bytes: number
-          quota_bytes: number
-          used_bytes: number
-          vault_id: string
-        }[]
-      }
       list_vaults: {
         Args: Record<PropertyKey, never>
         Returns: {
@@ -613,7 +614,6 @@ export type Database = {
           vault_id: string
         }[]
       }
-      prepare_vault_deletion: { Args: { vault_id: string }; Returns: undefined }
       pull_logs: {
         Args: { after_sequence?: number; max_count?: number; vault_id: string }
         Returns: {
@@ -636,28 +636,6 @@ export type Database = {
           revoked_at: string
         }[]
       }
-      register_file: {
-        Args: {
-          chunk_count: number
-          file_id: string
-          size: number
-          vault_id: string
-        }
-        Returns: {
-          chunk_count: number
-          created_at: string
-          file_id: string
-          size: number
-          stored_bytes: number
-          vault_id: string
-        }[]
-        SetofOptions: {
-          from: "*"
-          to: "vault_files"
-          isOneToOne: false
-          isSetofReturn: true
-        }
-      }
       remove_member: {
         Args: { user_id: string; vault_id: string }
         Returns: undefined
@@ -672,16 +650,8 @@ export type Database = {
         }
         Returns: Json
       }
-      set_default_vault_quota: {
-        Args: { quota_bytes: number }
-        Returns: undefined
-      }
       set_member_role: {
         Args: { role: string; user_id: string; vault_id: string }
-        Returns: undefined
-      }
-      set_vault_quota: {
-        Args: { quota_bytes: number; vault_id: string }
         Returns: undefined
       }
       store_own_grants: {

@@ -38,6 +38,7 @@ export type { Database } from './database.types.ts';
 export { fingerprint, GrantVerificationError } from './sharing/crypto.ts';
 export { WrongSecretError } from './sharing/identity.ts';
 export { MissingKeyError } from './sharing/keyring.ts';
+export { UntrustedChangeError } from './sharing/chain.ts';
 export type { PendingInvitation } from './sharing/client.ts';
 export type { Member, Role, SentInvitation } from './sharing/members.ts';
 // Encrypted files (issue 26, docs/files.md)

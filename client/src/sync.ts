@@ -32,7 +32,7 @@ import { removeVaultObjects } from './files/files.ts';
 import type { BatchOptions } from './push.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import { sharingApi } from './sharing/api.ts';
-import { invitations, type PendingInvitation, ringFromGrants, unlockIdentity } from './sharing/client.ts';
+import { acceptInvitation, invitations, type PendingInvitation, ringFromGrants, unlockIdentity } from './sharing/client.ts';
 import { claimInviteLink } from './sharing/links.ts';
 import { rpcTransport } from './transport/rpc.ts';
 import type { SyncTransport, VaultSummary } from './transport/types.ts';
@@ -102,7 +102,7 @@ export class HaexSyncClient {
     return new HaexSyncClient({
       transport, supabase: options.supabase, deviceId: options.deviceId ?? null, devices, retry, push: options.push ?? {},
       pageSize: options.pageSize, autoCompact: options.autoCompact ?? true, compaction: options.compaction ?? {},
-      sharing: {}, files: options.files,
+      sharing: { pins: new Map() }, files: options.files,
     });
   }
 
@@ -149,7 +149,7 @@ export class HaexSyncClient {
     await this.#registered();
     let vault: Vault;
     if (password === undefined) {
-      const ring = await ringFromGrants(sharingApi(this.#s.supabase), id, () => this.#s.sharing.identity);
+      const ring = await ringFromGrants(sharingApi(this.#s.supabase), id, () => this.#s.sharing.identity, this.#s.sharing.pins);
       vault = new Vault(ring, undefined, this.#s);
     } else {
       const record = await withRetry(() => this.#s.transport.getVaultKey(id), this.#s.retry);
@@ -160,11 +160,16 @@ export class HaexSyncClient {
     return vault;
   }
 
-  /** A member left since the last rotation: the first admin's or owner's device (with its identity) to open the vault rotates. */
+  /**
+   * A member left since the last rotation, or the server's key generation is newer than any this
+   * device could verify (an untrusted rotation, docs/sharing.md): the first admin's or owner's device
+   * (with its identity) to open the vault rotates, which replaces it with a signed one.
+   */
   async #rotateIfDue(vault: Vault): Promise<void> {
     if (!this.#s.sharing.identity || !this.#s.supabase) return;
     const summary = (await this.listVaults()).find((v) => v.vaultId === vault.vaultId);
-    if (summary?.keyRotationDue && (summary.role === 'owner' || summary.role === 'admin')) await vault.rotateKey();
+    const unverified = (summary?.keyGeneration ?? 0) > vault.keyGeneration;
+    if ((summary?.keyRotationDue || unverified) && (summary?.role === 'owner' || summary?.role === 'admin')) await vault.rotateKey();
   }
 
   // --- sharing (sharing/client.ts) ----------------------------------------------------------------
@@ -186,15 +191,16 @@ export class HaexSyncClient {
   /** Accepts an invitation (idempotent) and returns the vault, unlocked through the grants it carried. */
   async acceptInvite(invitationId: string): Promise<Vault> {
     if (!this.#s.sharing.identity) throw new UsageError(INVITEE_WITHOUT_IDENTITY);
-    const accepted = await sharingApi(this.#s.supabase).accept(canonicalUuid(invitationId, 'invitationId'));
-    return await this.unlockVault(accepted.vault_id);
+    const vaultId = await acceptInvitation(sharingApi(this.#s.supabase), this.#s.sharing.identity,
+      canonicalUuid(invitationId, 'invitationId'), this.#s.sharing.pins);
+    return await this.unlockVault(vaultId);
   }
 
   /** Joins a vault through an invite link (one use), checking the inviter's signatures; returns the unlocked Vault. */
   async joinByLink(link: string): Promise<Vault> {
     const me = this.#s.sharing.identity;
     if (!me) throw new UsageError(INVITEE_WITHOUT_IDENTITY);
-    return await this.unlockVault(await claimInviteLink(sharingApi(this.#s.supabase), me, link));
+    return await this.unlockVault(await claimInviteLink(sharingApi(this.#s.supabase), me, link, this.#s.sharing.pins));
   }
 
   /** Declines an invitation. */

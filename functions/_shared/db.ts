@@ -59,6 +59,7 @@ const CONFLICT_HINTS: Record<string, HttpError['code']> = {
   identity_exists: 'identity_exists', identity_required: 'identity_required',
   // issue 26: delete_vault while the vault's files are still in Storage
   vault_files_remain: 'vault_files_remain',
+  chain_changed: 'chain_changed', // the membership chain (issue 24)
 };
 /** SQLSTATEs (exact, or a class as its two first characters) with a fixed answer. */
 const FIXED: Array<[RegExp, number, HttpError['code'], string]> = [

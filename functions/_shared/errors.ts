@@ -12,7 +12,9 @@ export type ErrorCode =
   | 'stale_key_generation' | 'generation_changed' | 'members_changed' | 'invitation_closed' | 'invitation_expired'
   | 'already_member' | 'identity_exists' | 'identity_required'
   // issue 26: a push past the vault's byte quota (413); delete_vault while its files are in Storage (409)
-  | 'quota_exceeded' | 'vault_files_remain';
+  | 'quota_exceeded' | 'vault_files_remain'
+  // the membership chain (issue 24): a link that does not extend the chain
+  | 'chain_changed';
 
 export class HttpError extends Error {
   constructor(
