@@ -178,6 +178,40 @@ export type Database = {
           },
         ]
       }
+      vault_files: {
+        Row: {
+          chunk_count: number
+          created_at: string
+          file_id: string
+          size: number
+          stored_bytes: number
+          vault_id: string
+        }
+        Insert: {
+          chunk_count: number
+          created_at?: string
+          file_id: string
+          size: number
+          stored_bytes: number
+          vault_id: string
+        }
+        Update: {
+          chunk_count?: number
+          created_at?: string
+          file_id?: string
+          size?: number
+          stored_bytes?: number
+          vault_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "vault_files_vault_id_fkey"
+            columns: ["vault_id"]
+            referencedRelation: "vaults"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
       vault_invitations: {
         Row: {
           created_at: string
@@ -442,6 +476,10 @@ export type Database = {
         Args: { body: string; signature: string; vault_id: string }
         Returns: Json
       }
+      check_vault_quota: {
+        Args: { bytes: number; vault_id: string }
+        Returns: undefined
+      }
       claim_invite_link: { Args: { token: string }; Returns: Json }
       compact_logs: { Args: { vault_id: string }; Returns: Json }
       create_identity: {
@@ -497,6 +535,10 @@ export type Database = {
           signing_public_key: string
           user_id: string
         }[]
+      }
+      forget_file: {
+        Args: { file_id: string; vault_id: string }
+        Returns: undefined
       }
       get_identity: {
         Args: Record<PropertyKey, never>
@@ -598,6 +640,16 @@ export type Database = {
           user_id: string
         }[]
       }
+      list_vault_usage: {
+        Args: Record<PropertyKey, never>
+        Returns: {
+          file_bytes: number
+          log_bytes: number
+          quota_bytes: number
+          used_bytes: number
+          vault_id: string
+        }[]
+      }
       list_vaults: {
         Args: Record<PropertyKey, never>
         Returns: {
@@ -614,6 +666,7 @@ export type Database = {
           vault_id: string
         }[]
       }
+      prepare_vault_deletion: { Args: { vault_id: string }; Returns: undefined }
       pull_logs: {
         Args: { after_sequence?: number; max_count?: number; vault_id: string }
         Returns: {
@@ -636,6 +689,28 @@ export type Database = {
           revoked_at: string
         }[]
       }
+      register_file: {
+        Args: {
+          chunk_count: number
+          file_id: string
+          size: number
+          vault_id: string
+        }
+        Returns: {
+          chunk_count: number
+          created_at: string
+          file_id: string
+          size: number
+          stored_bytes: number
+          vault_id: string
+        }[]
+        SetofOptions: {
+          from: "*"
+          to: "vault_files"
+          isOneToOne: false
+          isSetofReturn: true
+        }
+      }
       remove_member: {
         Args: { user_id: string; vault_id: string }
         Returns: undefined
@@ -650,8 +725,16 @@ export type Database = {
         }
         Returns: Json
       }
+      set_default_vault_quota: {
+        Args: { quota_bytes: number }
+        Returns: undefined
+      }
       set_member_role: {
         Args: { role: string; user_id: string; vault_id: string }
+        Returns: undefined
+      }
+      set_vault_quota: {
+        Args: { quota_bytes: number; vault_id: string }
         Returns: undefined
       }
       store_own_grants: {
