@@ -19,7 +19,7 @@ const CHUNK = 1024;
 async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   for await (const part of stream as unknown as AsyncIterable<Uint8Array>) parts.push(part);
-  return Buffer.concat(parts);
+  return new Uint8Array(Buffer.concat(parts)); // a copy: Buffer#slice would share memory
 }
 
 async function* iterate(records: Uint8Array[]) { yield* records; }
