@@ -12,6 +12,8 @@ const ES256_SUITES = [
   'tests/sync-api.test.ts', 'tests/keys-*.test.ts', 'client/test/sync.test.ts',
   'tests/devices-http.test.ts', 'tests/devices-client.test.ts', 'tests/devices-realtime.test.ts',
   'tests/sharing-http.test.ts', 'client/test/sharing.test.ts', 'tests/sharing-realtime.test.ts',
+  'tests/storage-api.test.ts', 'tests/storage-objects.test.ts', 'tests/storage-tus.test.ts',
+  'tests/files-client.test.ts',
 ];
 
 const SETUP = 'tests/support/global-setup.ts';

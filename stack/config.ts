@@ -45,7 +45,15 @@ export interface StackConfig {
   functions: FunctionConfig[];
   auth: AuthSettings;
   /** `[storage]` of config.toml, as far as the embedded Storage (stack/storage/) serves it. */
-  storage: { fileSizeLimit: number };
+  storage: { fileSizeLimit: number; buckets: BucketConfig[] };
+}
+
+/** `[storage.buckets.<id>]`: created (or updated) on start, as `supabase start` seeds them. */
+export interface BucketConfig {
+  id: string;
+  public: boolean;
+  fileSizeLimit: number | null;
+  allowedMimeTypes: string[] | null;
 }
 
 /** `[auth]` of config.toml, as far as the embedded Auth service (stack/auth/) serves it. */
@@ -75,7 +83,10 @@ interface ConfigToml {
   };
   functions?: Record<string, { enabled?: boolean; verify_jwt?: boolean; entrypoint?: string; import_map?: string }>;
   haex?: { vault_quota_bytes?: number };
-  storage?: { file_size_limit?: string | number };
+  storage?: {
+    file_size_limit?: string | number;
+    buckets?: Record<string, { public?: boolean; file_size_limit?: string | number; allowed_mime_types?: string[] }>;
+  };
 }
 
 function portFrom(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -145,7 +156,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, projectRoot = P
       tokenRefreshesPer5Min: auth.rate_limit?.token_refresh ?? 150,
     },
     // The CLI's default when config.toml is silent: 50MiB.
-    storage: { fileSizeLimit: parseByteSize(toml.storage?.file_size_limit ?? '50MiB', '[storage] file_size_limit') },
+    storage: {
+      fileSizeLimit: parseByteSize(toml.storage?.file_size_limit ?? '50MiB', '[storage] file_size_limit'),
+      buckets: Object.entries(toml.storage?.buckets ?? {}).map(([id, bucket]): BucketConfig => ({
+        id,
+        public: bucket.public ?? false,
+        fileSizeLimit: bucket.file_size_limit === undefined ? null
+          : parseByteSize(bucket.file_size_limit, `[storage.buckets.${id}] file_size_limit`),
+        allowedMimeTypes: bucket.allowed_mime_types ?? null,
+      })),
+    },
   };
 }
 

@@ -30,6 +30,8 @@ export interface StackInfo {
   API_URL: string;
   REST_URL: string;
   FUNCTIONS_URL: string;
+  /** The embedded Storage (the CLI prints no such key; clients derive it from API_URL). */
+  STORAGE_URL: string;
   DB_URL: string;
   JWT_SECRET: string;
   ANON_KEY: string;
@@ -192,10 +194,11 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
     const storage = createStorageService({
       dbUrl: `postgresql://supabase_storage_admin:${encodeURIComponent(config.dbPassword)}@127.0.0.1:${config.dbPort}/postgres`,
       dataDir: config.dataDir, verifier, signer: tokenSigner(config.jwtSecret, config.signingKeys),
-      fileSizeLimit: config.storage.fileSizeLimit,
+      fileSizeLimit: config.storage.fileSizeLimit, buckets: config.storage.buckets,
       log: (line) => appendFileSync(path.join(logs, 'storage.log'), `${line}\n`),
     });
     stops.push(() => storage.close());
+    await storage.seedBuckets();
     gatewayOptions.storage = storage;
 
     // Realtime connects as supabase_admin, as it does on `supabase start`.
@@ -242,6 +245,7 @@ export async function startStack(config: StackConfig, options: StartOptions = {}
       API_URL: apiUrl,
       REST_URL: `${apiUrl}/rest/v1`,
       FUNCTIONS_URL: `${apiUrl}/functions/v1`,
+      STORAGE_URL: `${apiUrl}/storage/v1`,
       DB_URL: pg.superuserUrl,
       JWT_SECRET: config.jwtSecret,
       ANON_KEY: keys.anonKey,

@@ -78,3 +78,22 @@ describe('publishable and secret keys', () => {
     expect(() => loadConfig({ SUPABASE_AUTH_SECRET_KEY: 'sb_publishable_swapped' }, root)).toThrow(/secret_key must start with sb_secret_/);
   });
 });
+
+describe('[haex] vault_quota_bytes (issue 26)', () => {
+  it('is the default vault quota in bytes (10 GiB in our config.toml), undefined without the line, and refused unless a positive integer', () => {
+    expect(loadConfig({}, project()).vaultQuotaBytes).toBe(10 * 1024 ** 3);
+    const withQuota = (line: string) => {
+      const root = project();
+      const file = path.join(root, 'supabase', 'config.toml');
+      const toml = readFileSync(file, 'utf8');
+      expect(toml).toMatch(/^vault_quota_bytes = \d+$/m);
+      writeFileSync(file, toml.replace(/^vault_quota_bytes = \d+$/m, line));
+      return root;
+    };
+    expect(loadConfig({}, withQuota('')).vaultQuotaBytes).toBeUndefined();
+    expect(loadConfig({}, withQuota('vault_quota_bytes = 1048576')).vaultQuotaBytes).toBe(1048576);
+    for (const bad of ['0', '-5', '1.5', '"10GB"']) {
+      expect(() => loadConfig({}, withQuota(`vault_quota_bytes = ${bad}`))).toThrow(/\[haex\] vault_quota_bytes must be a positive integer/);
+    }
+  });
+});

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../stack/config.ts';
 import { generateMigration } from '../stack/schemas/generate.ts';
-import { migrationFileText } from '../stack/schemas/migration-file.ts';
+import { migrationFileText, unreviewedMigrations } from '../stack/schemas/migration-file.ts';
 import { duplicateDefinitions } from '../stack/schemas/files.ts';
 import { differences, PgDelta } from '../stack/schemas/pgdelta.ts';
 import { ANON_EXECUTABLE, ourFunctions } from './support/catalog-audit.ts';
@@ -87,6 +87,18 @@ describe('one definition per object', () => {
       path.join(dir, 'schemas', 'public', 'functions', 'push_logs_v2.sql')));
     expect(duplicateDefinitions(copied)).toEqual(
       ['function public.push_logs: schemas/public/functions/push_logs.sql, schemas/public/functions/push_logs_v2.sql']);
+  });
+});
+
+describe('review of generated migrations', () => {
+  it('a generated migration counts as unreviewed until its Why line is written; the landed ones are all reviewed', () => {
+    expect(unreviewedMigrations(path.join(PROJECT_ROOT, 'supabase', 'migrations'))).toEqual([]);
+    const dir = mkdtempSync(path.join(workdir, 'migrations-'));
+    const text = migrationFileText('29991231000000_x.sql', 'x', { sql: 'select 1;', transactional: true });
+    writeFileSync(path.join(dir, '29991231000000_x.sql'), text);
+    expect(unreviewedMigrations(dir)).toEqual(['29991231000000_x.sql']);
+    writeFileSync(path.join(dir, '29991231000000_x.sql'), text.replace(/^-- Why: .*$/m, '-- Why: a probe.'));
+    expect(unreviewedMigrations(dir)).toEqual([]);
   });
 });
 

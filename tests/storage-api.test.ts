@@ -3,7 +3,7 @@
  * downloads under RLS policies created here on a test-only bucket, errors in Storage's shape.
  */
 import { describe, expect, it } from 'vitest';
-import { newUser, stack } from './support/stack.ts';
+import { adminSql, newUser, stack } from './support/stack.ts';
 import { anonClient, blobBytes, bytes, serviceClient, testBucket, userClient } from './support/storage.ts';
 
 describe('buckets', () => {
@@ -115,6 +115,22 @@ describe('objects under RLS', () => {
     expect(await blobBytes((await files.download(path)).data)).toEqual(bytes(20, 3));
     expect((await files.update(path, bytes(30, 4))).error).toBeNull();
     expect(await blobBytes((await files.download(path)).data)).toEqual(bytes(30, 4));
+  });
+
+  it('an INSERT-only policy lets users upload but not read back or overwrite (Storage writes without RETURNING)', async () => {
+    const bucket = await testBucket({ ownFolders: false });
+    await adminSql().unsafe(`create policy "${bucket.id} drop box" on storage.objects for insert to authenticated
+      with check (bucket_id = '${bucket.id}')`);
+    try {
+      const user = await newUser('storage');
+      const files = userClient(user).storage.from(bucket.id);
+      expect((await files.upload('dropped.bin', bytes(16))).error).toBeNull();
+      expect((await files.download('dropped.bin')).error).toMatchObject({ statusCode: '404' });
+      expect((await files.upload('dropped.bin', bytes(16, 2), { upsert: true })).error).toMatchObject({ statusCode: '403' });
+      expect(await blobBytes((await serviceClient().storage.from(bucket.id).download('dropped.bin')).data)).toEqual(bytes(16));
+    } finally {
+      await adminSql().unsafe(`drop policy "${bucket.id} drop box" on storage.objects`);
+    }
   });
 
   it('an invalid or expired token is refused with Storage’s error, not read as anon', async () => {

@@ -93,6 +93,8 @@ const CONFLICT_HINTS: Record<string, HttpError['code']> = {
   stale_key_generation: 'stale_key_generation', generation_changed: 'generation_changed', members_changed: 'members_changed',
   invitation_closed: 'invitation_closed', invitation_expired: 'invitation_expired', already_member: 'already_member',
   identity_exists: 'identity_exists', identity_required: 'identity_required',
+  // issue 26: delete_vault while the vault's files are still in Storage
+  vault_files_remain: 'vault_files_remain',
 };
 /** SQLSTATEs (exact, or a class as its two first characters) with a fixed answer. */
 const FIXED: Array<[RegExp, number, HttpError['code'], string]> = [

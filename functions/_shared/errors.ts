@@ -11,8 +11,8 @@ export type ErrorCode =
   // shared vaults (issue 18): 409s told apart by the SQL hint
   | 'stale_key_generation' | 'generation_changed' | 'members_changed' | 'invitation_closed' | 'invitation_expired'
   | 'already_member' | 'identity_exists' | 'identity_required'
-  // issue 26: a push past the vault's byte quota (413)
-  | 'quota_exceeded';
+  // issue 26: a push past the vault's byte quota (413); delete_vault while its files are in Storage (409)
+  | 'quota_exceeded' | 'vault_files_remain';
 
 export class HttpError extends Error {
   constructor(

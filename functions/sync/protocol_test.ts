@@ -92,6 +92,7 @@ Deno.test('PostgREST errors map to API statuses with camelCase fields', () => {
   // issue 26: a push past the vault's byte quota
   assert.equal(mapPostgrestError(413, { code: 'PT413', message: 'x', hint: 'quota_exceeded' }).code, 'quota_exceeded');
   assert.equal(mapPostgrestError(413, { code: 'PT413', message: 'x' }).code, 'payload_too_large');
+  assert.equal(mapPostgrestError(409, { code: 'PT409', message: 'x', hint: 'vault_files_remain' }).code, 'vault_files_remain');
   assert.equal(mapPostgrestError(401, { code: 'PGRST301', message: 'x' }).status, 401);
   // Fixed rows: PostgreSQL's own message text never comes through.
   for (const [code, status, apiCode] of [['22P02', 400, 'bad_request'], ['22001', 400, 'bad_request'],

@@ -55,7 +55,8 @@ try {
   } else {
     for (const file of written) console.log(`db:diff: wrote ${file}`);
     await squawk(written);
-    console.log('Review it (grants: no anon; locks on hot tables), write its "Why" line, then `npm run db:check`.');
+    console.log('Review it (grants: no anon; locks on hot tables; any DROP), replace its "Why" placeholder'
+      + ' (db:check fails until you do), then `npm run db:check`.');
   }
 } catch (error) {
   console.error(`db:diff: ${(error as Error).message}`);

@@ -43,6 +43,9 @@ export async function generateMigration(pgdelta: PgDelta, dir: string, url: stri
       const { plan, planPath } = await pgdelta.plan(dir, url);
       if (plan.actions.length === 0) return segments;
       log(`round ${round}: ${plan.actions.length} action(s); applying them to the throwaway database`);
+      for (const action of plan.actions.filter((a) => a.verb === 'drop' || a.dataLoss === 'destructive')) {
+        log(`  WARNING destructive: ${action.sql.trim().split('\n')[0]}`);
+      }
       const rendered = await pgdelta.render(planPath);
       for (const segment of rendered) {
         if (segment.transactional) await sql.begin((tx) => tx.unsafe(segment.sql));

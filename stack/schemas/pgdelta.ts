@@ -52,6 +52,8 @@ export interface PlanAction {
   destroys: StableId[];
   consumes: StableId[];
   transactionality: string;
+  /** 'destructive' for a drop or an enum rewrite: data may go. */
+  dataLoss: string;
 }
 export interface StableId { kind: string; schema?: string; table?: string; name?: string; args?: string[]; target?: StableId; grantee?: string }
 /** pg-delta's Delta: add/remove carry a fact, set an id and attribute, link/unlink an edge. */

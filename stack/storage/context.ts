@@ -2,7 +2,7 @@
 import type { HttpBindings } from '@hono/node-server';
 import type { Context } from 'hono';
 import type { JwtVerifier, TokenSigner } from '../jwt.ts';
-import { optionalCaller, requireCaller, type Caller } from './auth.ts';
+import { requireCaller, type Caller } from './auth.ts';
 import type { RequestScope, StorageDatabase } from './database.ts';
 import { ERRORS } from './errors.ts';
 import type { FileStore } from './files.ts';
@@ -22,11 +22,13 @@ export interface StorageDeps {
 /** JSON bodies of the management routes are small; more than this is refused, never buffered. */
 const MAX_JSON_BYTES = 1024 * 1024;
 
-export const callerOf = (deps: StorageDeps, c: StorageContext): Caller =>
-  requireCaller(deps.verifier, c.req.header('authorization'));
+/**
+ * The Authorization the gateway decided (it maps `sb_` keys to role JWTs, as the CLI's Kong): set on
+ * the Node request's parsed headers, which Hono's request (built from the raw headers) does not see.
+ */
+const authorizationOf = (c: StorageContext) => c.env.incoming.headers.authorization;
 
-export const optionalCallerOf = (deps: StorageDeps, c: StorageContext): Caller =>
-  optionalCaller(deps.verifier, c.req.header('authorization'));
+export const callerOf = (deps: StorageDeps, c: StorageContext): Caller => requireCaller(deps.verifier, authorizationOf(c));
 
 export function scopeOf(c: StorageContext, caller: Caller, operation: string): RequestScope {
   return { caller, operation, method: c.req.method, path: new URL(c.req.url).pathname };

@@ -15,7 +15,7 @@
  * row without bytes.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream, mkdirSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { copyFile, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -43,6 +43,8 @@ export class FileStore {
     this.tusDir = path.join(root, 'tus');
     this.#incoming = path.join(root, 'incoming');
     this.#objects = path.join(root, 'objects');
+    // What incoming/ holds on start belonged to uploads of a process that is gone: no row points at it.
+    rmSync(this.#incoming, { recursive: true, force: true });
     for (const dir of [this.tusDir, this.#incoming, this.#objects]) mkdirSync(dir, { recursive: true });
   }
 

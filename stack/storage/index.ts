@@ -17,6 +17,7 @@ import path from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
+import type { BucketConfig } from '../config.ts';
 import type { JwtVerifier, TokenSigner } from '../jwt.ts';
 import { optionalCaller, requireCaller } from './auth.ts';
 import { bucketRoutes } from './buckets.ts';
@@ -36,10 +37,14 @@ export interface StorageServiceOptions {
   signer: TokenSigner;
   /** `[storage] file_size_limit` in bytes. */
   fileSizeLimit: number;
+  /** `[storage.buckets.*]` of config.toml, created or updated by `seedBuckets`. */
+  buckets?: BucketConfig[];
   log?: (line: string) => void;
 }
 
 export interface StorageService {
+  /** Creates the configured buckets, or updates them to their configured settings, as `supabase start` seeds them. */
+  seedBuckets(): Promise<void>;
   /** Serves a request whose path had /storage/v1 removed (`subpath`); `authorization` as the gateway maps it. */
   handle(req: IncomingMessage, res: ServerResponse, subpath: string, search: string, authorization: string | undefined): void;
   close(): Promise<void>;
@@ -111,6 +116,16 @@ export function createStorageService(options: StorageServiceOptions): StorageSer
           res.end(JSON.stringify(ERRORS.internal()));
         } else res.destroy();
       });
+    },
+    async seedBuckets() {
+      for (const bucket of options.buckets ?? []) {
+        const limit = bucket.fileSizeLimit === null ? null : Math.min(bucket.fileSizeLimit, options.fileSizeLimit);
+        await db.asAdmin('storage.bucket.create', (sql) => sql`
+          insert into storage.buckets (id, name, public, file_size_limit, allowed_mime_types)
+          values (${bucket.id}, ${bucket.id}, ${bucket.public}, ${limit}, ${bucket.allowedMimeTypes})
+          on conflict (id) do update set public = excluded.public, file_size_limit = excluded.file_size_limit,
+            allowed_mime_types = excluded.allowed_mime_types, updated_at = now()`);
+      }
     },
     async close() {
       await db.close();

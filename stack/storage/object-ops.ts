@@ -22,7 +22,7 @@ import type { Hono } from 'hono';
 import { signUrlToken, verifySignedToken } from './auth.ts';
 import { findBucket } from './buckets.ts';
 import {
-  callerOf, mustBeValidKey, optionalInteger, optionalString, readJson, requiredString, scopeOf,
+  callerOf, isUuid, mustBeValidKey, optionalInteger, optionalString, readJson, requiredString, scopeOf,
   type StorageDeps, type StorageEnv,
 } from './context.ts';
 import { OBJECT_COLUMNS, renderObject, type ObjectRow } from './download.ts';
@@ -55,7 +55,8 @@ export function objectOpsRoutes(app: Hono<StorageEnv>, deps: StorageDeps) {
     // A missing destination bucket fails the row's foreign key: NoSuchBucket (errors.ts).
     await deps.db.asCaller(scopeOf(c, caller, 'storage.object.move'), async (sql) => {
       const moved = await sql`update storage.objects
-        set bucket_id = ${destinationBucket}, name = ${destinationKey}, last_accessed_at = now()
+        set bucket_id = ${destinationBucket}, name = ${destinationKey}, last_accessed_at = now(),
+          owner = ${isUuid(caller.sub) ? caller.sub : null}, owner_id = ${caller.sub ?? null}
         where bucket_id = ${bucketId} and name = ${sourceKey} returning id`;
       if (moved.length === 0) throw ERRORS.noSuchKey();
     });

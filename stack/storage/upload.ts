@@ -5,8 +5,8 @@
  *    and rolled back, so RLS refuses before a byte is stored;
  * 2. the body streams to disk under a new version (files.ts), at most the bucket's
  *    file_size_limit (capped by the global `[storage] file_size_limit`), else 413 EntityTooLarge;
- * 3. `completeUpload`: in one transaction as the caller, the row is inserted (a duplicate name is
- *    409 KeyAlreadyExists) or, with x-upsert, upserted; the replaced version's bytes go after commit.
+ * 3. `completeUpload`: the row is written as the storage admin, as Storage does (RLS decided in
+ *    step 1); the replaced version's bytes go after commit.
  *
  * Request bodies: raw bytes (content-type = the object's type, `x-metadata` = base64 JSON user
  * metadata, `cache-control`) or multipart/form-data (fields `cacheControl`, `metadata`,
@@ -17,7 +17,6 @@ import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type postgres from 'postgres';
 import { randomUUID } from 'node:crypto';
-import type { Caller } from './auth.ts';
 import type { BucketRow } from './buckets.ts';
 import { isUuid, mustBeAllowedMimeType, type StorageDeps } from './context.ts';
 import type { RequestScope, Tx } from './database.ts';
@@ -117,31 +116,41 @@ export interface WriteTarget {
   upsert: boolean;
 }
 
-/** Storage's canUpload: the write under the caller's role, rolled back. */
+/**
+ * Storage's canUpload: the write under the caller's role, rolled back. As Storage does it: a plain
+ * INSERT (no RETURNING, so INSERT policies alone decide; a taken name is 409 KeyAlreadyExists), or
+ * for an upsert INSERT … ON CONFLICT DO UPDATE … RETURNING (INSERT, UPDATE and SELECT policies).
+ */
 export async function canUpload(deps: StorageDeps, scope: RequestScope, target: WriteTarget,
   metadata: { mimetype?: string; contentLength?: number }, userMetadata?: Record<string, unknown>) {
-  await deps.db.probe(scope, (sql) => writeRow(sql, target, randomUUID(), metadata, userMetadata));
+  await deps.db.probe(scope, async (sql) => {
+    const row = rowOf(sql, target, randomUUID(), metadata, userMetadata);
+    if (target.upsert) await upsertRow(sql, row);
+    else await sql`insert into storage.objects ${sql(row)}`;
+  });
 }
 
-function writeRow(sql: Tx, target: WriteTarget, version: string, metadata: object, userMetadata?: Record<string, unknown>) {
+function rowOf(sql: Tx, target: WriteTarget, version: string, metadata: object, userMetadata?: Record<string, unknown>) {
   const owner = target.owner;
-  const row = {
+  return {
     bucket_id: target.bucketId, name: target.name, version,
     owner: isUuid(owner) ? owner : null, owner_id: owner ?? null,
     metadata: sql.json(metadata as postgres.JSONValue), user_metadata: userMetadata ? sql.json(userMetadata as postgres.JSONValue) : null,
   };
-  return target.upsert
-    ? sql<{ id: string }[]>`insert into storage.objects ${sql(row)}
-        on conflict (bucket_id, name) do update set
-          version = excluded.version, owner = excluded.owner, owner_id = excluded.owner_id,
-          metadata = excluded.metadata, user_metadata = excluded.user_metadata, last_accessed_at = now()
-        returning id`
-    : sql<{ id: string }[]>`insert into storage.objects ${sql(row)} returning id`;
 }
 
+const upsertRow = (sql: Tx, row: ReturnType<typeof rowOf>) => sql<{ id: string }[]>`
+  insert into storage.objects ${sql(row)}
+  on conflict (name, bucket_id) do update set
+    metadata = excluded.metadata, user_metadata = excluded.user_metadata, version = excluded.version,
+    owner = excluded.owner, owner_id = excluded.owner_id
+  returning id`;
+
 /**
- * Storage's completeUpload: `tempPath` becomes `version`'s bytes, then the row is written as the
- * caller; on failure the new bytes go, on success the replaced version's.
+ * Storage's completeUpload, once canUpload let the caller write: `tempPath` becomes `version`'s
+ * bytes, then the row is written as the storage admin (as Storage does: RLS already decided). A name
+ * taken since the probe is 409 for a non-upsert write (Storage would overwrite it). On failure the
+ * new bytes go; on success the replaced version's.
  */
 export async function completeUpload(deps: StorageDeps, scope: RequestScope, target: WriteTarget, tempPath: string,
   file: { size: number; eTag: string; mimeType: string; cacheControl: string }, userMetadata?: Record<string, unknown>,
@@ -154,13 +163,13 @@ export async function completeUpload(deps: StorageDeps, scope: RequestScope, tar
   let previous: string | null | undefined;
   let id: string;
   try {
-    id = await deps.db.asCaller(scope, async (sql) => {
-      if (target.upsert) previous = await ownerRead(sql, scope.caller, () => sql<{ version: string | null }[]>`
-        select version from storage.objects where bucket_id = ${target.bucketId} and name = ${target.name} for update`)
-        .then((rows) => rows[0]?.version);
-      const rows = await writeRow(sql, target, version, metadata, userMetadata);
-      if (!rows[0]) throw ERRORS.rlsDenied('new row violates row-level security policy for table "objects"');
-      return rows[0].id;
+    id = await deps.db.asAdmin(scope.operation, async (sql) => {
+      const [current] = await sql<{ version: string | null }[]>`
+        select version from storage.objects where bucket_id = ${target.bucketId} and name = ${target.name} for update`;
+      if (current && !target.upsert) throw ERRORS.keyAlreadyExists();
+      previous = current?.version;
+      const [row] = await upsertRow(sql, rowOf(sql, target, version, metadata, userMetadata));
+      return row!.id;
     });
   } catch (error) {
     await deps.files.remove([version]);
@@ -168,12 +177,4 @@ export async function completeUpload(deps: StorageDeps, scope: RequestScope, tar
   }
   if (previous && previous !== version) await deps.files.remove([previous]);
   return { id, version };
-}
-
-/** Runs a read as the storage admin inside a caller's transaction (RLS off), then switches back. */
-export async function ownerRead<T>(sql: Tx, caller: Caller, fn: () => Promise<T>): Promise<T> {
-  await sql`set local role none`;
-  const result = await fn();
-  await sql`select set_config('role', ${caller.role}, true)`;
-  return result;
 }

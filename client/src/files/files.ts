@@ -16,7 +16,7 @@
  *   call left behind. Every loop over the server's objects is bounded (pages of 1,000).
  */
 import { NotFoundError, UsageError } from '../errors.ts';
-import { canonicalUuid } from '../encoding.ts';
+import { canonicalUuid, isCanonicalUuid } from '../encoding.ts';
 import type { FileBackend, FileRecord } from './backend.ts';
 import {
   CHUNK_OVERHEAD, chunkFolder, chunkIndexOf, chunkName, chunkPath, checkChunkSize, createFileKey, DEFAULT_CHUNK_SIZE, fileFolder,
@@ -322,10 +322,13 @@ export async function compactFiles(ctx: FilesContext, options: CompactFilesOptio
   const max = options.maxFiles ?? 100;
   const removed: string[] = [];
   // Every folder of the vault is a file (complete, or an upload or deletion that never finished).
-  for (let offset = 0; ; offset += PAGE) {
+  // A removed folder leaves the listing, so the next page starts that many entries earlier.
+  for (let offset = 0; ;) {
     const page = await ctx.backend.list(ctx.vaultId, { limit: PAGE, offset });
+    let gone = 0;
     for (const folder of page.filter((o) => o.folder && !live.has(o.name))) {
-      const record = await ctx.backend.record(ctx.vaultId, folder.name).catch(() => undefined);
+      // A folder whose name is no uuid is no file of this client's: left over, it has no record.
+      const record = isCanonicalUuid(folder.name) ? await ctx.backend.record(ctx.vaultId, folder.name) : undefined;
       const header = (await ctx.backend.list(fileFolder(ctx.vaultId, folder.name), { limit: PAGE, offset: 0 }))
         .find((o) => o.name === 'header');
       const born = Date.parse(record?.createdAt ?? header?.createdAt ?? '');
@@ -334,8 +337,10 @@ export async function compactFiles(ctx: FilesContext, options: CompactFilesOptio
       if (record) await ctx.backend.forget(ctx.vaultId, folder.name);
       await removeObjects(ctx, folder.name);
       removed.push(folder.name);
+      gone++;
     }
     if (page.length < PAGE) return { removed, more: false };
+    offset += PAGE - gone;
   }
 }
 

@@ -39,6 +39,12 @@ create trigger keep_vault_tombstone
   for each row
   execute function private.keep_vault_tombstone();
 
+create trigger refuse_pushes_past_quota
+  before update of bytes on public.vaults
+  for each row
+  when ((new.bytes > old.bytes))
+  execute function private.refuse_pushes_past_quota();
+
 create trigger send_vault_poke
   after update of last_sequence on public.vaults
   for each row
