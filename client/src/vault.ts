@@ -98,7 +98,7 @@ export async function passwordRing(settings: Settings, vaultId: string, generati
 export class Vault {
   readonly #ring: KeyRing;
   #record: VaultKeyRecord | undefined;
-  readonly #password: string | undefined;
+  #password: string | undefined;
   readonly #s: Settings;
   /** Background compaction of this vault (started by pushes told `compactionDue`; stop() it on close). */
   readonly compaction: CompactionScheduler;
@@ -226,6 +226,8 @@ export class Vault {
         const now = await transport.getVaultKey(this.vaultId);
         return sameKey(now, wrapped) ? now : undefined;
       });
+    // A later key rotation re-wraps the owner's copy with this password (sharing/members.ts), so it must be the new one.
+    this.#password = newPassword;
   }
 
   // --- files (files/files.ts, docs/files.md) ----------------------------------------------------------

@@ -56,6 +56,7 @@ export type ArchiveData = Uint8Array | Blob | ReadableStream<Uint8Array>;
 export const MAX_VAULT_ID_ATTEMPTS = 32;
 const BATCH_LOGS = 1000;
 const BATCH_CHARS = 4 * 1024 * 1024;
+const PUSHES_IN_FLIGHT = 3;
 
 /** A version-4-shaped UUID from 16 derived bytes. */
 function uuidOf(bytes: Uint8Array): string {
@@ -129,8 +130,7 @@ export async function importArchive(target: ImportTarget, data: ArchiveData, opt
     }
     throw error;
   }
-  vault.compaction.stop();
-  return await target.unlockVault(vault.vaultId, vaultPassword);
+  return vault;
 }
 
 async function restore(target: ImportTarget, vault: Vault, reader: ArchiveRecordReader, resumed: boolean, total: number,
@@ -141,8 +141,11 @@ async function restore(target: ImportTarget, vault: Vault, reader: ArchiveRecord
     done += n;
     onProgress?.(done, Math.max(total, done));
   };
-  // One push in flight while the next batch is read and sealed.
-  let inflight: Promise<void> | undefined;
+  // Up to PUSHES_IN_FLIGHT pushes at once while the next batch is read and sealed: a single push is
+  // bound by the round trip. Their order does not matter (a CRDT applies by HLC; ids make repeats harmless).
+  const pushing = new Set<Promise<void>>();
+  let failure: unknown;
+  const settled = async () => { await Promise.all(pushing); if (failure) throw failure; };
   let batch: ArchivedLog[] = [];
   let chars = 0;
   const flush = async () => {
@@ -150,15 +153,17 @@ async function restore(target: ImportTarget, vault: Vault, reader: ArchiveRecord
     const logs: EncryptedLog[] = await sealLogs(sealing, vault.vaultId, batch);
     batch = [];
     chars = 0;
-    await inflight;
-    inflight = vault.push(logs).then(() => progress(logs.length));
-    inflight.catch(() => {}); // awaited below; this keeps an early failure from being unhandled
+    while (pushing.size >= PUSHES_IN_FLIGHT) await Promise.race(pushing);
+    if (failure) throw failure;
+    const push: Promise<void> = vault.push(logs).then(() => progress(logs.length), (error: unknown) => { failure ??= error; })
+      .finally(() => pushing.delete(push));
+    pushing.add(push);
   };
   const stored = resumed ? new Map((await vault.files()).map((f) => [f.fileId, f.size])) : new Map<string, number>();
   try {
     await readItems();
   } finally {
-    await inflight?.catch(() => {}); // settled before the caller may delete the vault
+    await Promise.all(pushing); // settled before the caller may delete the vault
   }
   async function readItems() {
   for await (const item of reader.items()) {
@@ -175,7 +180,7 @@ async function restore(target: ImportTarget, vault: Vault, reader: ArchiveRecord
       chars += size;
     } else if (item.kind === 'file') {
       await flush();
-      await inflight;
+      await settled();
       if (stored.get(item.file.fileId) === item.file.size) {
         for await (const _ of item.data()) { /* already uploaded by the interrupted import: read past it */ }
       } else {
@@ -193,6 +198,6 @@ async function restore(target: ImportTarget, vault: Vault, reader: ArchiveRecord
     }
   }
   await flush();
-  await inflight;
+  await settled();
   }
 }
