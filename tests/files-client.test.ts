@@ -156,7 +156,8 @@ describe('encrypted files through the client and the Storage API', () => {
     expect((await phoneVault.getFile(fileId)).length).toBe(500);
     await user.client.revokeDevice(phone.device!.id);
     await expect(phoneVault.getFile(fileId)).rejects.toBeInstanceOf(SessionRevokedError);
-    await expect(phoneVault.putFile(fileBytes(10))).rejects.toThrow();
+    await expect(phoneVault.putFile(fileBytes(10))).rejects.toBeInstanceOf(SessionRevokedError);
+    await expect(phoneVault.files()).rejects.toBeInstanceOf(SessionRevokedError);
     expect((await phoneAuth.storage.from(FILES_BUCKET).download(`${vault.vaultId}/${fileId}/header`)).data).toBeNull();
     expect((await vault.getFile(fileId)).length).toBe(500);
   });
@@ -242,6 +243,11 @@ describe('encrypted files through the client and the Storage API', () => {
     const streamed = await vault.putFile(new Blob([fileBytes(CHUNK + 1)]).stream(), { fileId: randomUUID() }).catch((e) => e);
     expect(streamed).toBeInstanceOf(QuotaExceededError);
     expect(await objectsUnder(vault.vaultId)).toHaveLength(3); // only the first file's header and 2 chunks
+    // straight at the Storage API, past the client: the INSERT policy refuses it before a byte is stored
+    const direct = await user.supabase.storage.from(FILES_BUCKET).upload(`${vault.vaultId}/${big}/header`, new Uint8Array(CHUNK + 1),
+      { contentType: 'application/octet-stream' });
+    expect(direct.error).not.toBeNull();
+    expect(await objectsUnder(vault.vaultId)).toHaveLength(3);
     const push = await vault.push([{ data: { blob: 'x'.repeat(CHUNK) }, haexTimestamp: `${Date.now()}-2` }]).catch((e) => e);
     expect(push).toBeInstanceOf(QuotaExceededError);
     expect((await user.client.listVaults()).find((v) => v.vaultId === vault.vaultId)!.lastSequence).toBe(1);

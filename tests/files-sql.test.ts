@@ -155,6 +155,16 @@ describe('quotas', () => {
     // objects in Storage count, registered or not
     await storeObject(objectName(vault_id), 500);
     expect((await rpc('check_vault_quota', { vault_id, bytes: 3001 - used.used_bytes - 500 }, user.access_token)).status).toBe(413);
+    // the INSERT policy: an object whose declared size (Storage's metadata.contentLength) passes the quota is refused
+    const declared = (size: number | null) => asUser(user, async (sql) => {
+      const metadata = size === null ? {} : { contentLength: size };
+      await sql`insert into storage.objects (bucket_id, name, owner_id, metadata) values ('vault-files', ${objectName(vault_id)}, ${user.id}, ${sql.json(metadata)})`;
+      return 'stored';
+    }).catch((error: postgres.PostgresError) => error.code);
+    const room = 3000 - used.used_bytes - 500;
+    expect(await declared(room)).toBe('stored');
+    expect(await declared(room + 1)).toBe('42501');
+    expect(await declared(null)).toBe('42501'); // no declared size: the bucket's largest object is assumed
     // null: back to the default (config.toml's, 10 GiB)
     await rpc('set_vault_quota', { vault_id, quota_bytes: null }, stack.SERVICE_ROLE_KEY, stack.SERVICE_ROLE_KEY);
     expect((await rpc<any[]>('list_vault_usage', {}, user.access_token)).body.find((v) => v.vault_id === vault_id).quota_bytes).toBe(10737418240);

@@ -26,7 +26,7 @@ const SERVICE_ROLE_FUNCTIONS = ['set_default_vault_quota', 'set_vault_quota'];
 /** The access helpers of shared vaults (read vault_members, whose policy calls them). */
 const ACCESS_HELPERS = ['private.can_receive_vault_topic', 'private.member_vault_ids', 'private.require_vault_role', 'private.vault_role'];
 const SECURITY_DEFINER = [...ACCESS_HELPERS, 'private.caller_id', 'private.check_request', 'private.forget_compacted_log_ids',
-  'private.keep_vault_tombstone', 'private.can_write_vault_object', 'private.vault_file_bytes_and_quota',
+  'private.keep_vault_tombstone', 'private.can_write_vault_object', 'private.vault_file_bytes_and_quota', 'private.vault_object_fits_quota',
   ...PUBLIC_FUNCTIONS.filter((f) => !['get_identity', 'list_key_grants', 'list_vault_usage', 'list_vaults', 'pull_logs'].includes(f))
     .map((f) => `public.${f}`)].sort();
 /** Functions allowed without `set search_path = ''`: the inlinable hot path. */
@@ -38,7 +38,7 @@ const PRIVATE_FOR_AUTHENTICATED = ['private.caller_id', 'private.check_request',
 const SESSION_CHECK = ['private.caller_id', 'private.check_request'];
 /** Access helpers that policies and SECURITY INVOKER functions call: definer, read-only. */
 const HELPERS_FOR_AUTHENTICATED = ['private.can_receive_vault_topic', 'private.can_write_vault_object', 'private.member_vault_ids',
-  'private.vault_file_bytes_and_quota', 'private.vault_role'];
+  'private.vault_file_bytes_and_quota', 'private.vault_object_fits_quota', 'private.vault_role'];
 
 let alice: StackUser;
 let bob: StackUser;
@@ -366,10 +366,12 @@ describe('catalog audit', () => {
       ['public.devices', 'user_id'], ['public.identity_private_keys', 'user_id'], ['public.sync_logs', 'vault_id'], ['public.vault_files', 'vault_id'],
       ['public.vault_key_grants', 'recipient_id'], ['public.vault_key_grants', 'vault_id'], ['public.vault_keys', 'user_id'],
       ['public.vault_members', 'vault_id'], ['public.vaults', 'id'], ['realtime.messages', 'extension'], ['realtime.messages', 'topic'],
-      // the vault-files policies (issue 26): Storage's own indexes lead with bucket_id and name
-      ['storage.objects', 'bucket_id'], ['storage.objects', 'name'],
+      // the vault-files policies (issue 26): Storage's own indexes lead with bucket_id and name; metadata
+      // (the declared size) is read only in INSERT/UPDATE checks, on the row being written
+      ['storage.objects', 'bucket_id'], ['storage.objects', 'metadata'], ['storage.objects', 'name'],
     ]);
-    expect(rows.filter((r) => !r.indexed && r.relname !== 'realtime.messages')).toEqual([]);
+    expect(rows.filter((r) => !r.indexed && r.relname !== 'realtime.messages' && `${r.relname}.${r.attname}` !== 'storage.objects.metadata'))
+      .toEqual([]);
   });
 
   it('private schema: nothing for PUBLIC; anon and authenticated may only look up names (USAGE, no CREATE)', async () => {

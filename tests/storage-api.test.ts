@@ -155,6 +155,24 @@ describe('limits', () => {
     expect((await files.upload(`${user.id}/ok.bin`, bytes(1000))).error).toBeNull();
   });
 
+  it('an INSERT policy sees the declared size and type (metadata.contentLength, mimetype) before any byte is stored', async () => {
+    const bucket = await testBucket({ ownFolders: false });
+    await adminSql().unsafe(`create policy "${bucket.id} small" on storage.objects for insert to authenticated
+      with check (bucket_id = '${bucket.id}' and (metadata->>'contentLength')::bigint <= 500 and metadata->>'mimetype' = 'text/plain')`);
+    try {
+      const user = await newUser('storage');
+      const files = userClient(user).storage.from(bucket.id);
+      expect((await files.upload('small.txt', bytes(100), { contentType: 'text/plain' })).error).toBeNull();
+      expect((await files.upload('form.txt', new Blob([bytes(100)], { type: 'text/plain' }))).error).toBeNull();
+      expect((await files.upload('large.txt', bytes(501), { contentType: 'text/plain' })).error).toMatchObject({ statusCode: '403' });
+      expect((await files.upload('other.bin', bytes(10), { contentType: 'image/png' })).error).toMatchObject({ statusCode: '403' });
+      const stored = await serviceClient().storage.from(bucket.id).list('');
+      expect(stored.data?.map((entry) => [entry.name, entry.metadata?.size])).toEqual([['form.txt', 100], ['small.txt', 100]]);
+    } finally {
+      await adminSql().unsafe(`drop policy "${bucket.id} small" on storage.objects`);
+    }
+  });
+
   it('a type outside the bucket’s allowed MIME types is 415', async () => {
     const bucket = await testBucket({ allowedMimeTypes: ['image/png', 'text/*'] });
     const user = await newUser('storage');

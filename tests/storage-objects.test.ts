@@ -4,7 +4,7 @@
  * token refused for the other use), and public buckets.
  */
 import { describe, expect, it } from 'vitest';
-import { newUser, stack } from './support/stack.ts';
+import { adminSql, newUser, stack } from './support/stack.ts';
 import { anonClient, blobBytes, bytes, serviceClient, testBucket, userClient } from './support/storage.ts';
 
 const names = (entries: { name: string }[] | null) => entries?.map((entry) => entry.name);
@@ -32,6 +32,51 @@ describe('list', () => {
     // Another column: folders first, then files in that order.
     const byCreation = await files.list('docs', { sortBy: { column: 'created_at', order: 'desc' } });
     expect(names(byCreation.data)).toEqual(['sub', 'c.txt', 'B.txt', 'a.txt']);
+  });
+});
+
+describe('list v2', () => {
+  it('pages through objects and collapsed folders with cursors, in both orders', async () => {
+    const bucket = await testBucket({ ownFolders: false });
+    const files = serviceClient().storage.from(bucket.id);
+    for (const name of ['a/1', 'a/2', 'a/deep/3', 'b/x/1', 'b/y', 'c', 'd']) {
+      expect((await files.upload(name, bytes(2))).error).toBeNull();
+    }
+    const first = await files.listV2({ with_delimiter: true });
+    expect(first.data?.folders.map((f) => f.name)).toEqual(['a/', 'b/']);
+    expect(first.data?.objects.map((o) => o.name)).toEqual(['c', 'd']);
+    expect(first.data?.hasNext).toBe(false);
+
+    const pages = async (order: 'asc' | 'desc') => {
+      const seen: string[] = [];
+      let next: string | undefined;
+      for (let page = 0; page < 10; page++) {
+        const { data, error } = await files.listV2({ with_delimiter: true, limit: 1, sortBy: { column: 'name', order }, ...(next ? { cursor: next } : {}) });
+        expect(error).toBeNull();
+        seen.push(...data!.folders.map((f) => f.name), ...data!.objects.map((o) => o.name));
+        if (!data!.hasNext) break;
+        next = data!.nextCursor;
+      }
+      return seen;
+    };
+    expect(await pages('asc')).toEqual(['a/', 'b/', 'c', 'd']);
+    expect(await pages('desc')).toEqual(['d', 'c', 'b/', 'a/']);
+    let cursor: string | undefined;
+    const inA = await files.listV2({ prefix: 'a/', with_delimiter: true });
+    expect(inA.data?.objects.map((o) => [o.name, o.key])).toEqual([['a/1', '1'], ['a/2', '2']]);
+    expect(inA.data?.folders.map((f) => f.name)).toEqual(['a/deep/']);
+
+    const flat = await files.listV2({ prefix: 'b/' });
+    expect(flat.data?.objects.map((o) => o.name)).toEqual(['b/x/1', 'b/y']);
+    const flatPages: string[] = [];
+    cursor = undefined;
+    for (let page = 0; page < 10; page++) {
+      const { data } = await files.listV2({ limit: 3, sortBy: { column: 'created_at', order: 'desc' }, ...(cursor ? { cursor } : {}) });
+      flatPages.push(...data!.objects.map((o) => o.name));
+      if (!data!.hasNext) break;
+      cursor = data!.nextCursor;
+    }
+    expect(flatPages).toEqual(['d', 'c', 'b/y', 'b/x/1', 'a/deep/3', 'a/2', 'a/1']);
   });
 });
 
@@ -96,7 +141,6 @@ describe('info, exists, move, copy, remove', () => {
   it('direct deletes of storage rows are refused (Storage’s protect_delete)', async () => {
     const bucket = await testBucket({ ownFolders: false });
     expect((await serviceClient().storage.from(bucket.id).upload('x', bytes(1))).error).toBeNull();
-    const { adminSql } = await import('./support/stack.ts');
     await expect(adminSql()`delete from storage.objects where bucket_id = ${bucket.id}`).rejects.toMatchObject({ code: '42501' });
   });
 });

@@ -127,6 +127,28 @@ describe('TUS resumable uploads', () => {
     expect((await serviceClient().storage.from(bucket.id).list(user.id)).data).toEqual([]);
   });
 
+  it('another user can neither append to nor drop an upload in progress; its owner can drop it', async () => {
+    const bucket = await testBucket();
+    const user = await newUser('tus');
+    const other = await newUser('tus');
+    const headers = (token: string) => ({ 'tus-resumable': '1.0.0', apikey: stack.ANON_KEY, authorization: `Bearer ${token}` });
+    const created = await fetch(ENDPOINT, {
+      method: 'POST',
+      headers: { ...headers(user.access_token), 'upload-length': '10', 'upload-metadata': `bucketName ${btoa(bucket.id)},objectName ${btoa(`${user.id}/p.bin`)}` },
+    });
+    expect(created.status).toBe(201);
+    const url = created.headers.get('location')!;
+    const append = await fetch(url, {
+      method: 'PATCH', headers: { ...headers(other.access_token), 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }, body: bytes(10),
+    });
+    expect(append.status).toBe(403);
+    expect((await fetch(url, { method: 'DELETE', headers: headers(other.access_token) })).status).toBe(403);
+    const offset = await fetch(url, { method: 'HEAD', headers: headers(user.access_token) });
+    expect(offset.headers.get('upload-offset')).toBe('0');
+    expect((await fetch(url, { method: 'DELETE', headers: headers(user.access_token) })).status).toBe(204);
+    expect((await fetch(url, { method: 'HEAD', headers: headers(user.access_token) })).status).toBe(404);
+  });
+
   it('enforces the bucket’s size limit (413) and MIME types (415)', async () => {
     const bucket = await testBucket({ fileSizeLimit: 1000, allowedMimeTypes: ['image/*'] });
     const user = await newUser('tus');

@@ -4,7 +4,7 @@
  * tests/files-*.test.ts run the same code against the real stack's Storage).
  */
 import { describe, expect, it } from 'vitest';
-import { NotFoundError } from '../src/index.ts';
+import { ForbiddenError, NotFoundError } from '../src/index.ts';
 import type { FileBackend, FileRecord, ListedObject } from '../src/files/backend.ts';
 import * as files from '../src/files/files.ts';
 import {
@@ -49,7 +49,11 @@ class MemoryBackend implements FileBackend {
     }
     return [...entries.values()].sort((a, b) => a.name.localeCompare(b.name)).slice(offset, offset + limit);
   }
-  async remove(paths: string[]) { for (const p of paths) this.objects.delete(p); }
+  readonly = false;
+  async remove(paths: string[]) {
+    if (this.readonly) return 0;
+    return paths.filter((p) => this.objects.delete(p)).length;
+  }
   async checkQuota() {}
   async register(vaultId: string, fileId: string, size: number, chunkCount: number) {
     const record = this.recordsByKey.get(fileId) ?? { fileId, size, chunkCount, createdAt: new Date().toISOString() };
@@ -254,6 +258,17 @@ describe('encrypted files (format and client logic, in memory)', () => {
     });
     await expect(put).rejects.toThrow();
     expect(backend.uploads.filter((p) => p.includes('/c/')).length).toBeLessThan(5);
+  });
+
+  it('a removal Storage skips (RLS) ends in ForbiddenError instead of listing the same objects forever', async () => {
+    const { ctx, backend } = await context();
+    backend.failAfter = 1;
+    const partial = crypto.randomUUID();
+    await expect(files.putFile(ctx, bytes(3 * CHUNK), { fileId: partial })).rejects.toThrow();
+    backend.readonly = true;
+    await expect(files.deleteFile(ctx, partial)).rejects.toBeInstanceOf(ForbiddenError);
+    await expect(files.compactFiles(ctx, { live: [], minAgeMs: 0 })).rejects.toBeInstanceOf(ForbiddenError);
+    await expect(files.removeVaultObjects(ctx)).rejects.toBeInstanceOf(ForbiddenError);
   });
 
   it('compactFiles removes unreferenced files and leftovers of interrupted uploads, keeps live ones', async () => {

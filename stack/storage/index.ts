@@ -6,11 +6,11 @@
  * Metadata lives in storage.buckets / storage.objects (sql/bootstrap/storage.sql), queried as the
  * caller's role with the JWT's claims (database.ts), so RLS policies decide as on hosted Supabase;
  * bytes live under `<dataDir>/storage` (files.ts). Routes: buckets.ts, objects.ts, object-ops.ts,
- * tus.ts; errors in Storage's shape (errors.ts). CORS preflights are answered here, as the CLI's
+ * list-v2.ts, tus.ts; errors in Storage's shape (errors.ts). CORS preflights are answered here, as the CLI's
  * Kong does in front of Storage.
  *
  * Not served (hosted Storage has them): image transformations (/render), the S3 protocol, analytics
- * and vector buckets, /cdn purges, list-v2.
+ * and vector buckets, /cdn purges.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
@@ -25,6 +25,7 @@ import type { StorageDeps, StorageEnv } from './context.ts';
 import { StorageDatabase } from './database.ts';
 import { ERRORS, StorageError } from './errors.ts';
 import { FileStore } from './files.ts';
+import { listV2Routes } from './list-v2.ts';
 import { objectOpsRoutes } from './object-ops.ts';
 import { objectRoutes } from './objects.ts';
 import { createTusService, TUS_PATH } from './tus.ts';
@@ -89,6 +90,7 @@ export function createStorageService(options: StorageServiceOptions): StorageSer
   bucketRoutes(app, deps);
   // The specific /object/<word>/… routes first: the generic /object/:bucket/* would match them too.
   objectOpsRoutes(app, deps);
+  listV2Routes(app, deps);
   objectRoutes(app, deps);
 
   const listener = getRequestListener(app.fetch, { overrideGlobalObjects: false });

@@ -8,9 +8,9 @@
  *   PATCH (application/offset+octet-stream) -> 204, a wrong Upload-Offset 409; DELETE -> 204;
  *   OPTIONS -> Tus-Version 1.0.0. The `x-upsert: true` header on the finishing request replaces an
  *   existing object.
- * - Authorization: a valid JWT on every request but OPTIONS and HEAD (the upload id is a random
- *   uuid); POST and PATCH first probe the write under the caller's role (Storage's canUpload), so
- *   RLS refuses before bytes are stored. The signed variant, /upload/resumable/sign, takes an
+ * - Authorization: a valid JWT on every request but OPTIONS; POST, PATCH and DELETE first probe the
+ *   write under the caller's role (Storage's canUpload), so RLS refuses before bytes are stored and
+ *   no one else can append to or drop an upload; HEAD needs the JWT only (the id is a random uuid). The signed variant, /upload/resumable/sign, takes an
  *   upload-scoped signed-URL token in `x-signature` instead (owner and upsert from the token).
  * - Limits: the bucket's file_size_limit (capped by the global one) through maxSize (413), its
  *   allowed_mime_types on create (415), both with TUS's status codes (Storage answers TUS errors
@@ -98,11 +98,11 @@ export function createTusService(deps: StorageDeps) {
     },
 
     generateUrl: (req, { proto, host, id }) => {
-      const { node, context } = contextOf(req);
+      const { context } = contextOf(req);
       const { bucketName, objectName } = context.created!;
       const encoded = Buffer.from(`${bucketName}/${objectName}/${id}`, 'utf8').toString('base64url');
       const base = `${PUBLIC_PREFIX}${TUS_PATH}${context.signed ? '/sign' : ''}`;
-      return `${proto}://${node.headers['x-forwarded-host'] ?? host}${base}/${encoded}`;
+      return `${proto}://${host}${base}/${encoded}`;
     },
 
     getFileIdFromRequest: (_req, lastPath) => {
@@ -147,8 +147,8 @@ export function createTusService(deps: StorageDeps) {
             ...(payload.owner ? { sub: payload.owner } : {}) };
           return;
         }
+        // HEAD needs a valid JWT only (the id is an unguessable uuid); POST, PATCH and DELETE probe the write.
         if (req.method === 'HEAD') return;
-        if (req.method === 'DELETE') return;
         await canUpload(deps, scopeFor(context, req.method, 'storage.upload.resumable'), {
           bucketId: bucketName, name: objectName, upsert: context.upsert,
           ...(context.caller.sub ? { owner: context.caller.sub } : {}),

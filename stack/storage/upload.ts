@@ -29,7 +29,7 @@ export interface UploadBody {
   mimeType: string;
   cacheControl: string;
   userMetadata?: Record<string, unknown>;
-  /** The declared size when the client sent one (raw bodies only). */
+  /** The request's Content-Length when the client sent one. */
   declaredLength?: number;
 }
 
@@ -63,17 +63,17 @@ export async function uploadBodyOf(incoming: IncomingMessage, bucket: BucketRow,
   const contentType = incoming.headers['content-type'];
   const lengthHeader = incoming.headers['content-length'];
   const declaredLength = lengthHeader === undefined ? undefined : Number(lengthHeader);
-  if (contentType?.startsWith('multipart/form-data')) return multipartBody(incoming, bucket);
+  const declared = declaredLength !== undefined && Number.isFinite(declaredLength) ? { declaredLength } : {};
+  // As Storage: the RLS probe's metadata.contentLength is the request's Content-Length (for a form,
+  // boundaries included), so policies can bound sizes before any byte is stored.
+  if (contentType?.startsWith('multipart/form-data')) return { ...await multipartBody(incoming, bucket), ...declared };
   const mimeType = contentType || 'application/octet-stream';
   mustBeAllowedMimeType(mimeType, bucket.allowed_mime_types);
   const metadataHeader = incoming.headers['x-metadata'];
   const userMetadata = typeof metadataHeader === 'string' ? parseUserMetadata(metadataHeader, true) : undefined;
   if (declaredLength !== undefined && declaredLength > maxBytes) throw ERRORS.entityTooLarge();
   const cacheControl = incoming.headers['cache-control'] ?? 'no-cache';
-  return {
-    stream: incoming, mimeType, cacheControl, ...(userMetadata ? { userMetadata } : {}),
-    ...(declaredLength !== undefined && Number.isFinite(declaredLength) ? { declaredLength } : {}),
-  };
+  return { stream: incoming, mimeType, cacheControl, ...(userMetadata ? { userMetadata } : {}), ...declared };
 }
 
 function multipartBody(incoming: IncomingMessage, bucket: BucketRow): Promise<UploadBody> {

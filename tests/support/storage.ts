@@ -1,7 +1,8 @@
 /**
  * What the Storage tests share: unmodified supabase-js clients (service role, a user, anon) and a
  * test-only bucket per test with its own RLS policies on storage.objects, created in the test and
- * scoped to that bucket, so parallel tests never see each other's objects or policies.
+ * scoped to that bucket (each policy names its bucket, so it grants nothing elsewhere), so parallel
+ * tests never see each other's objects. The throwaway stack's database goes with the policies.
  */
 import { randomUUID } from 'node:crypto';
 import { createClient, type SupabaseClient } from '@supabase/supabase-js';
@@ -50,13 +51,6 @@ export async function testBucket(options: {
       create policy "${id} owners delete" on storage.objects for delete to authenticated using (${rule});`);
   }
   return { id };
-}
-
-/** Drops a test bucket's policies (objects and bucket are left: tests check removal themselves). */
-export async function dropPolicies(bucket: TestBucket) {
-  for (const action of ['read', 'insert', 'update', 'delete']) {
-    await adminSql().unsafe(`drop policy if exists "${bucket.id} owners ${action}" on storage.objects`);
-  }
 }
 
 export const bytes = (size: number, seed = 1): Uint8Array<ArrayBuffer> => {

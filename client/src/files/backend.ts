@@ -29,8 +29,8 @@ export interface FileBackend {
   download(path: string, signal?: AbortSignal): Promise<Uint8Array | undefined>;
   /** One page of the folder's entries (sorted by name), `limit` at most, from `offset`. */
   list(folder: string, options: { limit: number; offset: number }): Promise<ListedObject[]>;
-  /** Removes these objects (absent ones are ignored). At most 1,000 paths a call. */
-  remove(paths: string[]): Promise<void>;
+  /** Removes these objects (absent ones, and ones the caller may not remove, are skipped); returns how many went. At most 1,000 paths a call. */
+  remove(paths: string[]): Promise<number>;
   /** Checks that `bytes` more fit the vault's quota (QuotaExceededError, 413 `quota_exceeded`, when not). */
   checkQuota(vaultId: string, bytes: number): Promise<void>;
   /** Records the file as complete; the server checks its objects (register_file). Idempotent. */
@@ -103,9 +103,10 @@ export function supabaseFileBackend(supabase: SupabaseClient<any, any, any> | un
       }));
     },
     async remove(paths) {
-      if (paths.length === 0) return;
-      const { error } = await bucket().remove(paths);
+      if (paths.length === 0) return 0;
+      const { data, error } = await bucket().remove(paths);
       if (error) throw storageFailure(`remove ${paths.length} objects`, error as StorageError);
+      return data?.length ?? 0;
     },
     async checkQuota(vaultId, bytes) {
       await rpc('check_vault_quota', { vault_id: vaultId, bytes });

@@ -15,11 +15,11 @@
  *   objects, each call listing what is left; compactFiles and deleteVault sweep what an interrupted
  *   call left behind. Every loop over the server's objects is bounded (pages of 1,000).
  */
-import { NotFoundError, UsageError } from '../errors.ts';
+import { ForbiddenError, NotFoundError, UsageError } from '../errors.ts';
 import { canonicalUuid, isCanonicalUuid } from '../encoding.ts';
 import type { FileBackend, FileRecord } from './backend.ts';
 import {
-  CHUNK_OVERHEAD, chunkFolder, chunkIndexOf, chunkName, chunkPath, checkChunkSize, createFileKey, DEFAULT_CHUNK_SIZE, fileFolder,
+  CHUNK_OVERHEAD, chunkFolder, chunkIndexOf, chunkPath, checkChunkSize, createFileKey, DEFAULT_CHUNK_SIZE, fileFolder,
   FileIntegrityError, type FileKey, HEADER_BYTES, headerPath, MAX_CHUNKS, openChunk, openFileKey, sealChunk,
 } from './format.ts';
 
@@ -130,6 +130,9 @@ export async function putFile(ctx: FilesContext, data: FileData, options: PutFil
   signal?.throwIfAborted();
   const total = totalOf(data);
   const chunkSize = checkChunkSize(ctx.chunkSize ?? DEFAULT_CHUNK_SIZE);
+  // First the SQL API's access check (typed errors: NotFoundError, ForbiddenError for a reader,
+  // SessionRevokedError), before Storage answers in its own terms.
+  await ctx.backend.checkQuota(ctx.vaultId, 0);
   // Known size: the whole file is checked against the quota before its first object is stored.
   const sealedTotal = total === undefined ? undefined : total + Math.max(1, Math.ceil(total / chunkSize)) * CHUNK_OVERHEAD;
   // A stream of unknown length: the header and a first full chunk must fit before anything is stored.
@@ -254,30 +257,42 @@ export async function getFile(ctx: FilesContext, fileId: string, options: { sign
   const stream = await openFile(ctx, record.fileId, options);
   const out = new Uint8Array(record.size);
   let at = 0;
-  for await (const piece of stream as unknown as AsyncIterable<Uint8Array>) {
-    if (at + piece.length > out.length) throw new FileIntegrityError(ctx.vaultId, record.fileId, undefined, 'longer than its record says');
-    out.set(piece, at);
-    at += piece.length;
+  // A reader, not `for await`: WebKit (Safari, Tauri on macOS) cannot iterate a ReadableStream.
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return out;
+    if (at + value.length > out.length) {
+      await reader.cancel();
+      throw new FileIntegrityError(ctx.vaultId, record.fileId, undefined, 'longer than its record says');
+    }
+    out.set(value, at);
+    at += value.length;
   }
-  return out;
 }
 
 /** Removes the file's objects under its folder (resumable: lists what is left). Returns how many it removed. */
 async function removeObjects(ctx: FilesContext, fileId: string): Promise<number> {
   let removed = 0;
+  const removeAll = async (names: string[]) => {
+    const gone = await ctx.backend.remove(names);
+    // Storage skips what RLS does not let the caller remove: without progress, stop (never loop on it).
+    if (gone === 0 && names.length > 0) {
+      throw new ForbiddenError(`the objects of file ${fileId} in vault ${ctx.vaultId} cannot be removed by this user`, 403, 'forbidden');
+    }
+    removed += gone;
+  };
   // Chunks first, the header last: a file whose header is gone has nothing left to find.
   for (;;) {
     const page = await ctx.backend.list(chunkFolder(ctx.vaultId, fileId), { limit: PAGE, offset: 0 });
     const names = page.filter((o) => !o.folder).map((o) => `${chunkFolder(ctx.vaultId, fileId)}/${o.name}`);
     if (names.length === 0) break;
-    await ctx.backend.remove(names);
-    removed += names.length;
+    await removeAll(names);
     if (page.length < PAGE) break;
   }
   const rest = await ctx.backend.list(fileFolder(ctx.vaultId, fileId), { limit: PAGE, offset: 0 });
-  const others = rest.filter((o) => !o.folder).map((o) => `${fileFolder(ctx.vaultId, fileId)}/${o.name}`);
-  if (others.length > 0) await ctx.backend.remove(others);
-  return removed + others.length;
+  await removeAll(rest.filter((o) => !o.folder).map((o) => `${fileFolder(ctx.vaultId, fileId)}/${o.name}`));
+  return removed;
 }
 
 /** Deletes a file for every device: its record first, then its objects. NotFoundError when nothing of it exists. */
@@ -351,10 +366,11 @@ export async function removeVaultObjects(ctx: Pick<FilesContext, 'vaultId' | 'ba
     if (page.length === 0) return;
     for (const entry of page) {
       if (entry.folder) await removeObjects(ctx as FilesContext, entry.name);
-      else await ctx.backend.remove([`${ctx.vaultId}/${entry.name}`]);
+      else if (await ctx.backend.remove([`${ctx.vaultId}/${entry.name}`]) === 0) {
+        throw new ForbiddenError(`the object ${entry.name} of vault ${ctx.vaultId} cannot be removed by this user`, 403, 'forbidden');
+      }
     }
     if (page.length < PAGE) return;
   }
 }
 
-export { chunkName };

@@ -20,9 +20,7 @@ begin
   if quota is null then
     return;
   end if;
-  used := (select v.bytes from public.vaults v where v.id = check_vault_quota.vault_id)
-        + (select coalesce(sum((o.metadata ->> 'size')::bigint), 0) from storage.objects o
-           where o.bucket_id = 'vault-files' and o.name like check_vault_quota.vault_id::text || '/%');
+  used := private.vault_used_bytes(check_vault_quota.vault_id);
   if used + check_vault_quota.bytes > quota then
     raise exception using errcode = 'PT413',
       message = format('%s more bytes do not fit the vault''s quota of %s bytes (%s used)', check_vault_quota.bytes, quota, used),

@@ -6,7 +6,7 @@ create policy "Members can read the files of their vaults" on "storage"."objects
 create policy "Writers can add files to their vaults" on "storage"."objects"
   for insert
   to "authenticated"
-  with check (((bucket_id = 'vault-files'::text) AND private.can_write_vault_object(name, true)));
+  with check (((bucket_id = 'vault-files'::text) AND private.can_write_vault_object(name, true) AND private.vault_object_fits_quota(name, ((metadata ->> 'contentLength'::text))::bigint)));
 
 create policy "Writers can remove file objects of their vaults" on "storage"."objects"
   for delete
@@ -17,4 +17,4 @@ create policy "Writers can replace file objects of their vaults" on "storage"."o
   for update
   to "authenticated"
   using (((bucket_id = 'vault-files'::text) AND private.can_write_vault_object(name, false)))
-  with check (((bucket_id = 'vault-files'::text) AND private.can_write_vault_object(name, true)));
+  with check (((bucket_id = 'vault-files'::text) AND private.can_write_vault_object(name, true) AND private.vault_object_fits_quota(name, ((metadata ->> 'contentLength'::text))::bigint)));
