@@ -110,7 +110,7 @@ describe('export and restore', () => {
     expect(await restorer.client.listVaults()).toEqual([]);
   });
 
-  it('tampered and truncated archives, as bytes and as streams: ArchiveIntegrityError and no vault left behind', async () => {
+  it('foreign, tampered and truncated archives, as bytes and as streams: ArchiveIntegrityError and no vault left behind', async () => {
     const restorer = await person('tampered');
     const tampered = archive.slice();
     tampered[Math.floor(tampered.length * 0.7)]! ^= 0x01;
@@ -122,6 +122,7 @@ describe('export and restore', () => {
       expect((error as ArchiveIntegrityError).reason).toBe(reason);
       expect(await restorer.client.listVaults()).toEqual([]);
     };
+    await failure(fileBytes(5000, 9), 'not_an_archive'); // a foreign file
     await failure(tampered, 'tampered');
     await failure(truncated, 'tampered'); // cut inside a chunk: that chunk does not authenticate
     await failure(streamOf(tampered), 'tampered'); // created, filled up to the damage, deleted again

@@ -87,7 +87,10 @@ export async function exportArchive(source: ExportSource, options: ExportArchive
       }
       yield encodeJson(RecordType.File, { fileId: file.fileId, size: file.size, createdAt: file.createdAt });
       let size = 0;
-      for await (const part of stream as unknown as AsyncIterable<Uint8Array>) {
+      // A reader, not `for await`: WebKit (Tauri on macOS) cannot async-iterate a ReadableStream.
+      for (const reader = stream.getReader(); ;) {
+        const { done: end, value: part } = await reader.read();
+        if (end) break;
         for (let at = 0; at < part.length; at += FILE_DATA_PIECE) {
           const piece = part.subarray(at, Math.min(at + FILE_DATA_PIECE, part.length));
           size += piece.length;
