@@ -28,7 +28,7 @@
  */
 import { ConflictError, NotFoundError, UsageError, WrongPasswordError } from '../errors.ts';
 import { toBase64 } from '../encoding.ts';
-import { type EncryptedLog, logAad, MAX_PLAINTEXT_BYTES } from '../log-crypto.ts';
+import { type EncryptedLog, MAX_PLAINTEXT_BYTES } from '../log-crypto.ts';
 import type { Vault } from '../vault.ts';
 import { sealLogs } from './seal.ts';
 import { ArchiveIntegrityError, type ArchiveKeys, openArchive } from './format.ts';
@@ -169,11 +169,6 @@ async function restore(target: ImportTarget, vault: Vault, reader: ArchiveRecord
   for await (const item of reader.items()) {
     if (item.kind === 'log') {
       if (item.log.data.length > MAX_PLAINTEXT_BYTES) throw new ArchiveIntegrityError('malformed', `log ${item.log.id} is larger than a log may be`);
-      try {
-        logAad(vault.vaultId, item.log.id, item.log.haexTimestamp, sealing.deviceId, item.log.recordKey, sealing.generation);
-      } catch (cause) {
-        throw new ArchiveIntegrityError('malformed', `log ${item.log.id}: ${(cause as Error).message}`, { cause });
-      }
       const size = Math.ceil((item.log.data.length + 16) / 3) * 4;
       if (batch.length >= BATCH_LOGS || (batch.length > 0 && chars + size > BATCH_CHARS)) await flush();
       batch.push(item.log);

@@ -8,6 +8,7 @@
  */
 import { randomBytes, subtle, toBase64 } from '../encoding.ts';
 import { type EncryptedLog, LOG_NONCE_BYTES, logAad } from '../log-crypto.ts';
+import { ArchiveIntegrityError } from './format.ts';
 import type { ArchivedLog } from './records.ts';
 
 interface Cipher { setAAD(aad: Uint8Array): Cipher; update(data: Uint8Array): Uint8Array; final(): Uint8Array; getAuthTag(): Uint8Array }
@@ -32,7 +33,12 @@ export async function sealLogs(sealing: { key: CryptoKey; generation: number; de
   const node = nodeCrypto();
   const keyObject = node?.KeyObject.from(sealing.key);
   return Promise.all(logs.map(async (log) => {
-    const aad = logAad(vaultId, log.id, log.haexTimestamp, sealing.deviceId, log.recordKey, sealing.generation);
+    let aad: Uint8Array<ArrayBuffer>;
+    try { // validates the archived fields as a pushed log's (timestamp, record key)
+      aad = logAad(vaultId, log.id, log.haexTimestamp, sealing.deviceId, log.recordKey, sealing.generation);
+    } catch (cause) {
+      throw new ArchiveIntegrityError('malformed', `log ${log.id}: ${(cause as Error).message}`, { cause });
+    }
     const nonce = randomBytes(LOG_NONCE_BYTES);
     let sealed: Uint8Array;
     if (node) {
