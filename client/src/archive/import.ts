@@ -161,38 +161,35 @@ async function restore(target: ImportTarget, vault: Vault, reader: ArchiveRecord
   };
   const stored = resumed ? new Map((await vault.files()).map((f) => [f.fileId, f.size])) : new Map<string, number>();
   try {
-    await readItems();
+    for await (const item of reader.items()) {
+      if (item.kind === 'log') {
+        if (item.log.data.length > MAX_PLAINTEXT_BYTES) throw new ArchiveIntegrityError('malformed', `log ${item.log.id} is larger than a log may be`);
+        const size = Math.ceil((item.log.data.length + 16) / 3) * 4;
+        if (batch.length >= BATCH_LOGS || (batch.length > 0 && chars + size > BATCH_CHARS)) await flush();
+        batch.push(item.log);
+        chars += size;
+      } else if (item.kind === 'file') {
+        await flush();
+        await settled();
+        if (stored.get(item.file.fileId) === item.file.size) {
+          for await (const _ of item.data()) { /* already uploaded by the interrupted import: read past it */ }
+        } else {
+          const source = item.data();
+          const stream = new ReadableStream<Uint8Array>({
+            async pull(controller) {
+              const { done: end, value } = await source.next();
+              if (end) controller.close();
+              else controller.enqueue(value);
+            },
+          }, { highWaterMark: 0 });
+          await vault.putFile(stream, { fileId: item.file.fileId });
+        }
+        progress(1);
+      }
+    }
+    await flush();
+    await settled();
   } finally {
     await Promise.all(pushing); // settled before the caller may delete the vault
-  }
-  async function readItems() {
-  for await (const item of reader.items()) {
-    if (item.kind === 'log') {
-      if (item.log.data.length > MAX_PLAINTEXT_BYTES) throw new ArchiveIntegrityError('malformed', `log ${item.log.id} is larger than a log may be`);
-      const size = Math.ceil((item.log.data.length + 16) / 3) * 4;
-      if (batch.length >= BATCH_LOGS || (batch.length > 0 && chars + size > BATCH_CHARS)) await flush();
-      batch.push(item.log);
-      chars += size;
-    } else if (item.kind === 'file') {
-      await flush();
-      await settled();
-      if (stored.get(item.file.fileId) === item.file.size) {
-        for await (const _ of item.data()) { /* already uploaded by the interrupted import: read past it */ }
-      } else {
-        const source = item.data();
-        const stream = new ReadableStream<Uint8Array>({
-          async pull(controller) {
-            const { done: end, value } = await source.next();
-            if (end) controller.close();
-            else controller.enqueue(value);
-          },
-        }, { highWaterMark: 0 });
-        await vault.putFile(stream, { fileId: item.file.fileId });
-      }
-      progress(1);
-    }
-  }
-  await flush();
-  await settled();
   }
 }

@@ -60,11 +60,17 @@ export function encodeLog(log: Omit<ArchivedLog, 'data'>, dataJson: string): Uin
   const meta = utf8(JSON.stringify({ id: log.id, haexTimestamp: log.haexTimestamp, recordKey: log.recordKey, createdAt: log.createdAt,
     sequence: log.sequence }));
   const data = utf8(dataJson);
-  const body = new Uint8Array(2 + meta.length + data.length);
-  new DataView(body.buffer).setUint16(0, meta.length);
-  body.set(meta, 2);
-  body.set(data, 2 + meta.length);
-  return encodeRecord(RecordType.Log, body);
+  const length = 2 + meta.length + data.length;
+  if (length > MAX_RECORD_BODY) throw new RangeError('record body too large');
+  // One allocation for the whole record (logs are many: less garbage per log).
+  const out = new Uint8Array(5 + length);
+  const view = new DataView(out.buffer);
+  out[0] = RecordType.Log;
+  view.setUint32(1, length);
+  view.setUint16(5, meta.length);
+  out.set(meta, 7);
+  out.set(data, 7 + meta.length);
+  return out;
 }
 
 /** Splits the chunks' plaintexts back into records (at most one record buffered). */
@@ -88,7 +94,7 @@ async function* splitRecords(chunks: AsyncIterator<Uint8Array>): AsyncGenerator<
     const length = new DataView(pending.buffer, pending.byteOffset, pending.byteLength).getUint32(1);
     if (length > MAX_RECORD_BODY) throw malformed(`a record of ${length} bytes (at most ${MAX_RECORD_BODY})`);
     if (!(await fill(5 + length))) throw malformed('the payload ends inside a record');
-    const body = pending.slice(5, 5 + length);
+    const body = pending.subarray(5, 5 + length); // a view: the buffer is never written again (fill joins into a new one)
     pending = pending.subarray(5 + length);
     yield { type, body };
   }
