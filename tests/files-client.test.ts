@@ -17,7 +17,7 @@ import { PROJECT_ROOT } from '../stack/config.ts';
 import type { StackUser } from '../stack/users.ts';
 import { authClient, newEmail, newPassword } from './support/auth.ts';
 import { fileBytes, supabaseClient } from './support/files.ts';
-import { newUser, stack } from './support/stack.ts';
+import { expiredTokenFor, forgedServiceKey, forgedTokenFor, newUser, stack } from './support/stack.ts';
 
 const CHUNK = 64 * 1024;
 const files = { chunkSize: CHUNK, concurrency: 2 };
@@ -70,8 +70,11 @@ beforeAll(async () => {
 
 describe('encrypted files through the client and the Storage API', () => {
   it('two devices of one user: put on one, list, get and stream on the other, delete for both', async () => {
-    const laptop = await person('two-devices', false);
-    const phone = HaexSyncClient.create({ supabase: await signedIn(laptop.user), files });
+    const email = newEmail('files-devices');
+    const password = newPassword();
+    expect((await authClient().auth.signUp({ email, password })).error).toBeNull();
+    const laptop = { client: HaexSyncClient.create({ supabase: await signInWith(email, password), files }) };
+    const phone = HaexSyncClient.create({ supabase: await signInWith(email, password), files });
     const vault = await laptop.client.createVault('vault password');
     const data = fileBytes(2 * CHUNK + 1234, 1);
     const progress: Array<[number, number | undefined]> = [];
@@ -83,6 +86,7 @@ describe('encrypted files through the client and the Storage API', () => {
         `${vault.vaultId}/${fileId}/header`]);
 
     const other = await phone.unlockVault(vault.vaultId, 'vault password');
+    expect(phone.device!.id).not.toBe(laptop.client.device!.id); // two sessions, two devices
     expect((await other.files()).map((f) => ({ fileId: f.fileId, size: f.size }))).toEqual([{ fileId, size: data.length }]);
     expect(Date.parse((await other.files())[0]!.createdAt)).toBeGreaterThan(Date.now() - 60_000);
     expect(Buffer.from(await other.getFile(fileId)).equals(Buffer.from(data))).toBe(true);
@@ -122,6 +126,25 @@ describe('encrypted files through the client and the Storage API', () => {
     expect(strangerUp.error).not.toBeNull();
     const anon = supabaseClient(stack.API_URL, stack.CLIENT_KEY);
     expect((await anon.storage.from(FILES_BUCKET).download(chunk)).data).toBeNull();
+  });
+
+  it('expired and forged tokens of a member, and a forged service key, get nothing from vault-files', async () => {
+    const { fileId } = await shared.putFile(fileBytes(100, 6));
+    const chunk = `${shared.vaultId}/${fileId}/c/0000000000`;
+    const attempt = async (token: string) => {
+      const get = await fetch(`${stack.API_URL}/storage/v1/object/${FILES_BUCKET}/${chunk}`,
+        { headers: { apikey: stack.CLIENT_KEY, authorization: `Bearer ${token}` } });
+      const put = await fetch(`${stack.API_URL}/storage/v1/object/${FILES_BUCKET}/${shared.vaultId}/${randomUUID()}/header`, {
+        method: 'POST', body: new Uint8Array(73),
+        headers: { apikey: stack.CLIENT_KEY, authorization: `Bearer ${token}`, 'content-type': 'application/octet-stream' },
+      });
+      return [get.ok, put.ok];
+    };
+    expect(await attempt(reader.user.access_token)).toEqual([true, false]); // the control: the reader reads, cannot write
+    for (const token of [expiredTokenFor(writer.user), forgedTokenFor(writer.user), forgedServiceKey()]) {
+      expect(await attempt(token)).toEqual([false, false]);
+    }
+    expect(await objectsUnder(`${shared.vaultId}/${fileId}`)).toHaveLength(2);
   });
 
   it('a removed member loses the files at once; files of the old key generation stay readable after the rotation', async () => {
@@ -268,6 +291,12 @@ describe('encrypted files through the client and the Storage API', () => {
     expect((await vault.files()).map((f) => f.fileId)).toEqual([keep.fileId]);
     expect(await objectsUnder(`${vault.vaultId}/${drop.fileId}`)).toEqual([]);
 
+    // a deletion interrupted after its first step: no new objects meanwhile, delete_vault refuses while
+    // objects remain, and calling deleteVault again finishes it
+    expect((await user.supabase.rpc('prepare_vault_deletion', { vault_id: vault.vaultId })).error).toBeNull();
+    await expect(vault.putFile(fileBytes(10))).rejects.toBeInstanceOf(ForbiddenError);
+    const early = await user.supabase.rpc('delete_vault', { vault_id: vault.vaultId });
+    expect(early.error?.hint).toBe('vault_files_remain');
     await user.client.deleteVault(vault.vaultId);
     expect(await objectsUnder(vault.vaultId)).toEqual([]);
     await expect(user.client.unlockVault(vault.vaultId, 'pw')).rejects.toBeInstanceOf(NotFoundError);

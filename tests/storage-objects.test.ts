@@ -234,6 +234,13 @@ describe('public buckets', () => {
     expect(response.headers.get('content-type')).toBe('image/png');
     expect(new Uint8Array(await response.arrayBuffer())).toEqual(bytes(12, 2));
 
+    // exists() and info() describe a public bucket's objects to anyone, as Storage's getObjectInfo does.
+    expect((await anonClient().storage.from(open.id).exists('pic.png')).data).toBe(true);
+    expect((await anonClient().storage.from(open.id).info('pic.png')).data).toMatchObject({ size: 12, contentType: 'image/png' });
+    expect((await anonClient().storage.from(closed.id).exists('pic.png')).data).toBe(false);
+    const infoWithoutToken = await fetch(`${stack.API_URL}/storage/v1/object/info/${closed.id}/pic.png`);
+    expect(await infoWithoutToken.json()).toMatchObject({ statusCode: '404', error: 'Bucket not found' });
+
     const hidden = await fetch(anonClient().storage.from(closed.id).getPublicUrl('pic.png').data.publicUrl);
     expect(hidden.status).toBe(400);
     expect(await hidden.json()).toMatchObject({ statusCode: '404', error: 'Bucket not found' });

@@ -40,12 +40,16 @@ export interface StorageServiceOptions {
   fileSizeLimit: number;
   /** `[storage.buckets.*]` of config.toml, created or updated by `seedBuckets`. */
   buckets?: BucketConfig[];
+  /** How long an unfinished resumable upload lives (default: Storage's hour). */
+  resumableExpiryMs?: number;
   log?: (line: string) => void;
 }
 
 export interface StorageService {
   /** Creates the configured buckets, or updates them to their configured settings, as `supabase start` seeds them. */
   seedBuckets(): Promise<void>;
+  /** Removes expired unfinished resumable uploads (also run on start and hourly); resolves with how many. */
+  cleanUpResumable(): Promise<number>;
   /** Serves a request whose path had /storage/v1 removed (`subpath`); `authorization` as the gateway maps it. */
   handle(req: IncomingMessage, res: ServerResponse, subpath: string, search: string, authorization: string | undefined): void;
   close(): Promise<void>;
@@ -62,8 +66,12 @@ export function createStorageService(options: StorageServiceOptions): StorageSer
   const db = new StorageDatabase(options.dbUrl);
   const files = new FileStore(path.join(options.dataDir, 'storage'));
   const deps: StorageDeps = { db, files, verifier: options.verifier, signer: options.signer, fileSizeLimit: options.fileSizeLimit };
-  const tus = createTusService(deps);
+  const tus = createTusService(deps, options.resumableExpiryMs);
   const log = options.log ?? (() => {});
+  const cleanUp = () => tus.cleanUp().catch((error: unknown) => { log(`storage: resumable clean-up: ${error}`); return 0; });
+  void cleanUp();
+  const cleanUpTimer = setInterval(() => void cleanUp(), 3_600_000);
+  cleanUpTimer.unref();
 
   const app = new Hono<StorageEnv>();
   app.onError((error, c) => {
@@ -129,7 +137,9 @@ export function createStorageService(options: StorageServiceOptions): StorageSer
             allowed_mime_types = excluded.allowed_mime_types, updated_at = now()`);
       }
     },
+    cleanUpResumable: cleanUp,
     async close() {
+      clearInterval(cleanUpTimer);
       await db.close();
     },
   };

@@ -4,10 +4,11 @@
  *   POST   /object/:bucket/*                 upload (x-upsert: true to replace) -> {Id, Key}
  *   PUT    /object/:bucket/*                 upload replacing (Storage's update: always upserts)
  *   GET    /object/:bucket/*                 download as the caller (also /object/authenticated/…)
- *   HEAD   /object/:bucket/*                 headers only (storage-js `exists`)
+ *   HEAD   /object/:bucket/*                 headers only (storage-js `exists`; also /object/authenticated/…)
  *   GET    /object/public/:bucket/*          download from a public bucket, no auth
- *   GET    /object/info/:bucket/*            metadata as the caller (also /object/info/authenticated/…,
- *                                            /object/info/public/…)
+ *   GET    /object/info/:bucket/*            metadata (also /object/info/authenticated/…, /object/info/public/…)
+ *          HEAD and info follow Storage's getObjectInfo: objects of a public bucket are described to
+ *          anyone, others only to a caller whose SELECT policies show them
  *   DELETE /object/:bucket/*                 remove one -> {message}
  *   DELETE /object/:bucket  {prefixes: []}   remove up to 1000 -> [removed objects]
  *
@@ -17,7 +18,7 @@
 import type { Hono } from 'hono';
 import { callerOf, mustBeValidKey, readJson, scopeOf, type StorageContext, type StorageDeps, type StorageEnv } from './context.ts';
 import { findBucket } from './buckets.ts';
-import type { Caller } from './auth.ts';
+import { optionalCaller, type Caller } from './auth.ts';
 import { infoOf, OBJECT_COLUMNS, renderObject, type ObjectRow } from './download.ts';
 import { ERRORS } from './errors.ts';
 import { canUpload, completeUpload, maxFileSizeOf, uploadBodyOf } from './upload.ts';
@@ -78,28 +79,35 @@ export function objectRoutes(app: Hono<StorageEnv>, deps: StorageDeps) {
     return renderObject(deps, c, await findObjectAsAdmin(deps, 'storage.object.get_public', bucketId, name));
   });
 
-  for (const prefix of ['/object/info/public', '/object/public/info']) {
-    app.get(`${prefix}/:bucket/${NAME}`, async (c) => {
-      const { bucketId, name } = objectPath(c);
-      await publicBucketOrFail(deps, bucketId, 'storage.object.info_public');
-      return c.json(infoOf(await findObjectAsAdmin(deps, 'storage.object.info_public', bucketId, name)));
-    });
-  }
+  /**
+   * Storage's getObjectInfo requestHandler (info as JSON, or HEAD): the bucket as the storage admin;
+   * without a valid JWT (where the route allows none) only a public bucket answers; a public bucket
+   * (or the public route) reads the object as the admin, else as the caller under RLS.
+   */
+  const describe = (mode: 'info' | 'head', publicRoute: boolean, jwt: 'required' | 'optional') => async (c: StorageContext) => {
+    const caller = jwt === 'required' ? callerOf(deps, c) : optionalCaller(deps.verifier, c.env.incoming.headers.authorization);
+    const { bucketId, name } = objectPath(c);
+    const operation = publicRoute ? 'storage.object.info_public' : mode === 'info' ? 'object.get_authenticated_info' : 'object.head_authenticated_info';
+    const bucket = await deps.db.asAdmin(operation, (sql) => findBucket(sql, bucketId));
+    if (!bucket || (!publicRoute && !caller.authenticated && !bucket.public) || (publicRoute && !bucket.public)) throw ERRORS.noSuchBucket();
+    const object = bucket.public || publicRoute
+      ? await findObjectAsAdmin(deps, operation, bucketId, name)
+      : await findObjectAs(deps, c, caller, operation, bucketId, name);
+    return mode === 'info' ? c.json(infoOf(object)) : renderObject(deps, c, object);
+  };
 
-  for (const prefix of ['/object/info/authenticated', '/object/info']) {
-    app.get(`${prefix}/:bucket/${NAME}`, async (c) => {
-      const caller = callerOf(deps, c);
-      const { bucketId, name } = objectPath(c);
-      return c.json(infoOf(await findObjectAs(deps, c, caller, 'object.get_authenticated_info', bucketId, name)));
-    });
-  }
+  app.get(`/object/info/public/:bucket/${NAME}`, describe('info', true, 'optional'));
+  app.get(`/object/info/authenticated/:bucket/${NAME}`, describe('info', false, 'required'));
+  app.get(`/object/info/:bucket/${NAME}`, describe('info', false, 'optional'));
 
+  // Hono serves HEAD with the GET route; the raw method tells them apart.
   for (const prefix of ['/object/authenticated', '/object']) {
-    app.on(['GET', 'HEAD'], `${prefix}/:bucket/${NAME}`, async (c) => {
+    const head = describe('head', false, prefix === '/object' ? 'optional' : 'required');
+    app.get(`${prefix}/:bucket/${NAME}`, async (c) => {
+      if (c.req.method === 'HEAD') return head(c);
       const caller = callerOf(deps, c);
       const { bucketId, name } = objectPath(c);
-      const operation = c.req.method === 'HEAD' ? 'object.head_authenticated_info' : 'storage.object.get_authenticated';
-      return renderObject(deps, c, await findObjectAs(deps, c, caller, operation, bucketId, name));
+      return renderObject(deps, c, await findObjectAs(deps, c, caller, 'storage.object.get_authenticated', bucketId, name));
     });
   }
 

@@ -18,6 +18,9 @@
  * - On the last byte the file is renamed under its version (files.ts) and the row written as the
  *   caller, as a simple upload completes.
  *
+ * - Expiry, as Storage's TUS_URL_EXPIRY_MS: an upload unfinished an hour after its creation answers
+ *   410 and its parts are removed by the hourly clean-up (index.ts); `Upload-Expires` says when.
+ *
  * The datastore's upload id is the object version (a uuid), so no object name reaches a file name.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -67,8 +70,11 @@ function scopeFor(context: TusRequestContext, method: string, operation: string)
   return { caller: context.caller, operation, method, path: TUS_PATH };
 }
 
-export function createTusService(deps: StorageDeps) {
-  const datastore = new TusFileStore({ directory: deps.files.tusDir });
+/** Storage's TUS_URL_EXPIRY_MS default: an upload not finished within an hour of its creation expires. */
+export const RESUMABLE_EXPIRY_MS = 3_600_000;
+
+export function createTusService(deps: StorageDeps, expiryMs = RESUMABLE_EXPIRY_MS) {
+  const datastore = new TusFileStore({ directory: deps.files.tusDir, expirationPeriodInMilliseconds: expiryMs });
   const location = async (id: string) => {
     const upload = await datastore.getUpload(id);
     const bucketName = upload.metadata?.bucketName;
@@ -190,6 +196,8 @@ export function createTusService(deps: StorageDeps) {
         await rm(`${file}.json`, { force: true });
         return { headers: { 'Tus-Complete': '1' } };
       } catch (error) {
+        // Its bytes are gone (completeUpload removed them): so goes the upload.
+        await rm(path.join(deps.files.tusDir, `${upload.id}.json`), { force: true });
         throw tusError(error);
       }
     },
@@ -201,6 +209,8 @@ export function createTusService(deps: StorageDeps) {
   });
 
   return {
+    /** Removes expired unfinished uploads (their parts and metadata); resolves with how many. */
+    cleanUp: () => server.cleanUpExpiredUploads(),
     /** Handles one TUS request; `subpath` is below /storage/v1. */
     async handle(req: IncomingMessage, res: ServerResponse, caller: Caller, subpath: string) {
       const signed = subpath === `${TUS_PATH}/sign` || subpath.startsWith(`${TUS_PATH}/sign/`);

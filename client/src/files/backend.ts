@@ -7,7 +7,8 @@
  *
  * Error mapping of Storage answers: 404 (and Storage's 400 with statusCode "404": an object the
  * caller may not see does not exist for them) -> absent / NotFoundError; 409 on an upload without
- * upsert -> 'exists'; 413 -> ValidationError (code `payload_too_large`); 403 -> ForbiddenError;
+ * upsert -> 'exists'; 413 -> ValidationError (code `payload_too_large`); 403 (and 400 with statusCode
+ * "403": an RLS refusal, e.g. a reader's upload or one past the quota) -> ForbiddenError;
  * 401 -> TransportError; 5xx and network failures -> TransportError (retryable where a repeat may succeed).
  */
 import type { SupabaseClient } from '@supabase/supabase-js';
@@ -53,7 +54,8 @@ function storageFailure(what: string, error: StorageError): Error {
   const code = String(error.statusCode ?? status);
   if (status === 404 || (status === 400 && code === '404')) return errorFromStatus(404, 'not_found', `${what}: ${error.message}`);
   if (status === 413) return errorFromStatus(413, 'payload_too_large', `${what}: ${error.message}`, 'data');
-  if (status === 403) return errorFromStatus(403, 'forbidden', `${what}: ${error.message}`);
+  // Storage answers an RLS refusal as 400 with statusCode "403" ("new row violates row-level security policy").
+  if (status === 403 || (status === 400 && code === '403')) return errorFromStatus(403, 'forbidden', `${what}: ${error.message}`);
   if (status === 0 || error.name === 'StorageUnknownError') {
     return new TransportError(`${what}: ${error.message}`, 0, 'network', true, undefined, undefined, { cause: error });
   }

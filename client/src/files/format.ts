@@ -206,7 +206,7 @@ export async function openChunk(fileKey: FileKey, index: number, last: boolean, 
   try {
     plain = new Uint8Array(await subtle().decrypt(
       { name: 'AES-GCM', iv: sealed.slice(0, NONCE_BYTES), additionalData: chunkAad(fileKey.vaultId, fileKey.fileId, index, last) },
-      fileKey.key, sealed.slice(NONCE_BYTES)));
+      fileKey.key, sealed.subarray(NONCE_BYTES) as Uint8Array<ArrayBuffer>));
   } catch (cause) {
     throw fail(last ? 'it does not authenticate as this file\'s last chunk (altered, moved or the file cut short)'
       : 'it does not authenticate as this chunk (altered, moved, or not followed by the rest of the file)', cause);
