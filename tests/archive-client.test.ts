@@ -78,7 +78,7 @@ beforeAll(async () => {
 });
 
 describe('export and restore', () => {
-  it('round trip: another user restores the archive, and their second device sees the same logs and files', async () => {
+  it('round trip: another user restores the archive, and their second device sees the same logs in the same order and the same files', async () => {
     expect(exportProgress.at(-1)).toEqual([1232, 1232]); // 1230 logs and 2 files
     expect(Buffer.from(archive).includes('secret note')).toBe(false);
     const restorer = await person('restorer');
@@ -143,7 +143,7 @@ describe('export and restore', () => {
     expect(restored.vaultId).toBe(unfinished!.vaultId);
     const logs = await pullAll(await restorer.other.unlockVault(restored.vaultId, VAULT_PASSWORD));
     expect(new Set(logs.map((l) => l.id)).size).toBe(logs.length);
-    expect(state(logs).sort((a, b) => a.id.localeCompare(b.id))).toEqual(state(sourceLogs).sort((a, b) => a.id.localeCompare(b.id)));
+    expect(state(logs)).toEqual(state(sourceLogs)); // in order too: the resumed pushes repeat the first ones as duplicates
     expect(Buffer.from(await restored.getFile(fileA)).equals(Buffer.from(FILE_A))).toBe(true);
     expect((await restorer.client.listVaults()).map((v) => v.vaultId)).toEqual([restored.vaultId]);
     // Once finished, importing the same archive again gives the same vault back (nothing duplicated).
