@@ -9,8 +9,8 @@
  * BENCH_W2_LOGS (100000), BENCH_W2_RUNS (3), BENCH_W3_COUNT (1000), BENCH_W4_LOGS (200000),
  * BENCH_W5_PUSHES (500), BENCH_W5_FANOUT (50), BENCH_W5_IDLE (1000), BENCH_W5_IDLE_SECONDS (30),
  * BENCH_W6_CHANGES (100000; 1000000 is the issue's size), BENCH_W6_KEYS (changes / 100),
- * BENCH_W7_MIB (256: W7's file size),
- * BENCH_WORKLOADS (w1,w2,w3,w4,w5,w6,w7; e.g. `BENCH_WORKLOADS=w5` runs W5 alone), BENCH_TARGETS (sql-floor,postgrest-direct,postgrest-gateway,edge-sync),
+ * BENCH_W7_MIB (256: W7's file size), BENCH_W8_CHANGES (100000: W8's vault size),
+ * BENCH_WORKLOADS (w1,w2,w3,w4,w5,w6,w7,w8; e.g. `BENCH_WORKLOADS=w5` runs W5 alone), BENCH_TARGETS (sql-floor,postgrest-direct,postgrest-gateway,edge-sync),
  * BENCH_SESSION_CHECK (run; skip: no W1-W3 pair with and without the session check, bench/session-check.ts).
  * The stack runs in a child process (bench/stack-process.ts) so that the in-process API gateway does
  * not share the generator's event loop. Everything started here is stopped in `finally`, also on
@@ -30,6 +30,7 @@ import { runCatchUp } from './w4.ts';
 import { runLiveSync } from './w5.ts';
 import { runCompaction } from './w6.ts';
 import { runFiles } from './w7.ts';
+import { runExportImport } from './w8.ts';
 import { goalOf } from './goals.ts';
 import { readBaseline, reportFalls, writeBaseline } from './compare.ts';
 import { measureSessionCheck } from './session-check.ts';
@@ -49,7 +50,7 @@ const knobs = {
   w5Fanout: num('BENCH_W5_FANOUT', 50),
   w5Idle: num('BENCH_W5_IDLE', 1000),
   w5IdleSeconds: num('BENCH_W5_IDLE_SECONDS', 30),
-  workloads: (process.env.BENCH_WORKLOADS ?? 'w1,w2,w3,w4,w5,w6,w7').split(','),
+  workloads: (process.env.BENCH_WORKLOADS ?? 'w1,w2,w3,w4,w5,w6,w7,w8').split(','),
   targets: process.env.BENCH_TARGETS?.split(','),
 };
 
@@ -233,6 +234,17 @@ async function main() {
       } catch (error) {
         progress(`W7 failed: ${(error as Error).stack}`);
         rows.push({ workload: 'W7 files', target: 'putFile', metric: 'MiB/s', value: null, unit: 'MiB/s', verdict: 'n/a', note: `failed: ${(error as Error).message.slice(0, 160)}` });
+      }
+    }
+    if (knobs.workloads.includes('w8')) {
+      checkStop();
+      try {
+        const res = await runExportImport({ users, anonKey: info.ANON_KEY, changes: num('BENCH_W8_CHANGES', 100_000), progress });
+        profile.w8 = res.details;
+        rows.push(...res.rows);
+      } catch (error) {
+        progress(`W8 failed: ${(error as Error).stack}`);
+        rows.push({ workload: 'W8 export/import', target: 'exportArchive', metric: 'changes/s', value: null, unit: 'changes/s', verdict: 'n/a', note: `failed: ${(error as Error).message.slice(0, 160)}` });
       }
     }
     // Last: it changes the database (issue 19, bench/session-check.ts).

@@ -45,3 +45,8 @@ export type { Member, Role, SentInvitation } from './sharing/members.ts';
 export { FileIntegrityError, DEFAULT_CHUNK_SIZE } from './files/format.ts';
 export { FILES_BUCKET } from './files/backend.ts';
 export type { CompactFilesOptions, FileData, FileInfo, PutFileOptions } from './files/files.ts';
+// Export and restore (issue 29, docs/export.md)
+export { ArchiveIntegrityError } from './archive/format.ts';
+export type { ArchiveFailure } from './archive/format.ts';
+export type { ExportArchiveOptions } from './archive/export.ts';
+export type { ArchiveData, ImportArchiveOptions } from './archive/import.ts';

@@ -37,7 +37,8 @@ import { claimInviteLink } from './sharing/links.ts';
 import { rpcTransport } from './transport/rpc.ts';
 import type { SyncTransport, VaultSummary } from './transport/types.ts';
 import { unwrapVaultKeyBytes, VAULT_KEY_BYTES, wrapVaultKey } from './vault-key.ts';
-import { passwordRing, sameKey, type Settings, Vault, writeOnce } from './vault.ts';
+import { passwordRing, sameKey, sealingOf, type Settings, Vault, writeOnce } from './vault.ts';
+import { type ArchiveData, importArchive, type ImportArchiveOptions } from './archive/import.ts';
 
 export { Vault } from './vault.ts';
 export type { SyncOptions, SyncResult } from './vault.ts';
@@ -218,6 +219,22 @@ export class HaexSyncClient {
       const u = usage.get(v.vaultId);
       return u ? { ...v, usedBytes: u.usedBytes, fileBytes: u.fileBytes, quotaBytes: u.quotaBytes } : v;
     });
+  }
+
+  /**
+   * Restores an archive (vault.exportArchive) as a new vault owned by this user, protected by
+   * `vaultPassword`: pushes every change, uploads every file, resolves the new Vault. WrongPasswordError
+   * before anything is created; ArchiveIntegrityError for a damaged or foreign file (no vault is left
+   * behind). Interrupted, it resumes when called again with the same archive (archive/import.ts,
+   * docs/export.md).
+   */
+  importArchive(data: ArchiveData, options: ImportArchiveOptions): Promise<Vault> {
+    return importArchive({
+      createVault: (password, o) => this.createVault(password, o),
+      unlockVault: (vaultId, password) => this.unlockVault(vaultId, password),
+      deleteVault: (vaultId) => this.deleteVault(vaultId),
+      sealing: (vault) => vault[sealingOf](),
+    }, data, options);
   }
 
   /**

@@ -22,6 +22,10 @@ import { createInviteLink } from './sharing/links.ts';
 import * as sharing from './sharing/members.ts';
 import type { CompactResult, PushResult, SyncTransport, VaultKeyRecord } from './transport/types.ts';
 import { rewrapVaultKey, type WrappedVaultKey } from './vault-key.ts';
+import { exportArchive, type ExportArchiveOptions } from './archive/export.ts';
+
+/** @internal The key, generation and device id a Vault seals new logs with (archive/import.ts); not exported by the package. */
+export const sealingOf = Symbol('haex-sync.sealing');
 
 
 export interface Settings {
@@ -96,7 +100,7 @@ export async function passwordRing(settings: Settings, vaultId: string, generati
 export class Vault {
   readonly #ring: KeyRing;
   #record: VaultKeyRecord | undefined;
-  readonly #password: string | undefined;
+  #password: string | undefined;
   readonly #s: Settings;
   /** Background compaction of this vault (started by pushes told `compactionDue`; stop() it on close). */
   readonly compaction: CompactionScheduler;
@@ -225,6 +229,8 @@ export class Vault {
         const now = await transport.getVaultKey(this.vaultId);
         return sameKey(now, wrapped) ? now : undefined;
       });
+    // A later key rotation re-wraps the owner's copy with this password (sharing/members.ts), so it must be the new one.
+    this.#password = newPassword;
   }
 
   // --- files (files/files.ts, docs/files.md) ----------------------------------------------------------
@@ -254,6 +260,33 @@ export class Vault {
   /** Removes the files the app no longer references (`live`: the fileIds its data still names). */
   compactFiles(options: fileOps.CompactFilesOptions): Promise<{ removed: string[]; more: boolean }> {
     return fileOps.compactFiles(this.#files(), options);
+  }
+
+  // --- export (archive/export.ts, docs/export.md) -------------------------------------------------
+
+  /**
+   * The vault as one archive sealed under `password` (PBKDF2 of the vault password's strength):
+   * every log a device would apply, decrypted and sealed again, and every file. A stream, produced
+   * as it is read (bounded memory); restore it with client.importArchive on any haex-sync server.
+   */
+  exportArchive(options: ExportArchiveOptions): Promise<ReadableStream<Uint8Array>> {
+    const s = this.#s;
+    return exportArchive({
+      vaultId: this.vaultId, keyGeneration: this.keyGeneration,
+      summary: async () => {
+        const summary = (await withRetry(() => s.transport.listVaults(), s.retry)).find((v) => v.vaultId === this.vaultId);
+        return { lastSequence: summary?.lastSequence ?? 0, logCount: summary?.logCount ?? 0 };
+      },
+      pull: (after) => this.pull(after),
+      files: () => (s.supabase ? this.files() : Promise.resolve([])),
+      openFile: (fileId) => this.openFile(fileId),
+    }, options);
+  }
+
+  /** @internal */
+  async [sealingOf](): Promise<{ key: CryptoKey; generation: number; deviceId: string | null }> {
+    const device = this.#s.devices ? (await this.#s.devices.ensure()).id : this.#s.deviceId;
+    return { key: this.#ring.currentKey(), generation: this.#ring.current, deviceId: device ?? null };
   }
 
   // --- sharing (sharing/members.ts) ---------------------------------------------------------------
