@@ -58,10 +58,9 @@ const readers: Record<string, Reader> = {
     const res = await postRaw('/rest/v1/rpc/pull_page', { vault_id: vaultId, after_sequence: after, max_count: limit }, alice.access_token,
       { accept: 'application/json' });
     expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
-    const rows = res.body as Array<{ logs: Array<{ sequence: number }>; has_more: boolean; next_sequence: number; last_sequence: number }>;
-    expect(rows).toHaveLength(1);
-    return { sequences: rows[0]!.logs.map((l) => l.sequence), hasMore: rows[0]!.has_more,
-      nextSequence: rows[0]!.next_sequence, lastSequence: rows[0]!.last_sequence, bytes: res.bytes };
+    // The HTTP API's page itself (docs/http-api.md), as POST /pull sends it.
+    return { sequences: res.body.logs.map((l: { sequence: number }) => l.sequence), hasMore: res.body.hasMore,
+      nextSequence: res.body.nextSequence, lastSequence: res.body.lastSequence, bytes: res.bytes };
   },
   'POST /pull': async (vaultId, after, limit) => {
     const res = await postRaw(`${F}/pull`, { vaultId, afterSequence: after, limit }, alice.access_token);
@@ -217,10 +216,15 @@ describe('pull_page: the page built at push (issue 25)', () => {
     const page = await postRaw('/rest/v1/rpc/pull_page', { vault_id: vaultId, after_sequence: 0, max_count: 1000 }, token,
       { accept: 'application/json' });
     expect([logs.status, page.status]).toEqual([200, 200]);
-    // created_at: the same instant (pull_page's text always has 6 fraction digits; PostgreSQL's trims zeros).
-    const norm = (rows: Array<{ logs: Array<Record<string, unknown>> }>) => rows.map((row) => ({ ...row,
-      logs: row.logs.map(({ wire: _wire, created_at, ...log }) => ({ ...log, created_at: Date.parse(created_at as string) })) }));
-    return { fromLogs: norm(logs.body), fromPage: norm(page.body), raw: page.body };
+    // pull_logs' row with its keys in camelCase is what pull_page sends (the HTTP API's page);
+    // createdAt: the same instant (pull_page's text always has 6 fraction digits; PostgreSQL's trims zeros).
+    const camel = (k: string) => k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+    const fromLogs = (logs.body as Array<Record<string, unknown>>).map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) =>
+      [camel(k), k !== 'logs' ? v : (v as Array<Record<string, unknown>>).map(({ wire: _wire, ...log }) =>
+        Object.fromEntries(Object.entries(log).map(([lk, lv]) => [camel(lk), lk === 'created_at' ? Date.parse(lv as string) : lv])))])));
+    expect(fromLogs).toHaveLength(1);
+    const fromPage = { ...page.body, logs: page.body.logs.map((log: Record<string, unknown>) => ({ ...log, createdAt: Date.parse(log.createdAt as string) })) };
+    return { fromLogs: fromLogs[0], fromPage, raw: logs.body };
   };
 
   it('is field for field the page pull_logs returns: for pushed logs, for a deleted author, and for logs stored before (fallback, then backfill)', async () => {
@@ -230,9 +234,11 @@ describe('pull_page: the page built at push (issue 25)', () => {
     expect((await rpc('push_logs', { vault_id, logs: [entry({ record_key: 'k_1-' }), odd, entry()] }, carol.access_token)).status).toBe(200);
     let { fromLogs, fromPage, raw } = await both(vault_id, carol.access_token);
     expect(fromPage).toEqual(fromLogs);
-    expect(fromPage[0]!.logs).toHaveLength(3);
-    // pull_logs leaves wire out of its rows (null), so a page does not carry every log twice.
-    expect(Object.keys(raw[0].logs[0])).not.toContain('wire');
+    expect(fromPage.logs).toHaveLength(3);
+    expect(Object.keys(fromPage.logs[0])).toEqual(['vaultId', 'sequence', 'id', 'authorId', 'deviceId', 'encryptedData', 'nonce',
+      'haexTimestamp', 'createdAt', 'recordKey', 'keyGeneration']);
+    // pull_logs leaves wire out of its rows (null), so its page does not carry every log twice.
+    expect(raw[0].logs[0].wire).toBeNull();
     // Logs stored before issue 25: no wire (the update sets it, so the trigger leaves it alone).
     const admin = adminSql();
     await admin`update public.sync_logs set wire = null where vault_id = ${vault_id}`;
@@ -255,7 +261,7 @@ describe('pull_page: the page built at push (issue 25)', () => {
     expect((await rpc('push_logs', { vault_id: bobVault.vault_id, logs: [entry()] }, carol.access_token)).status).toBe(200);
     await admin`delete from auth.users where id = ${carol.id}`;
     ({ fromLogs, fromPage } = await both(bobVault.vault_id, bob.access_token));
-    expect(fromPage[0]!.logs[0]!.author_id).toBeNull();
+    expect(fromPage.logs[0]!.authorId).toBeNull();
     expect(fromPage).toEqual(fromLogs);
   });
 

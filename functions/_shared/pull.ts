@@ -11,13 +11,14 @@
  * private.limits() (always >= 1 log), so nothing here depends on PostgREST's max_rows or guesses
  * from the page length.
  *
- * Wire format in: pull_page's text (the same shape pull_logs has through PostgREST's json_agg),
- * `[{"logs":[{…},…],"has_more":…,"next_sequence":…,"last_sequence":…,"compacted_through":…}]`.
- * Wire format out (docs/http-api.md): `{"logs":[{"id",…,"encryptedData",…}],"hasMore",…}`, the same
- * object with every snake_case key in camelCase. The page is passed through as text: keys are
- * renamed in place (pageOut) instead of JSON.parse/stringify of up to megabytes. That is safe
- * because in JSON text a quote inside a string is always escaped, so `{"key":` / `,"key":` only
- * occurs where a key starts. Any other shape is parsed and checked properly (pageOutParsed).
+ * Wire format in: pull_page's text, which IS the API page (docs/http-api.md):
+ * `{"logs":[{"vaultId",…,"encryptedData",…}],"hasMore":…,"nextSequence":…,"lastSequence":…,"compactedThrough":…}`.
+ * pageOut checks its frame (start and state) and passes it through untouched: no parse, no copy.
+ * Also still read: pull_logs' shape through json_agg, `[{"logs":[{…}],"has_more":…,…}]` (a database
+ * not yet migrated to pull_page's wire), whose snake_case keys are renamed in place instead of
+ * JSON.parse/stringify of up to megabytes. That is safe because in JSON text a quote inside a string
+ * is always escaped, so `{"key":` / `,"key":` only occurs where a key starts. Any other shape is
+ * parsed and checked properly (pageOutParsed).
  */
 import { HttpError } from './errors.ts';
 
@@ -48,8 +49,12 @@ const page = (logs: string, hasMore: string, nextSequence: string, lastSequence:
   `{"logs":${logs},"hasMore":${hasMore},"nextSequence":${nextSequence},"lastSequence":${lastSequence},`
   + `"compactedThrough":${compactedThrough}}`;
 
-/** pull_logs' answer (json_agg of its one row) -> the API page as JSON text. */
+/** The end of pull_page's text: the page's state (searched in its last bytes only). */
+const API_PAGE_TAIL = /\],"hasMore":(true|false),"nextSequence":\d+,"lastSequence":\d+,"compactedThrough":\d+\}$/;
+
+/** pull_page's text (or pull_logs' answer, json_agg of its one row) -> the API page as JSON text. */
 export function pageOut(answer: string): string {
+  if (answer.startsWith('{"logs":[') && API_PAGE_TAIL.test(answer.slice(-160))) return answer;
   const match = PAGE.exec(answer);
   // A second row would show as a structural "logs" / "has_more" key inside the captured array.
   if (!match || PAGE_KEY.test(match[1]!)) return pageOutParsed(answer);

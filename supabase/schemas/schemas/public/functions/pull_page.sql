@@ -45,15 +45,17 @@ begin
       detail = 'after_sequence', hint = 'cursor_ahead';
   end if;
 
-  -- One index range scan (max_count + 1 rows at most: the extra one only says has_more) and one
-  -- concatenation of the stored wire texts; nothing is escaped or parsed here. A page ends at
+  -- One index range scan (max_count + 1 rows at most: the extra one only says hasMore) and one
+  -- concatenation of the stored wire texts; nothing is escaped or parsed here. The text is the HTTP
+  -- API's page (docs/http-api.md, POST /pull) byte for byte, so the Edge Function and the client
+  -- take it as it is. A page ends at
   -- max_count and at the byte budget of log fields, exactly as pull_logs' pages do (the first log is
   -- always in it).
-  select '[{"logs":[' || coalesce(string_agg(p.wire, ',' order by p.sequence) filter (where p.in_page), '')
-         || '],"has_more":' || coalesce(bool_or(not p.in_page), false)::text
-         || ',"next_sequence":' || (case when bool_or(not p.in_page) then max(p.sequence) filter (where p.in_page) else last end)::text
-         || ',"last_sequence":' || last::text
-         || ',"compacted_through":' || compacted::text || '}]'
+  select '{"logs":[' || coalesce(string_agg(p.wire, ',' order by p.sequence) filter (where p.in_page), '')
+         || '],"hasMore":' || coalesce(bool_or(not p.in_page), false)::text
+         || ',"nextSequence":' || (case when bool_or(not p.in_page) then max(p.sequence) filter (where p.in_page) else last end)::text
+         || ',"lastSequence":' || last::text
+         || ',"compactedThrough":' || compacted::text || '}'
   into page
   from (
     select r.wire, r.sequence,
@@ -78,7 +80,7 @@ begin
 end
 $function$;
 
-comment on function "public"."pull_page"(uuid, bigint, integer) is 'API, hot path (issue 25): the page pull_logs returns, as its JSON text, built by concatenating the logs'' stored wire (sync_logs.wire) in one index range scan. Returns the media-type domain "application/json", so that PostgREST sends the text as the body without parsing it; callers must send Accept: application/json (with */* PostgREST wraps it as a JSON string). Same arguments, errors, byte budget, exact has_more and single snapshot as pull_logs. SECURITY DEFINER so that the session and membership are checked once per call instead of by RLS per row.';
+comment on function "public"."pull_page"(uuid, bigint, integer) is 'API, hot path (issue 25): the page pull_logs returns, as the JSON text of the HTTP API''s page ({logs, hasMore, nextSequence, lastSequence, compactedThrough}, camelCase keys, docs/http-api.md), built by concatenating the logs'' stored wire (sync_logs.wire) in one index range scan. Returns the media-type domain "application/json", so that PostgREST sends the text as the body without parsing it; callers must send Accept: application/json (with */* PostgREST wraps it as a JSON string). Same arguments, errors, byte budget, exact has_more and single snapshot as pull_logs. SECURITY DEFINER so that the session and membership are checked once per call instead of by RLS per row.';
 
 revoke all on function "public"."pull_page"(uuid, bigint, integer) from public;
 
