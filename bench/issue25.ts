@@ -44,7 +44,7 @@ export function issue25Goals(rows: ResultRow[], baseline: Baseline | undefined):
     verdict: verdictOf(w4, (x) => x.value! >= 50_000) });
   const w7 = rows.find((r) => r.workload === 'W7 deep cursor');
   lines.push({ goal: 'page at cursor 900,000 of a 1M vault vs a 10k vault: within 10 %', target: w7?.target ?? 'postgrest-direct',
-    figure: w7 ? `${w7.value} ms vs ${w7.details?.['10k vault page ms']} ms` : '-', verdict: verdictOf(w7, (x) => x.verdict === 'PASS') });
+    figure: w7?.value != null ? `${w7.value} ms vs ${w7.details?.['10k vault page ms']} ms` : '-', verdict: verdictOf(w7, (x) => x.verdict === 'PASS') });
   // W5 and the shared-vault rows: against the committed previous results.
   for (const row of rows.filter((r) => r.workload.startsWith('W5') || r.workload.includes('5 members'))) {
     const before = baseline?.rows.find((b) => b.workload === row.workload && b.target === row.target);

@@ -17,7 +17,7 @@ begin
   -- One batch of the wire backfill (issue 25): the next batch_size logs after the key
   -- (after_vault_id, after_sequence) in primary-key order, those without wire get it. Returns the
   -- last key examined: pass it to the next call; last_vault_id null means the table is done. Each call
-  -- is its own short transaction when called on its own (stack/cli/backfill-log-wire.ts does so):
+  -- is its own short transaction when called on its own (npm run db:backfill-wire does so):
   -- row locks on at most one batch, never a lock on the table; a log pushed meanwhile has its wire
   -- already, one updated meanwhile is skipped (skip locked) or rewritten by the trigger.
   return query
