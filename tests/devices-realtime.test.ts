@@ -37,8 +37,18 @@ describe('Realtime and ended sessions', () => {
     const [laptopChannel, phoneChannel] = [await join(laptop, vaultId), await join(phone, vaultId)];
     expect([laptopChannel.status, phoneChannel.status]).toEqual(['SUBSCRIBED', 'SUBSCRIBED']);
 
-    expect((await rpc('revoke_device', { device_id: registered.body[0].id }, laptop.access_token)).status).toBe(204);
-    await eventually(() => phoneChannel.later.includes('CLOSED'), 'the phone\'s channel to close', SESSION_CHECK_MS);
+    // Only revoke_device's notice may close it: its Auth session row is kept (a rule for this one
+    // session), so the periodic check, which looks for missing sessions, sees nothing to close.
+    const sessionId = sessionIdOf(phone);
+    await adminSql().unsafe(`create rule keep_${sessionId.replace(/-/g, '')} as on delete to auth.sessions
+      where old.id = '${sessionId}' do instead nothing`);
+    try {
+      expect((await rpc('revoke_device', { device_id: registered.body[0].id }, laptop.access_token)).status).toBe(204);
+      await eventually(() => phoneChannel.later.includes('CLOSED'), 'the phone\'s channel to close', 2 * SESSION_CHECK_MS);
+      expect((await adminSql()`select count(*)::int as n from auth.sessions where id = ${sessionId}`)[0]!.n).toBe(1);
+    } finally {
+      await adminSql().unsafe(`drop rule keep_${sessionId.replace(/-/g, '')} on auth.sessions`);
+    }
     expect(phoneChannel.system).toEqual([expect.objectContaining({ status: 'error', message: LOST(vaultId) })]);
 
     const again = await join(phone, vaultId);
@@ -74,12 +84,16 @@ describe('Realtime and ended sessions', () => {
     expect(deskChannel.later).toEqual([]);
   });
 
-  it('a token without a session cannot join', async () => {
-    const user = await newUser('rt-nosession');
+  it('a token without session_id (not issued by the project\'s Auth) is decided by RLS alone: its own vault, not another\'s', async () => {
+    const [user, other] = await Promise.all([newUser('rt-nosession'), newUser('rt-other')]);
     const { vault_id: vaultId } = await createVault(user);
+    const { vault_id: othersVault } = await createVault(other);
     const now = Math.floor(Date.now() / 1000);
     const token = signToken({ sub: user.id, role: 'authenticated', aud: 'authenticated', iat: now, exp: now + 600 });
-    const joined = await join({ ...user, access_token: token }, vaultId);
-    expect(joined.status).toBe('CHANNEL_ERROR');
+    expect((await join({ ...user, access_token: token }, vaultId)).status).toBe('SUBSCRIBED');
+    expect((await join({ ...user, access_token: token }, othersVault)).status).toBe('CHANNEL_ERROR');
+    // one naming a session that is not its user's is refused
+    const foreign = signToken({ sub: user.id, role: 'authenticated', aud: 'authenticated', iat: now, exp: now + 600, session_id: sessionIdOf(other) });
+    expect((await join({ ...user, access_token: foreign }, vaultId)).status).toBe('CHANNEL_ERROR');
   });
 });

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureUser, type StackUser } from '../stack/users.ts';
 import { authHttp } from './support/auth.ts';
-import { createVault, entry, expectError, newKey } from './support/sql-fixtures.ts';
+import { b64, createVault, entry, expectError, newKey } from './support/sql-fixtures.ts';
 import { adminSql, api, asUser, newUser, rpc, sessionIdOf, signToken, stack } from './support/stack.ts';
 
 /** Another signed-in session (device) of the same user. */
@@ -54,8 +54,39 @@ function everyRequest(token: string, vaultId: string, deviceId: string) {
     ['register_device', () => rpc('register_device', { device_name: 'again' }, token)],
     ['list_devices', () => rpc('list_devices', {}, token)],
     ['revoke_device', () => rpc('revoke_device', { device_id: deviceId }, token)],
+    // Shared vaults (issue 18) and their chain (issue 24).
+    ['GET vault_members', () => api(`/rest/v1/vault_members?vault_id=eq.${vaultId}`, { token })],
+    ['GET identities', () => api('/rest/v1/identities?select=*', { token })],
+    ['GET identity_private_keys', () => api('/rest/v1/identity_private_keys?select=*', { token })],
+    ['GET vault_key_grants', () => api(`/rest/v1/vault_key_grants?vault_id=eq.${vaultId}`, { token })],
+    ['GET vault_chain_links', () => api(`/rest/v1/vault_chain_links?vault_id=eq.${vaultId}`, { token })],
+    ['GET vault_invitations', () => api('/rest/v1/vault_invitations?select=*', { token })],
+    ['GET vault_invite_links', () => api('/rest/v1/vault_invite_links?select=*', { token })],
+    ['create_identity', () => rpc('create_identity', { encryption_public_key: b64(32), signing_public_key: b64(32), signature: b64(64),
+      encrypted_private_keys: b64(200), salt: b64(16), nonce: b64(12) }, token)],
+    ['get_identity', () => rpc('get_identity', {}, token)],
+    ['find_identity', () => rpc('find_identity', { email: 'nobody@test.haex.local' }, token)],
+    ['list_vault_members', () => rpc('list_vault_members', { vault_id: vaultId }, token)],
+    ['invite_member', () => rpc('invite_member', { vault_id: vaultId, invitee_id: unknown, role: 'reader', key_generation: 1,
+      grants: [{ key_generation: 1, ...sealedGrant() }] }, token)],
+    ['list_invitations', () => rpc('list_invitations', {}, token)],
+    ['accept_invitation', () => rpc('accept_invitation', { invitation_id: unknown }, token)],
+    ['decline_invitation', () => rpc('decline_invitation', { invitation_id: unknown }, token)],
+    ['set_member_role', () => rpc('set_member_role', { vault_id: vaultId, user_id: unknown, role: 'reader' }, token)],
+    ['remove_member', () => rpc('remove_member', { vault_id: vaultId, user_id: unknown }, token)],
+    ['leave_vault', () => rpc('leave_vault', { vault_id: vaultId }, token)],
+    ['rotate_vault_key', () => rpc('rotate_vault_key', { vault_id: vaultId, replaces_generation: 1,
+      grants: [{ recipient_id: unknown, ...sealedGrant() }] }, token)],
+    ['create_invite_link', () => rpc('create_invite_link', { vault_id: vaultId, token: 'a'.repeat(22), role: 'reader',
+      key_generation: 1, grants: [{ key_generation: 1, ...sealedGrant() }] }, token)],
+    ['claim_invite_link', () => rpc('claim_invite_link', { token: 'a'.repeat(22) }, token)],
+    ['store_own_grants', () => rpc('store_own_grants', { vault_id: vaultId, grants: [{ key_generation: 1, ...sealedGrant() }] }, token)],
+    ['list_key_grants', () => rpc('list_key_grants', { vault_id: vaultId }, token)],
+    ['append_chain_link', () => rpc('append_chain_link', { vault_id: vaultId, body: '{}', signature: b64(64) }, token)],
+    ['list_chain_links', () => rpc('list_chain_links', { vault_id: vaultId }, token)],
   ] as const;
 }
+const sealedGrant = () => ({ ephemeral_public_key: b64(32), nonce: b64(12), sealed_key: b64(48), signature: b64(64) });
 
 /** Runs every request with `token`: each one's status, code and hint. */
 async function attackAll(token: string, vaultId: string, deviceId: string) {
@@ -80,6 +111,16 @@ async function snapshot(userId: string) {
        from public.devices d where d.user_id = ${userId}) as devices`;
   return state!;
 }
+
+describe('the attack list', () => {
+  it('covers every table and function of the public API (the catalog says which)', async () => {
+    const names = new Set(everyRequest('', randomUUID(), randomUUID()).map(([name]) => name.startsWith('GET ')
+      ? name.slice(4).split(' ')[0]! : name));
+    const catalog = await adminSql()`select p.proname as name from pg_proc p where p.pronamespace = 'public'::regnamespace
+      union select c.relname from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind = 'r'`;
+    expect(catalog.map((r) => r.name).filter((n) => !names.has(n)).sort()).toEqual([]);
+  });
+});
 
 describe('a revoked device', () => {
   let laptop: StackUser;
@@ -184,12 +225,21 @@ describe('a signed-out session', () => {
 });
 
 describe('tokens without a live session', () => {
-  it('a token without session_id is refused (401 session_required), one naming another user\'s session too', async () => {
+  it('a token without session_id (not issued by the project\'s Auth) passes to RLS as that user; one naming another user\'s session, or a malformed one, is refused', async () => {
     const [user, other] = await Promise.all([newUser('nosession'), newUser('other')]);
     const now = Math.floor(Date.now() / 1000);
     const base = { sub: user.id, role: 'authenticated', aud: 'authenticated', iat: now, exp: now + 600 };
     const { vault_id: vaultId } = await createVault(user);
-    expect(await attackAll(signToken(base), vaultId, randomUUID())).toEqual(allRefused('401 PT401 session_required'));
+    const { vault_id: othersVault } = await createVault(other);
+    const foreign = signToken(base);
+    // RLS decides, exactly as for a session token: the user's own vault, nothing of another's.
+    const own = await api('/rest/v1/vaults?select=id', { token: foreign });
+    expect([own.status, own.body]).toEqual([200, [{ id: vaultId }]]);
+    expect((await rpc('push_logs', { vault_id: vaultId, logs: [entry()] }, foreign)).status).toBe(200);
+    expectError(await rpc('pull_logs', { vault_id: othersVault, after_sequence: 0, max_count: 10 }, foreign), 404, 'PT404');
+    // Its pushes carry no device (it has no Auth session).
+    const [log] = await adminSql()`select device_id from public.sync_logs where vault_id = ${vaultId}`;
+    expect(log!.device_id).toBeNull();
     expect(await attackAll(signToken({ ...base, session_id: sessionIdOf(other) }), vaultId, randomUUID())).toEqual(allRefused());
     expect(await attackAll(signToken({ ...base, session_id: 'not-a-uuid' }), vaultId, randomUUID()))
       .toEqual(allRefused('401 PT401 session_required'));

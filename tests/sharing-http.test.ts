@@ -70,10 +70,20 @@ describe('sharing over HTTP', () => {
   });
 
   it('bad input is 400 naming the field', async () => {
-    const res = await call(owner, `/vaults/${vaultId}/invitations`, 'POST', { inviteeId: 'x', role: 'owner', keyGeneration: 1, grants: [] });
-    expect(res.status).toBe(400);
-    expect(res.body.error.code).toBe('bad_request');
-    expect(code(await call(owner, `/vaults/${vaultId}/members/not-a-uuid`, 'DELETE'))).toEqual([400, 'bad_request']);
+    const good = { inviteeId: stranger.id, role: 'reader', keyGeneration: 1, grants: [{ keyGeneration: 1, ...sealed() }] };
+    const named = async (path: string, method: string, body: unknown) => {
+      const res = await call(owner, path, method, body);
+      return [res.status, res.body?.error?.code, res.body?.error?.message];
+    };
+    // One bad field at a time: the message names exactly that field.
+    for (const [field, value] of [['inviteeId', 'x'], ['role', 'owner'], ['keyGeneration', 0], ['grants', []]] as const) {
+      const [status, errorCode, message] = await named(`/vaults/${vaultId}/invitations`, 'POST', { ...good, [field]: value });
+      expect([status, errorCode]).toEqual([400, 'bad_request']);
+      expect(message).toContain(field);
+    }
+    const [status, errorCode, message] = await named(`/vaults/${vaultId}/members/not-a-uuid`, 'DELETE', undefined);
+    expect([status, errorCode]).toEqual([400, 'bad_request']);
+    expect(message).toContain('userId');
   });
 
   it('a removed member\'s still-valid token gets 404 at once; set role and leave work', async () => {

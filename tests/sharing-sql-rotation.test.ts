@@ -4,11 +4,11 @@
  * pushes under an older generation refused, invitations and links of the old generation void,
  * two concurrent accepts of one invitation, concurrent claims of an invite link's last uses.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { StackUser } from '../stack/users.ts';
 import { entry, expectError } from './support/sql-fixtures.ts';
-import { grantFor, invite, newMember, rotationGrant, sharedVault } from './support/sharing-fixtures.ts';
+import { grantFor, invite, newMember, rotationGrant, sharedVault, waitForLockWaiters } from './support/sharing-fixtures.ts';
 import { adminSql, api, rpc } from './support/stack.ts';
 
 let owner: StackUser, admin: StackUser, writer: StackUser, stranger: StackUser;
@@ -69,27 +69,50 @@ describe('rotate_vault_key', () => {
     expect(grants[0]!.n).toBe(3);
   });
 
-  it('pushes racing a rotation: every push either landed under generation 1 before it, or is refused', async () => {
+  it('pushes racing a rotation: the pushes queued before it land under generation 1, those queued after it are refused', async () => {
     const v = await sharedVault(owner, [[writer, 'writer']]);
-    const pushes = Array.from({ length: 12 }, () => push(writer, v, 1));
-    const rotation = rotate(owner, v, 1, [owner, writer]);
-    const [results, rotated] = await Promise.all([Promise.all(pushes), rotation]);
+    // The interleaving is forced: 6 pushes, then the rotation, then 6 more queue on the vault lock held here.
+    const { pending } = await adminSql().begin(async (tx) => {
+      await tx`select 1 from public.vaults where id = ${v} for update`;
+      const first = Promise.all(Array.from({ length: 6 }, () => push(writer, v, 1)));
+      await waitForLockWaiters('push_logs', 6);
+      const rotation = rotate(owner, v, 1, [owner, writer]);
+      await waitForLockWaiters('rotate_vault_key', 1);
+      const second = Promise.all(Array.from({ length: 6 }, () => push(writer, v, 1)));
+      await waitForLockWaiters('push_logs', 12);
+      return { pending: Promise.all([first, rotation, second]) };
+    });
+    const [first, rotated, second] = await pending;
     expect(rotated.status).toBe(200);
+    const results = [...first, ...second];
     const ok = results.filter((r) => r.status === 200).length;
+    expect(ok).toBeGreaterThan(0); // a race happened: some landed before the rotation ...
+    expect(ok).toBeLessThan(12);   // ... and some were refused after it
     expect(results.filter((r) => r.status !== 200).map(hinted)).toEqual(Array(12 - ok).fill([409, 'PT409', 'stale_key_generation']));
     const logs = await adminSql()`select key_generation::int from public.sync_logs where vault_id = ${v}`;
     expect(logs.length).toBe(ok);
     expect(logs.every((l) => l.key_generation === 1)).toBe(true);
   });
 
-  it('pushes racing a removal: every push of the removed writer either landed before it or got PT404', async () => {
+  it('pushes racing a removal: the removed writer\'s pushes queued before it land, those queued after it get PT404', async () => {
     const w = await newMember('racer');
     const v = await sharedVault(owner, [[w, 'writer']]);
-    const pushes = Array.from({ length: 12 }, () => push(w, v));
-    const removal = rpc('remove_member', { vault_id: v, user_id: w.id }, owner.access_token);
-    const [results, removed] = await Promise.all([Promise.all(pushes), removal]);
+    const { pending } = await adminSql().begin(async (tx) => {
+      await tx`select 1 from public.vaults where id = ${v} for update`;
+      const first = Promise.all(Array.from({ length: 6 }, () => push(w, v)));
+      await waitForLockWaiters('push_logs', 6);
+      const removal = rpc('remove_member', { vault_id: v, user_id: w.id }, owner.access_token);
+      await waitForLockWaiters('remove_member', 1);
+      const second = Promise.all(Array.from({ length: 6 }, () => push(w, v)));
+      await waitForLockWaiters('push_logs', 12);
+      return { pending: Promise.all([first, removal, second]) };
+    });
+    const [first, removed, second] = await pending;
     expect(removed.status).toBe(204);
+    const results = [...first, ...second];
     const ok = results.filter((r) => r.status === 200).length;
+    expect(ok).toBeGreaterThan(0); // a race happened: some landed before the removal ...
+    expect(ok).toBeLessThan(12);   // ... and some were refused after it
     expect(results.filter((r) => r.status !== 200).map(hinted)).toEqual(Array(12 - ok).fill([404, 'PT404', null]));
     const logs = await adminSql()`select count(*)::int as n from public.sync_logs where vault_id = ${v} and author_id = ${w.id}`;
     expect(logs[0]!.n).toBe(ok);
@@ -163,9 +186,11 @@ describe('concurrent claims', () => {
     const first = await rpc('claim_invite_link', { token: t }, guest.access_token);
     const again = await rpc('claim_invite_link', { token: t }, guest.access_token);
     expect(again.body).toEqual(first.body);
-    const rows = await adminSql()`select used::int, token_hash as h from public.vault_invite_links where vault_id = ${v}`;
+    const rows = await adminSql()`select used::int, token_hash as h, to_jsonb(l)::text as everything
+      from public.vault_invite_links l where vault_id = ${v}`;
     expect(rows[0]!.used).toBe(1);
-    expect(rows[0]!.h).not.toContain(Buffer.from(t).toString('hex'));
+    expect(rows[0]!.h).toBe(createHash('sha256').update(t).digest('hex')); // the hash, and nothing else, of the token
+    expect(rows[0]!.everything).not.toContain(t);
     expect((await rpc('store_own_grants', { vault_id: v, grants: [grantFor(1)] }, guest.access_token)).status).toBe(204);
     expect((await api(`/rest/v1/vault_key_grants?vault_id=eq.${v}`, { token: guest.access_token })).body
       .map((g: any) => [g.recipient_id, g.sender_id])).toEqual([[guest.id, guest.id]]);

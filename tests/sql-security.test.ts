@@ -15,16 +15,16 @@ const b64 = (bytes: number) => randomBytes(bytes).toString('base64');
 const entry = () => ({ id: randomUUID(), encrypted_data: b64(64), nonce: b64(12), haex_timestamp: `${Date.now()}`, device_id: 'd1' });
 
 const TABLES = ['vaults', 'vault_keys', 'sync_logs', 'devices', 'vault_members', 'identities', 'identity_private_keys', 'vault_key_grants',
-  'vault_invitations', 'vault_invite_links'] as const;
-const PUBLIC_FUNCTIONS = ['accept_invitation', 'claim_invite_link', 'compact_logs', 'create_identity', 'create_invite_link', 'create_vault',
-  'decline_invitation', 'delete_vault', 'find_identity', 'get_identity', 'get_vault_key', 'invite_member', 'leave_vault', 'list_devices',
-  'list_invitations', 'list_key_grants', 'list_vault_members', 'list_vaults', 'pull_logs', 'pull_page', 'push_logs', 'register_device', 'remove_member',
+  'vault_invitations', 'vault_invite_links', 'vault_chain_links'] as const;
+const PUBLIC_FUNCTIONS = ['accept_invitation', 'append_chain_link', 'claim_invite_link', 'compact_logs', 'create_identity', 'create_invite_link', 'create_vault',
+  'decline_invitation', 'delete_vault', 'find_identity', 'get_identity', 'get_vault_key', 'invite_member', 'leave_vault', 'list_chain_links',
+  'list_devices', 'list_invitations', 'list_key_grants', 'list_vault_members', 'list_vaults', 'pull_logs', 'pull_page', 'push_logs', 'register_device', 'remove_member',
   'revoke_device', 'rotate_vault_key', 'set_member_role', 'store_own_grants', 'update_vault_key'];
 /** The access helpers of shared vaults (read vault_members, whose policy calls them). */
 const ACCESS_HELPERS = ['private.can_receive_vault_topic', 'private.member_vault_ids', 'private.require_vault_role', 'private.vault_role'];
 const SECURITY_DEFINER = [...ACCESS_HELPERS, 'private.caller_id', 'private.check_request', 'private.forget_compacted_log_ids',
   'private.keep_vault_tombstone',
-  ...PUBLIC_FUNCTIONS.filter((f) => !['get_identity', 'list_key_grants', 'list_vaults', 'pull_logs'].includes(f)).map((f) => `public.${f}`)].sort();
+  ...PUBLIC_FUNCTIONS.filter((f) => !['get_identity', 'list_chain_links', 'list_key_grants', 'list_vaults', 'pull_logs'].includes(f)).map((f) => `public.${f}`)].sort();
 /** Functions allowed without `set search_path = ''`: the inlinable hot path (pull_logs; log_wire, inlined into push_logs' insert). */
 const NO_SEARCH_PATH = ['private.log_wire', 'public.pull_logs'];
 /** private functions `authenticated` may execute: what the SECURITY INVOKER pull_logs calls. */
@@ -315,7 +315,7 @@ describe('catalog audit', () => {
       where c.relnamespace = 'public'::regnamespace and c.relkind = 'r' and r.rolname in ('anon', 'authenticated')
       order by 1, 2`;
     // vault_invitations and vault_invite_links: nothing at all (only through the functions).
-    const selectable = ['devices', 'identities', 'identity_private_keys', 'sync_logs', 'vault_key_grants', 'vault_keys', 'vault_members', 'vaults'];
+    const selectable = ['devices', 'identities', 'vault_chain_links', 'identity_private_keys', 'sync_logs', 'vault_key_grants', 'vault_keys', 'vault_members', 'vaults'];
     expect(rows.map((r) => [r.relname, r.rolname, r.privileges])).toEqual([...TABLES].sort().flatMap((t) => [
       [t, 'anon', []], [t, 'authenticated', selectable.includes(t) ? ['SELECT'] : []]]));
   });
@@ -328,6 +328,7 @@ describe('catalog audit', () => {
       ['identities', 'SELECT', ['authenticated']],
       ['identity_private_keys', 'SELECT', ['authenticated']],
       ['sync_logs', 'SELECT', ['authenticated']],
+      ['vault_chain_links', 'SELECT', ['authenticated']],
       ['vault_key_grants', 'SELECT', ['authenticated']],
       ['vault_keys', 'SELECT', ['authenticated']],
       ['vault_members', 'SELECT', ['authenticated']],
@@ -354,7 +355,7 @@ describe('catalog audit', () => {
       where d.classid = 'pg_policy'::regclass and d.refclassid = 'pg_class'::regclass and d.refobjsubid > 0
       order by 1, 2`;
     expect(rows.map((r) => [r.relname, r.attname])).toEqual([
-      ['public.devices', 'user_id'], ['public.identity_private_keys', 'user_id'], ['public.sync_logs', 'vault_id'], ['public.vault_key_grants', 'recipient_id'],
+      ['public.devices', 'user_id'], ['public.identity_private_keys', 'user_id'], ['public.sync_logs', 'vault_id'], ['public.vault_chain_links', 'vault_id'], ['public.vault_key_grants', 'recipient_id'],
       ['public.vault_key_grants', 'vault_id'], ['public.vault_keys', 'user_id'], ['public.vault_members', 'vault_id'],
       ['public.vaults', 'id'], ['realtime.messages', 'extension'], ['realtime.messages', 'topic'],
     ]);
@@ -375,7 +376,7 @@ describe('catalog audit', () => {
     expect(row).toEqual({
       // anon: to run PostgREST's pre-request hook, the one function it may execute (catalog audit above).
       anon_usage: true, anon_create: false, auth_usage: true, auth_create: false, public_grant: false,
-      relations: ['compacted_log_ids', 'compaction_leases', 'vault_tombstones'], granted: 0,
+      relations: ['compacted_log_ids', 'compaction_leases', 'removed_members', 'vault_tombstones'], granted: 0,
     });
   });
 

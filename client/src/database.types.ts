@@ -141,6 +141,46 @@ export type Database = {
           },
         ]
       }
+      vault_chain_links: {
+        Row: {
+          author_id: string
+          body: string
+          created_at: string
+          hash: string
+          seq: number
+          signature: string
+          type: string
+          vault_id: string
+        }
+        Insert: {
+          author_id: string
+          body: string
+          created_at?: string
+          hash: string
+          seq: number
+          signature: string
+          type: string
+          vault_id: string
+        }
+        Update: {
+          author_id?: string
+          body?: string
+          created_at?: string
+          hash?: string
+          seq?: number
+          signature?: string
+          type?: string
+          vault_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "vault_chain_links_vault_id_fkey"
+            columns: ["vault_id"]
+            referencedRelation: "vaults"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
       vault_invitations: {
         Row: {
           created_at: string
@@ -401,6 +441,10 @@ export type Database = {
     }
     Functions: {
       accept_invitation: { Args: { invitation_id: string }; Returns: Json }
+      append_chain_link: {
+        Args: { body: string; signature: string; vault_id: string }
+        Returns: Json
+      }
       claim_invite_link: { Args: { token: string }; Returns: Json }
       compact_logs: { Args: { vault_id: string }; Returns: Json }
       create_identity: {
@@ -493,6 +537,15 @@ export type Database = {
         Returns: Json
       }
       leave_vault: { Args: { vault_id: string }; Returns: undefined }
+      list_chain_links: {
+        Args: { after_seq?: number; vault_id: string }
+        Returns: {
+          body: string
+          hash: string
+          seq: number
+          signature: string
+        }[]
+      }
       list_devices: {
         Args: Record<PropertyKey, never>
         Returns: {

@@ -37,5 +37,6 @@ export type { Database } from './database.types.ts';
 export { fingerprint, GrantVerificationError } from './sharing/crypto.ts';
 export { WrongSecretError } from './sharing/identity.ts';
 export { MissingKeyError } from './sharing/keyring.ts';
+export { UntrustedChangeError } from './sharing/chain.ts';
 export type { PendingInvitation } from './sharing/client.ts';
 export type { Member, Role, SentInvitation } from './sharing/members.ts';

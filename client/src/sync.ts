@@ -30,7 +30,7 @@ import { UsageError } from './errors.ts';
 import type { BatchOptions } from './push.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import { sharingApi } from './sharing/api.ts';
-import { invitations, type PendingInvitation, ringFromGrants, unlockIdentity } from './sharing/client.ts';
+import { acceptInvitation, invitations, type PendingInvitation, ringFromGrants, unlockIdentity } from './sharing/client.ts';
 import { claimInviteLink } from './sharing/links.ts';
 import { rpcTransport } from './transport/rpc.ts';
 import type { SyncTransport, VaultSummary } from './transport/types.ts';
@@ -84,7 +84,7 @@ export class HaexSyncClient {
     return new HaexSyncClient({
       transport, supabase: options.supabase, deviceId: options.deviceId ?? null, devices, retry, push: options.push ?? {},
       pageSize: options.pageSize, autoCompact: options.autoCompact ?? true, compaction: options.compaction ?? {},
-      sharing: {},
+      sharing: { pins: new Map() },
     });
   }
 
@@ -131,7 +131,7 @@ export class HaexSyncClient {
     await this.#registered();
     let vault: Vault;
     if (password === undefined) {
-      const ring = await ringFromGrants(sharingApi(this.#s.supabase), id, () => this.#s.sharing.identity);
+      const ring = await ringFromGrants(sharingApi(this.#s.supabase), id, () => this.#s.sharing.identity, this.#s.sharing.pins);
       vault = new Vault(ring, undefined, this.#s);
     } else {
       const record = await withRetry(() => this.#s.transport.getVaultKey(id), this.#s.retry);
@@ -168,15 +168,16 @@ export class HaexSyncClient {
   /** Accepts an invitation (idempotent) and returns the vault, unlocked through the grants it carried. */
   async acceptInvite(invitationId: string): Promise<Vault> {
     if (!this.#s.sharing.identity) throw new UsageError('unlockIdentity(secret) first');
-    const accepted = await sharingApi(this.#s.supabase).accept(canonicalUuid(invitationId, 'invitationId'));
-    return await this.unlockVault(accepted.vault_id);
+    const vaultId = await acceptInvitation(sharingApi(this.#s.supabase), this.#s.sharing.identity,
+      canonicalUuid(invitationId, 'invitationId'), this.#s.sharing.pins);
+    return await this.unlockVault(vaultId);
   }
 
   /** Joins a vault through an invite link (one use), checking the inviter's signatures; returns the unlocked Vault. */
   async joinByLink(link: string): Promise<Vault> {
     const me = this.#s.sharing.identity;
     if (!me) throw new UsageError('unlockIdentity(secret) first');
-    return await this.unlockVault(await claimInviteLink(sharingApi(this.#s.supabase), me, link));
+    return await this.unlockVault(await claimInviteLink(sharingApi(this.#s.supabase), me, link, this.#s.sharing.pins));
   }
 
   /** Declines an invitation. */

@@ -15,6 +15,7 @@ import { type RetryPolicy, withRetry } from './retry.ts';
 import { sharingApi } from './sharing/api.ts';
 import type { UnlockedIdentity } from './sharing/identity.ts';
 import { KeyRing } from './sharing/keyring.ts';
+import type { ChainPins } from './sharing/trust.ts';
 import { createInviteLink } from './sharing/links.ts';
 import * as sharing from './sharing/members.ts';
 import type { CompactResult, PushResult, SyncTransport, VaultKeyRecord } from './transport/types.ts';
@@ -33,7 +34,7 @@ export interface Settings {
   autoCompact: boolean;
   compaction: CompactionOptions;
   /** The user's unlocked identity (client.unlockIdentity), shared by the client and its Vaults. */
-  sharing: { identity?: UnlockedIdentity };
+  sharing: { identity?: UnlockedIdentity; pins: ChainPins };
 }
 
 export interface SyncOptions {
@@ -81,7 +82,8 @@ export const sameKey = (a: WrappedVaultKey, b: WrappedVaultKey) =>
 /** The key ring of a vault unlocked with its password: its generation, newer ones from grants. */
 export async function passwordRing(settings: Settings, vaultId: string, generation: number, raw: Uint8Array<ArrayBuffer>): Promise<KeyRing> {
   const ring = new KeyRing(vaultId, (r, after) =>
-    settings.sharing.identity ? sharing.refreshGrants(r, after, sharingApi(settings.supabase), settings.sharing.identity) : Promise.resolve());
+    settings.sharing.identity ? sharing.refreshGrants(r, after, sharingApi(settings.supabase), settings.sharing.identity, settings.sharing.pins)
+      : Promise.resolve());
   await ring.add(generation, raw);
   raw.fill(0);
   return ring;
@@ -147,7 +149,8 @@ export class Vault {
       if (encrypted || !(error instanceof ConflictError && error.code === 'stale_key_generation')) throw error;
       const before = this.#ring.current;
       await this.#ring.refresh();
-      if (this.#ring.current === before) throw error;
+      // Not advanced: the new generation did not verify against the signed chain (UntrustedChangeError) or never came.
+      if (this.#ring.current === before) throw this.#ring.refusal(before) ?? error;
       result = await pushEncrypted(this.#s.transport, this.vaultId, await this.encrypt(logs.map((l, i) =>
         ({ ...(changes as readonly Change[])[i]!, id: l.id }))), { ...this.#s.push, ...options, retry: this.#s.retry });
     }
@@ -225,7 +228,7 @@ export class Vault {
   #shared(): sharing.SharedVaultContext {
     const settings = this.#s;
     return {
-      vaultId: this.vaultId, ring: this.#ring, api: sharingApi(settings.supabase), password: this.#password,
+      vaultId: this.vaultId, ring: this.#ring, api: sharingApi(settings.supabase), password: this.#password, pins: settings.sharing.pins,
       identity: () => {
         if (!settings.sharing.identity) throw new UsageError('unlockIdentity(secret) first');
         return settings.sharing.identity;

@@ -119,20 +119,29 @@ describe('shared vaults through the client library', () => {
     expect(reopened.keyGeneration).toBe(2);
   });
 
-  it('a grant with a bad signature, or replayed from another recipient, is refused by the client', async () => {
+  it('a grant with a bad signature, or replayed from another recipient, is refused by the client; its other generations still open', async () => {
+    // A vault of this test's own: the grants altered below are nobody else's fixture.
+    const own = await alice.client.createVault('tamper vault password');
+    await own.invite({ email: carol.user.email, role: 'reader' });
+    const invitation = (await carol.client.invitations()).find((i) => i.vaultId === own.vaultId)!;
+    await carol.client.acceptInvite(invitation.id);
+    expect(await own.rotateKey()).toBe(2);
+    await own.push([change('under 2')]);
     const sql = adminSql();
-    const v = aliceVault.vaultId;
-    // carol's generation-2 grant with its signature altered
+    const v = own.vaultId;
+    // carol's generation-2 grant with its signature altered: generation 1 still opens, generation 2 is refused
     await sql`update public.vault_key_grants set signature = ${Buffer.alloc(64, 7).toString('base64')}
               where vault_id = ${v} and recipient_id = ${carol.user.id} and key_generation = 2`;
-    await expect(carol.client.unlockVault(v)).rejects.toBeInstanceOf(GrantVerificationError);
+    const opened = await carol.client.unlockVault(v);
+    expect(opened.keyGeneration).toBe(1);
+    await expect(values(opened)).rejects.toBeInstanceOf(GrantVerificationError);
     // alice's own generation-2 grant copied over carol's (a replay to another recipient)
     await sql`update public.vault_key_grants c set ephemeral_public_key = a.ephemeral_public_key, nonce = a.nonce,
                 sealed_key = a.sealed_key, signature = a.signature, sender_id = a.sender_id
               from public.vault_key_grants a
               where c.vault_id = ${v} and c.recipient_id = ${carol.user.id} and c.key_generation = 2
                 and a.vault_id = ${v} and a.recipient_id = ${alice.user.id} and a.key_generation = 2`;
-    await expect(carol.client.unlockVault(v)).rejects.toBeInstanceOf(GrantVerificationError);
+    await expect(values(await carol.client.unlockVault(v))).rejects.toBeInstanceOf(GrantVerificationError);
   });
 
   it('an invite link: the first claimer joins and reads everything; the link, used up, refuses the next', async () => {

@@ -1,13 +1,14 @@
 /**
  * Fixtures of the shared-vault SQL tests: users with identities (random key bytes of the right
  * sizes: the server checks shapes, the clients check signatures), sealed grants of the right shape,
- * and a vault shared through invite_member + accept_invitation.
+ * a vault shared through invite_member + accept_invitation, and forced interleavings (whileWaiting).
  */
 import { randomBytes } from 'node:crypto';
-import { expect } from 'vitest';
+import type { TransactionSql } from 'postgres';
+import { expect, vi } from 'vitest';
 import type { StackUser } from '../../stack/users.ts';
 import { createVault } from './sql-fixtures.ts';
-import { newUser, rpc } from './stack.ts';
+import { adminSql, newUser, rpc } from './stack.ts';
 
 const b64 = (bytes: number) => randomBytes(bytes).toString('base64');
 
@@ -45,4 +46,31 @@ export async function sharedVault(owner: StackUser, members: Array<[StackUser, s
   const { vault_id } = await createVault(owner);
   for (const [member, role] of members) await join(owner, vault_id, member, role);
   return vault_id;
+}
+
+/**
+ * Forces an interleaving: holds `lock` (a statement taking a row lock, e.g. the vault row FOR
+ * UPDATE) in a transaction of the superuser, starts `requests`, waits until `waiters` backends
+ * running `fn` wait for a lock, runs `meanwhile` inside the same transaction (its changes commit
+ * with it, before any waiting request goes on), and commits. Answers the requests' answers.
+ */
+export async function whileWaiting<T>(lock: (tx: TransactionSql) => Promise<unknown>, fn: string, requests: Array<() => Promise<T>>,
+  meanwhile: (tx: TransactionSql) => Promise<unknown> = async () => {}): Promise<T[]> {
+  const { pending } = await adminSql().begin(async (tx) => {
+    await lock(tx);
+    const pending = Promise.all(requests.map((r) => r()));
+    await waitForLockWaiters(fn, requests.length);
+    await meanwhile(tx);
+    return { pending }; // not a promise: begin() must commit without awaiting the blocked requests
+  });
+  return await pending;
+}
+
+/** Waits until at least `count` backends running `fn` wait for a heavyweight lock. */
+export async function waitForLockWaiters(fn: string, count: number): Promise<void> {
+  await vi.waitFor(async () => {
+    const [row] = await adminSql()`select count(*)::int as n from pg_stat_activity
+      where wait_event_type = 'Lock' and query ilike ${`%${fn}%`} and pid <> pg_backend_pid()`;
+    if (row!.n < count) throw new Error(`${row!.n} of ${count} ${fn} calls wait for the lock`);
+  }, { timeout: 15_000, interval: 20 });
 }

@@ -70,6 +70,11 @@ export const sharingApi = (db: Db | undefined) => {
     claimLink: (token: string) => rpc<{ vault_id: string; role: string; key_generation: number; inviter_id: string; grants: GrantIn[] }>(
       db, 'claim_invite_link', { token }),
     storeOwnGrants: (vaultId: string, grants: GrantIn[]) => rpc<null>(db, 'store_own_grants', { vault_id: vaultId, grants }),
+    chainLinks: async (vaultId: string, afterSeq = -1) =>
+      (await rpc<Array<{ seq: number; body: string; signature: string; hash: string }>>(db, 'list_chain_links',
+        { vault_id: vaultId, after_seq: afterSeq })) ?? [],
+    appendChainLink: (vaultId: string, link: { body: string; signature: string }) =>
+      rpc<{ seq: number; hash: string }>(db, 'append_chain_link', { vault_id: vaultId, body: link.body, signature: link.signature }),
     identityOf: async (userId: string) => {
       const { data, error } = await db.from('identities').select('user_id, encryption_public_key, signing_public_key, signature')
         .eq('user_id', userId).maybeSingle();

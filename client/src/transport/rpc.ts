@@ -43,7 +43,7 @@ interface RpcAnswer<T> { data: T | null; error: PostgrestError | null; status: n
 const TRANSIENT = /^(57014|40001|40P01|55P03|53|57P0[1-3]|08)/;
 /** The 409s an app acts on, told apart by the SQL error's hint. */
 const CONFLICT_HINTS = new Set(['vault_deleted', 'cursor_ahead', 'stale_key_generation', 'generation_changed', 'members_changed',
-  'invitation_closed', 'invitation_expired', 'already_member', 'identity_exists', 'identity_required']);
+  'invitation_closed', 'invitation_expired', 'already_member', 'identity_exists', 'identity_required', 'chain_changed']);
 
 function fail(fn: string, error: PostgrestError, status: number): never {
   const code = error.code ?? '';

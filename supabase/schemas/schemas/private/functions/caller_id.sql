@@ -12,11 +12,12 @@ declare
   uid uuid := coalesce(nullif(current_setting('request.jwt.claim.sub', true), ''), claims ->> 'sub')::uuid;
   session_claim text := claims ->> 'session_id';
 begin
-  if uid is null or coalesce(nullif(current_setting('request.jwt.claim.role', true), ''), claims ->> 'role') = 'service_role' then
-    return uid;
+  if uid is null or session_claim is null
+     or coalesce(nullif(current_setting('request.jwt.claim.role', true), ''), claims ->> 'role') = 'service_role' then
+    return uid;  -- no user, a token the project's Auth did not issue, or trusted server code
   end if;
-  if session_claim is null or session_claim !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
-    raise exception using errcode = 'PT401', message = 'the token names no Auth session (session_id): sign in to get one',
+  if session_claim !~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' then
+    raise exception using errcode = 'PT401', message = 'the token''s session_id is not an Auth session id',
       detail = 'authorization', hint = 'session_required';
   end if;
   if not exists (
@@ -31,7 +32,7 @@ begin
 end
 $function$;
 
-comment on function "private"."caller_id"() is 'The calling user''s id as every policy and access helper reads it: auth.uid() of a live Auth session whose device is not revoked, else PT401 (hint session_revoked / session_required); null without a user; service_role unchecked. Policies call it once per statement. SECURITY DEFINER to read auth.sessions and devices.';
+comment on function "private"."caller_id"() is 'The calling user''s id as every policy and access helper reads it. A token with session_id (issued by the project''s Auth) must name a live session whose device is not revoked, else PT401 (hint session_revoked / session_required); a verified token without session_id passes to RLS unchanged; null without a user. Policies call it once per statement. SECURITY DEFINER to read auth.sessions and devices.';
 
 revoke all on function "private"."caller_id"() from public;
 

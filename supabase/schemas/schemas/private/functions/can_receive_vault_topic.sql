@@ -9,8 +9,7 @@ create or replace function private.can_receive_vault_topic (
   AS $function$
   -- CASE: the cast runs only on a topic that is a uuid (AND does not promise an order).
   select case when topic ~ '^vault:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-    then exists (select 1 from public.vault_members m
-                 where m.vault_id = substr(topic, 7)::uuid and m.user_id = (select private.caller_id()))
+    then substr(topic, 7)::uuid in (select private.member_vault_ids())
     else false end
 $function$;
 

@@ -29,7 +29,7 @@ begin
         detail = path || '.recipient_id';
     end if;
     if with_generation and (jsonb_typeof(g -> 'key_generation') is distinct from 'number'
-        or (g ->> 'key_generation') !~ '^[1-9][0-9]{0,8}$') then
+        or (g ->> 'key_generation') !~ '^[1-9][0-9]{0,17}$') then
       raise exception using errcode = 'PT400', message = format('%s.key_generation must be a positive integer', path),
         detail = path || '.key_generation';
     end if;

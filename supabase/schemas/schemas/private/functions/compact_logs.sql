@@ -71,16 +71,20 @@ begin
     end if;
 
     with batch_keys as (
-      select distinct l.record_key
+      -- Per record key AND author (issue 24): one author's log never supersedes another's, so a
+      -- member writing a far-future haex_timestamp under someone else's key erases nothing of theirs.
+      select distinct l.record_key, l.author_id
       from public.sync_logs l
       where l.vault_id = p_vault_id and l.sequence > cursor_at and l.sequence <= batch_end
         and l.record_key is not null
     ),
     newest as (
-      -- One backward probe of the record-key index per key: its newest log over all committed logs.
-      select k.record_key,
+      -- One backward probe of the record-key index per key and author: that author's newest log of
+      -- the key over all committed logs (in a single-author vault the first entry it meets).
+      select k.record_key, k.author_id,
              (select n.sequence from public.sync_logs n
               where n.vault_id = p_vault_id and n.record_key = k.record_key
+                and n.author_id is not distinct from k.author_id
               order by n.haex_timestamp collate "C" desc, n.sequence desc
               limit 1) as sequence
       from batch_keys k
@@ -89,6 +93,7 @@ begin
       delete from public.sync_logs d
       using newest w
       where d.vault_id = p_vault_id and d.record_key = w.record_key
+        and d.author_id is not distinct from w.author_id
         and d.sequence <= batch_end and d.sequence <> w.sequence
       returning d.id, d.sequence,
                 octet_length(d.encrypted_data) + octet_length(d.nonce) + octet_length(d.haex_timestamp) as bytes

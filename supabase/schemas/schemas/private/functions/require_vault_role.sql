@@ -9,15 +9,16 @@ create or replace function private.require_vault_role (
   set search_path to ''
   AS $function$
 declare
+  uid uuid := private.caller_id();
   found_role text;
 begin
   if p_vault_id is null then
     raise exception using errcode = 'PT400', message = 'vault_id must not be null', detail = 'vault_id';
   end if;
-  if (select private.caller_id()) is null then
+  if uid is null then
     raise exception using errcode = 'PT401', message = 'a signed-in user is required', detail = 'authorization';
   end if;
-  found_role := private.vault_role(p_vault_id);
+  found_role := (select m.role from public.vault_members m where m.vault_id = p_vault_id and m.user_id = uid);
   if found_role is null then
     raise exception using errcode = 'PT404', message = 'vault not found', detail = 'vault_id';
   end if;

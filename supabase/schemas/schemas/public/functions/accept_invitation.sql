@@ -9,7 +9,7 @@ create or replace function public.accept_invitation (
 declare
   uid uuid := private.require_uid();  -- PT401 without a user, an ended session or a deleted account
   target uuid;
-  current_generation int;
+  current_generation bigint;
   invitation public.vault_invitations;
   member_role text;
 begin
@@ -19,7 +19,8 @@ begin
   if not found then
     raise exception using errcode = 'PT404', message = 'invitation not found', detail = 'invitation_id';
   end if;
-  -- Lock order: vault, then invitation (as rotate_vault_key).
+  -- Lock order: vault, then invitation (as rotate_vault_key). FOR SHARE conflicts with the FOR
+  -- UPDATE of remove_member, set_member_role and rotate_vault_key: what they changed is seen below.
   select v.key_generation into current_generation from public.vaults v where v.id = target for share;
   select i.* into invitation from public.vault_invitations i where i.id = accept_invitation.invitation_id for update;
   if not found then
@@ -43,13 +44,24 @@ begin
     raise exception using errcode = 'PT409', message = 'this invitation has expired', detail = 'invitation_id',
       hint = 'invitation_expired';
   end if;
+  -- The inviter's right to invite, again under the lock: removing or demoting the inviter voids
+  -- their invitations (private.drop_member, set_member_role), and this holds even for a row that
+  -- escaped that (e.g. written by hand).
+  if not private.may_still_invite(target, invitation.inviter_id, invitation.role, invitation.created_at) then
+    raise exception using errcode = 'PT409', message = 'the inviter may no longer invite to this vault',
+      detail = 'invitation_id', hint = 'invitation_closed';
+  end if;
+  if private.removed_since(target, uid, invitation.created_at) then
+    raise exception using errcode = 'PT409', message = 'you were removed from this vault after this invitation was made',
+      detail = 'invitation_id', hint = 'invitation_closed';
+  end if;
 
   insert into public.vault_members (vault_id, user_id, role, added_by)
   values (target, uid, invitation.role, invitation.inviter_id)
   on conflict do nothing;
   insert into public.vault_key_grants (vault_id, key_generation, recipient_id, sender_id, ephemeral_public_key, nonce,
                                        sealed_key, signature)
-  select target, (e ->> 'key_generation')::int, uid, invitation.inviter_id, e ->> 'ephemeral_public_key',
+  select target, (e ->> 'key_generation')::bigint, uid, invitation.inviter_id, e ->> 'ephemeral_public_key',
          e ->> 'nonce', e ->> 'sealed_key', e ->> 'signature'
   from jsonb_array_elements(invitation.grants) e
   on conflict do nothing;
@@ -59,7 +71,7 @@ begin
 end
 $function$;
 
-comment on function "public"."accept_invitation"(uuid) is 'API: the invitee joins the vault with the invitation''s role and key grants, atomically and idempotently; PT404 for no such invitation of the caller, PT409 invitation_expired / invitation_closed. SECURITY DEFINER because the tables have no write grants; the invitation must name the caller.';
+comment on function "public"."accept_invitation"(uuid) is 'API: the invitee joins the vault with the invitation''s role and key grants, atomically and idempotently; PT404 for no such invitation of the caller, PT409 invitation_expired / invitation_closed (also when the inviter may no longer invite, or the caller was removed after it was made). SECURITY DEFINER because the tables have no write grants; the invitation must name the caller.';
 
 revoke all on function "public"."accept_invitation"(uuid) from public;
 

@@ -26,27 +26,30 @@ begin
     raise exception using errcode = 'PT404', message = 'invite link not found', detail = 'token';
   end if;
   perform from public.vaults v where v.id = target for share;  -- lock order: vault, then link
+  -- The link row's lock serializes its claims: a second claim (another user's, or the same user's
+  -- twice at once) reads the row and the membership only after the first committed.
+  select l.* into link from public.vault_invite_links l where l.token_hash = hash for update;
 
   member_role := (select m.role from public.vault_members m where m.vault_id = target and m.user_id = uid);
   if member_role is null then
-    update public.vault_invite_links l set used = l.used + 1
-    where l.token_hash = hash and l.used < l.max_uses and l.expires_at > now() and not l.void
-    returning * into link;
-    if not found then
+    if link.void or link.used >= link.max_uses or link.expires_at <= now()
+       -- the creator's right to invite, under the lock (removing or demoting them voids their links)
+       or not private.may_still_invite(target, link.created_by, link.role, link.created_at)
+       -- a removed user returns only through a link made after the removal
+       or private.removed_since(target, uid, link.created_at) then
       raise exception using errcode = 'PT409', message = 'this invite link is used up, expired or void',
         detail = 'token', hint = 'invitation_closed';
     end if;
+    update public.vault_invite_links l set used = l.used + 1 where l.id = link.id;
     insert into public.vault_members (vault_id, user_id, role, added_by) values (target, uid, link.role, link.created_by);
     member_role := link.role;
-  else
-    select l.* into link from public.vault_invite_links l where l.token_hash = hash;
   end if;
   return jsonb_build_object('vault_id', target, 'role', member_role, 'key_generation', link.key_generation,
     'grants', link.grants, 'inviter_id', link.created_by);
 end
 $function$;
 
-comment on function "public"."claim_invite_link"(text) is 'API: joins the vault of an invite link, consuming one use atomically (PT409 invitation_closed when used up, expired or void; PT404 unknown); answers the sealed grants for the link''s secret. SECURITY DEFINER because the tables have no write grants.';
+comment on function "public"."claim_invite_link"(text) is 'API: joins the vault of an invite link, consuming one use under the link row''s lock (PT409 invitation_closed when used up, expired, void, its creator may no longer invite, or the caller was removed after it was made; PT404 unknown); a member claiming again gets the same answer. Answers the sealed grants for the link''s secret. SECURITY DEFINER because the tables have no write grants.';
 
 revoke all on function "public"."claim_invite_link"(text) from public;
 

@@ -2,7 +2,7 @@ create or replace function public.create_invite_link (
   vault_id           uuid,
   token              text,
   role               text,
-  key_generation     integer,
+  key_generation     bigint,
   grants             jsonb,
   max_uses           integer default 1,
   expires_in_seconds integer default 604800
@@ -15,7 +15,7 @@ create or replace function public.create_invite_link (
 declare
   uid uuid := private.caller_id();
   caller_role text := private.require_vault_role(create_invite_link.vault_id, 'admin');
-  current_generation int;
+  current_generation bigint;
   link public.vault_invite_links;
 begin
   if create_invite_link.token is null or create_invite_link.token !~ '^[A-Za-z0-9_-]{22,64}$' then
@@ -36,6 +36,11 @@ begin
   perform private.require_arg('key_generation', create_invite_link.key_generation);
   perform private.check_grants('grants', create_invite_link.grants, false, true);
   select v.key_generation into current_generation from public.vaults v where v.id = create_invite_link.vault_id for share;
+  -- Again under the lock: a removal or demotion of the caller that committed meanwhile ends here.
+  caller_role := private.require_vault_role(create_invite_link.vault_id, 'admin');
+  if create_invite_link.role = 'admin' and caller_role <> 'owner' then
+    raise exception using errcode = 'PT403', message = 'only the owner invites admins', detail = 'role';
+  end if;
   if create_invite_link.key_generation <> current_generation then
     raise exception using errcode = 'PT409', message = format('the vault''s key generation is %s', current_generation),
       detail = 'key_generation', hint = 'stale_key_generation';
@@ -54,8 +59,8 @@ begin
 end
 $function$;
 
-comment on function "public"."create_invite_link"(uuid, text, text, integer, jsonb, integer, integer) is 'API: an invite link (admins and the owner) with max_uses and expiry; the server keeps the token''s SHA-256 only. SECURITY DEFINER because vault_invite_links has no grants; access through private.require_vault_role.';
+comment on function "public"."create_invite_link"(uuid, text, text, bigint, jsonb, integer, integer) is 'API: an invite link (admins and the owner) with max_uses and expiry; the server keeps the token''s SHA-256 only. SECURITY DEFINER because vault_invite_links has no grants; access through private.require_vault_role.';
 
-revoke all on function "public"."create_invite_link"(uuid, text, text, integer, jsonb, integer, integer) from public;
+revoke all on function "public"."create_invite_link"(uuid, text, text, bigint, jsonb, integer, integer) from public;
 
-grant execute on function "public"."create_invite_link"(uuid, text, text, integer, jsonb, integer, integer) to "authenticated", "postgres", "service_role";
+grant execute on function "public"."create_invite_link"(uuid, text, text, bigint, jsonb, integer, integer) to "authenticated", "postgres", "service_role";

@@ -2,7 +2,7 @@ create or replace function public.invite_member (
   vault_id           uuid,
   invitee_id         uuid,
   role               text,
-  key_generation     integer,
+  key_generation     bigint,
   grants             jsonb,
   expires_in_seconds integer default 604800
 )
@@ -14,7 +14,7 @@ create or replace function public.invite_member (
 declare
   uid uuid := private.caller_id();
   caller_role text := private.require_vault_role(invite_member.vault_id, 'admin');
-  current_generation int;
+  current_generation bigint;
   invitation public.vault_invitations;
 begin
   perform private.require_arg('invitee_id', invite_member.invitee_id);
@@ -34,14 +34,19 @@ begin
   end if;
 
   select v.key_generation into current_generation from public.vaults v where v.id = invite_member.vault_id for share;
+  -- Again under the lock: a removal or demotion of the caller that committed meanwhile ends here.
+  caller_role := private.require_vault_role(invite_member.vault_id, 'admin');
+  if invite_member.role = 'admin' and caller_role <> 'owner' then
+    raise exception using errcode = 'PT403', message = 'only the owner invites admins', detail = 'role';
+  end if;
   if invite_member.key_generation <> current_generation then
     raise exception using errcode = 'PT409', message = format('the vault''s key generation is %s', current_generation),
       detail = 'key_generation', hint = 'stale_key_generation';
   end if;
   if not exists (select from jsonb_array_elements(invite_member.grants) e
-                 where (e ->> 'key_generation')::int = current_generation)
+                 where (e ->> 'key_generation')::bigint = current_generation)
      or exists (select from jsonb_array_elements(invite_member.grants) e
-                where (e ->> 'key_generation')::int > current_generation) then
+                where (e ->> 'key_generation')::bigint > current_generation) then
     raise exception using errcode = 'PT400', message = 'grants must hold the current key generation and none newer',
       detail = 'grants';
   end if;
@@ -61,8 +66,8 @@ begin
 end
 $function$;
 
-comment on function "public"."invite_member"(uuid, uuid, text, integer, jsonb, integer) is 'API: invites a user with an identity to a vault (admins and the owner; admins only by the owner) with the vault keys sealed to them; PT409 stale_key_generation after a rotation, already_member. SECURITY DEFINER because vault_invitations has no grants; access through private.require_vault_role.';
+comment on function "public"."invite_member"(uuid, uuid, text, bigint, jsonb, integer) is 'API: invites a user with an identity to a vault (admins and the owner; admins only by the owner) with the vault keys sealed to them; PT409 stale_key_generation after a rotation, already_member. SECURITY DEFINER because vault_invitations has no grants; access through private.require_vault_role.';
 
-revoke all on function "public"."invite_member"(uuid, uuid, text, integer, jsonb, integer) from public;
+revoke all on function "public"."invite_member"(uuid, uuid, text, bigint, jsonb, integer) from public;
 
-grant execute on function "public"."invite_member"(uuid, uuid, text, integer, jsonb, integer) to "authenticated", "postgres", "service_role";
+grant execute on function "public"."invite_member"(uuid, uuid, text, bigint, jsonb, integer) to "authenticated", "postgres", "service_role";

@@ -3,7 +3,7 @@ create or replace function public.list_invitations()
     id                            uuid,
     vault_id                      uuid,
     role                          text,
-    key_generation                integer,
+    key_generation                bigint,
     expires_at                    timestamp with time zone,
     created_at                    timestamp with time zone,
     inviter_id                    uuid,

@@ -11,7 +11,7 @@ declare
   uid uuid := private.caller_id();
   caller_role text;
   device text;             -- issue 19: the pushing session's device (private.caller_device), set server-side
-  current_generation int;
+  current_generation bigint;
   stale_index bigint;
   lim private.limit_set := private.limits();
   entry_count int;
@@ -82,7 +82,7 @@ begin
                   when 'null' then true
                   else e.v -> 'record_key' is null end)
            and (case jsonb_typeof(e.v -> 'key_generation')
-                  when 'number' then (e.v ->> 'key_generation') ~ '^[1-9][0-9]{0,8}$'
+                  when 'number' then (e.v ->> 'key_generation') ~ '^[1-9][0-9]{0,17}$'
                   when 'null' then true
                   else e.v -> 'key_generation' is null end),
            false)),
@@ -126,7 +126,7 @@ begin
                     or (e.v ->> 'record_key') !~ '^[A-Za-z0-9_-]{1,64}$' then
                  array['.record_key', 'PT400', 'must be null or 1 to 64 base64url characters (A-Z a-z 0-9 - _, no padding)']
                when coalesce(jsonb_typeof(e.v -> 'key_generation'), 'null') not in ('null', 'number')
-                    or (e.v ->> 'key_generation') !~ '^[1-9][0-9]{0,8}$' then
+                    or (e.v ->> 'key_generation') !~ '^[1-9][0-9]{0,17}$' then
                  array['.key_generation', 'PT400', 'must be null or a positive integer']
              end as p
       from jsonb_array_elements(push_logs.logs) with ordinality as e(v, ord)
@@ -153,14 +153,7 @@ begin
   end if;
 
   -- Membership before the lock: a non-member never takes (or waits for) the lock of a vault.
-  caller_role := private.vault_role(push_logs.vault_id);
-  if caller_role is null then
-    raise exception using errcode = 'PT404', message = 'vault not found', detail = 'vault_id';
-  end if;
-  if caller_role not in ('owner', 'admin', 'writer') then
-    raise exception using errcode = 'PT403', message = format('a %s of this vault may not push', caller_role),
-      detail = 'vault_id';
-  end if;
+  caller_role := private.require_vault_role(push_logs.vault_id, 'writer');
 
   -- issue 19: the device, looked up (or registered) once, outside the vault lock.
   device := (private.caller_device(uid)).id::text;
@@ -175,19 +168,14 @@ begin
   if not found then
     raise exception using errcode = 'PT404', message = 'vault not found', detail = 'vault_id';
   end if;
-  caller_role := (select m.role from public.vault_members m where m.vault_id = push_logs.vault_id and m.user_id = uid);
-  if caller_role is null then
-    raise exception using errcode = 'PT404', message = 'vault not found', detail = 'vault_id';
-  end if;
-  if caller_role not in ('owner', 'admin', 'writer') then
-    raise exception using errcode = 'PT403', message = format('a %s of this vault may not push', caller_role),
-      detail = 'vault_id';
-  end if;
+  -- Again under the lock, in a statement of its own (a fresh snapshot): a removal or demotion that
+  -- committed while this push waited ends it with PT404 / PT403.
+  caller_role := private.require_vault_role(push_logs.vault_id, 'writer');
 
   -- Every entry under the current key generation (absent: 1).
   select e.ord - 1 into stale_index
   from jsonb_array_elements(push_logs.logs) with ordinality as e(v, ord)
-  where coalesce((e.v ->> 'key_generation')::int, 1) <> current_generation
+  where coalesce((e.v ->> 'key_generation')::bigint, 1) <> current_generation
   order by e.ord
   limit 1;
   if stale_index is not null then
@@ -314,7 +302,7 @@ begin
 end
 $function$;
 
-comment on function "public"."push_logs"(uuid, jsonb) is 'API: appends encrypted logs (each with an optional opaque record_key and its key_generation, default 1) to a vault the caller may write (owner, admin, writer; reader: PT403; non-member: PT404), numbering them gap-free under the vault row lock; every log must be under the vault''s current key generation (else PT409 hint stale_key_generation); idempotent by log id, also for ids compaction removed; says compaction_due: true to one pusher at a time; device_id is the pushing session''s device, set by the server. SECURITY DEFINER because sync_logs and vaults have no write grants; access through private.vault_role (the caller through private.caller_id: a live session).';
+comment on function "public"."push_logs"(uuid, jsonb) is 'API: appends encrypted logs (each with an optional opaque record_key and its key_generation, default 1) to a vault the caller may write (owner, admin, writer; reader: PT403; non-member: PT404), numbering them gap-free under the vault row lock; every log must be under the vault''s current key generation (else PT409 hint stale_key_generation); idempotent by log id, also for ids compaction removed; says compaction_due: true to one pusher at a time; device_id is the pushing session''s device, set by the server. SECURITY DEFINER because sync_logs and vaults have no write grants; access through private.require_vault_role (the caller through private.caller_id: a live session).';
 
 revoke all on function "public"."push_logs"(uuid, jsonb) from public;
 

@@ -1,8 +1,8 @@
 create or replace function public.rotate_vault_key (
   vault_id            uuid,
-  replaces_generation integer,
+  replaces_generation bigint,
   grants              jsonb,
-  owner_key           jsonb   default null::jsonb
+  owner_key           jsonb  default null::jsonb
 )
   returns jsonb
   language plpgsql
@@ -12,7 +12,7 @@ create or replace function public.rotate_vault_key (
 declare
   uid uuid := private.caller_id();
   caller_role text;
-  current_generation int;
+  current_generation bigint;
   grant_count int;
 begin
   perform private.require_vault_role(rotate_vault_key.vault_id, 'admin');
@@ -70,8 +70,8 @@ begin
 end
 $function$;
 
-comment on function "public"."rotate_vault_key"(uuid, integer, jsonb, jsonb) is 'API: stores generation replaces_generation + 1 of the vault key (grants for exactly the current members, optionally the owner''s re-wrapped copy), voiding older invitations and links; PT409 generation_changed / members_changed. SECURITY DEFINER because the tables have no write grants; access through private.require_vault_role (admins and the owner).';
+comment on function "public"."rotate_vault_key"(uuid, bigint, jsonb, jsonb) is 'API: stores generation replaces_generation + 1 of the vault key (grants for exactly the current members, optionally the owner''s re-wrapped copy), voiding older invitations and links; PT409 generation_changed / members_changed. SECURITY DEFINER because the tables have no write grants; access through private.require_vault_role (admins and the owner).';
 
-revoke all on function "public"."rotate_vault_key"(uuid, integer, jsonb, jsonb) from public;
+revoke all on function "public"."rotate_vault_key"(uuid, bigint, jsonb, jsonb) from public;
 
-grant execute on function "public"."rotate_vault_key"(uuid, integer, jsonb, jsonb) to "authenticated", "postgres", "service_role";
+grant execute on function "public"."rotate_vault_key"(uuid, bigint, jsonb, jsonb) to "authenticated", "postgres", "service_role";

@@ -21,6 +21,11 @@ create unique index vault_members_one_owner_idx on public.vault_members using bt
 
 create index vault_members_user_id_vault_id_idx on public.vault_members using btree (user_id, vault_id);
 
+create trigger mark_rotation_due
+  after delete on public.vault_members
+  for each row
+  execute function private.mark_rotation_due();
+
 create policy "Members can read the members of their vaults" on "public"."vault_members"
   for select
   to "authenticated"
