@@ -12,7 +12,8 @@
  *   response byte, minus SQL: JWT, transaction, settings, the pre-request hook, the wire), transfer
  *   (first to last byte), client parse (JSON.parse of the body) and decrypt (the client library's
  *   logDecryptor over a page of 1,000 real AES-256-GCM logs of the same size, node:crypto).
- *   Medians over the rounds; the stages are sequential, so their sum is the page's time.
+ *   Medians over the rounds; the stages are sequential, so their sum is the page's time. The SQL row
+ *   also says what of it is the session and membership check, which pull_page makes once per call.
  */
 import { createCipheriv, randomBytes, randomUUID, webcrypto } from 'node:crypto';
 import http from 'node:http';
@@ -66,6 +67,21 @@ async function sqlMs(sql: postgres.Sql, session: Session, after: number): Promis
   }) as Promise<number>;
 }
 
+/**
+ * Execution time inside PostgreSQL of what pull_page checks once per call (issue 25, item 2): the
+ * session (private.caller_id) and the membership with the vault's state, as the user. A fixed cost:
+ * it does not depend on the page.
+ */
+async function accessMs(sql: postgres.Sql, session: Session): Promise<number> {
+  return sql.begin(async (tx) => {
+    await tx`select set_config('role', 'authenticated', true), set_config('request.jwt.claims', ${claimsOf(session)}, true)`;
+    const [row] = await tx.unsafe(`explain (analyze, format json)
+      select v.last_sequence, v.compacted_through from public.vaults v, (select private.caller_id() as uid) c
+      where v.id = $1 and exists (select from public.vault_members m where m.vault_id = v.id and m.user_id = c.uid)`, [session.vaultId]);
+    return (row!['QUERY PLAN'] as Array<{ 'Execution Time': number }>)[0]!['Execution Time'];
+  }) as Promise<number>;
+}
+
 /** µs to decrypt one page of `count` real logs with the client library (node:crypto where present): best of 5. */
 async function decryptMs(count: number): Promise<number> {
   const raw = randomBytes(32);
@@ -114,7 +130,7 @@ export async function runPageTime(options: { sql: postgres.Sql; users: UserFacto
   }
   const shallow: number[] = [];
   const deep: number[] = [];
-  const stages = { sql: [] as number[], postgrest: [] as number[], transfer: [] as number[], parse: [] as number[] };
+  const stages = { sql: [] as number[], access: [] as number[], postgrest: [] as number[], transfer: [] as number[], parse: [] as number[] };
   for (let round = 0; round < rounds; round++) {
     const k = round % 9; // pages 0..8 of the small vault (all full), the same offsets after the deep cursor
     const a = await timedPull(port, small, k * PAGE);
@@ -124,6 +140,7 @@ export async function runPageTime(options: { sql: postgres.Sql; users: UserFacto
     deep.push(b.ttfbMs + b.transferMs + b.parseMs);
     const inDb = await sqlMs(sql, small, k * PAGE);
     stages.sql.push(inDb);
+    stages.access.push(await accessMs(sql, small));
     stages.postgrest.push(Math.max(0, a.ttfbMs - inDb));
     stages.transfer.push(a.transferMs);
     stages.parse.push(a.parseMs);
@@ -137,7 +154,9 @@ export async function runPageTime(options: { sql: postgres.Sql; users: UserFacto
     'SQL ms': r(median(stages.sql)), 'PostgREST ms': r(median(stages.postgrest)), 'transfer ms': r(median(stages.transfer)),
     'client parse ms': r(median(stages.parse)), 'decrypt ms': r(decrypt),
   };
-  progress(`  one page of ${PAGE}: ${Object.entries(profile).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  // Part of the SQL stage, not added to the sum: the access checks pull_page makes once per call.
+  const access = r(median(stages.access), 3);
+  progress(`  one page of ${PAGE}: ${Object.entries(profile).map(([k, v]) => `${k} ${v}`).join(', ')} (of SQL: access checks ${access} ms)`);
   const total = Object.values(profile).reduce((a, b) => a + b, 0);
   const rows: ResultRow[] = [
     {
@@ -148,8 +167,8 @@ export async function runPageTime(options: { sql: postgres.Sql; users: UserFacto
     },
     ...Object.entries(profile).map(([stage, ms]): ResultRow => ({
       workload: 'Page profile', target: stage.replace(' ms', ''), metric: 'ms per page', value: ms, unit: 'ms',
-      details: { 'share %': r((ms / total) * 100, 0), logs: PAGE },
+      details: { 'share %': r((ms / total) * 100, 0), logs: PAGE, ...(stage === 'SQL ms' ? { 'of it: session + membership check ms': access } : {}) },
     })),
   ];
-  return { rows, profile };
+  return { rows, profile: { ...profile, 'access check ms (part of SQL)': access } };
 }
