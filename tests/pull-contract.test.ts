@@ -145,6 +145,18 @@ describe('hasMore and the next cursor come from the database', () => {
     });
     // No row of nulls: one row, an empty logs array, the cursor moved to the end.
     expect(empty.map((r) => [r.n, r.last_sequence, r.has_more, r.next_sequence])).toEqual([[0, 35, false, 35]]);
+    // pull_page (issue 25) the same.
+    const pages = await asUser(alice, async (sql) => {
+      await sql`reset role`;
+      await sql`update public.vaults set last_sequence = 35 where id = ${vaultId}`;
+      await sql`select set_config('role', 'authenticated', true)`;
+      const read = async (after: number) => {
+        const page = JSON.parse((await sql`select public.pull_page(${vaultId}, ${after}, 1000)::text as p`)[0]!.p as string);
+        return [page.logs.map((l: { sequence: number }) => l.sequence), page.lastSequence, page.hasMore, page.nextSequence];
+      };
+      return [await read(28), await read(30)];
+    });
+    expect(pages).toEqual([[[29, 30], 35, false, 35], [[], 35, false, 35]]);
   });
 
   it('always at least one log: with a budget of 1 byte every page holds exactly one', async () => {

@@ -24,8 +24,11 @@ begin
   with batch as (
     select l.vault_id, l.sequence, l.wire is null as missing
     from public.sync_logs l
-    where after_vault_id is null
-       or (l.vault_id, l.sequence) > (backfill_log_wire.after_vault_id, coalesce(backfill_log_wire.after_sequence, 0))
+    -- One row comparison, so that every batch is a range of the primary key (an OR for the first
+    -- call would make each batch read the table from its start): the nil uuid and sequence 0 sort
+    -- before every log.
+    where (l.vault_id, l.sequence) > (coalesce(backfill_log_wire.after_vault_id, '00000000-0000-0000-0000-000000000000'::uuid),
+                                      coalesce(backfill_log_wire.after_sequence, 0))
     order by l.vault_id, l.sequence
     limit size
   ),
