@@ -86,6 +86,24 @@ describe('sharing over HTTP', () => {
     expect(message).toContain('userId');
   });
 
+  it('the membership chain: members read it, the next link is appended once (409 chain_changed for a stale one), readers sign no changes', async () => {
+    const link = (by: StackUser, seq: number, prev: string | null, type: string) =>
+      JSON.stringify({ v: 1, vault: vaultId, seq, prev, author: by.id, at: new Date().toISOString(), type });
+    expect([(await call(reader, `/vaults/${vaultId}/chain`)).status, (await call(reader, `/vaults/${vaultId}/chain`)).body])
+      .toEqual([200, { links: [] }]);
+    const first = await call(owner, `/vaults/${vaultId}/chain`, 'POST', { body: link(owner, 0, null, 'create'), signature: b64(64) });
+    expect(first.status).toBe(201);
+    expect(first.body).toEqual({ seq: 0, hash: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(code(await call(owner, `/vaults/${vaultId}/chain`, 'POST', { body: link(owner, 0, null, 'create'), signature: b64(64) })))
+      .toEqual([409, 'chain_changed']);
+    expect(code(await call(reader, `/vaults/${vaultId}/chain`, 'POST', { body: link(reader, 1, first.body.hash, 'add'), signature: b64(64) })))
+      .toEqual([403, 'forbidden']);
+    const bad = await call(owner, `/vaults/${vaultId}/chain`, 'POST', { body: link(reader, 1, first.body.hash, 'add'), signature: b64(64) });
+    expect([bad.status, bad.body.error.code, bad.body.error.details]).toEqual([400, 'bad_request', 'body']); // author is not the caller
+    const read = await call(reader, `/vaults/${vaultId}/chain?afterSeq=-1`);
+    expect(read.body.links.map((l: any) => [l.seq, l.hash])).toEqual([[0, first.body.hash]]);
+  });
+
   it('a removed member\'s still-valid token gets 404 at once; set role and leave work', async () => {
     expect((await call(owner, `/vaults/${vaultId}/members/${writer.id}`, 'PUT', { role: 'reader' })).status).toBe(204);
     expect(code(await call(writer, '/push', 'POST', { vaultId, logs: [log(2)] }))).toEqual([403, 'forbidden']);

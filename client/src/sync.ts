@@ -142,11 +142,16 @@ export class HaexSyncClient {
     return vault;
   }
 
-  /** A member left since the last rotation: the first admin's or owner's device (with its identity) to open the vault rotates. */
+  /**
+   * A member left since the last rotation, or the server's key generation is newer than any this
+   * device could verify (an untrusted rotation, docs/sharing.md): the first admin's or owner's device
+   * (with its identity) to open the vault rotates, which replaces it with a signed one.
+   */
   async #rotateIfDue(vault: Vault): Promise<void> {
     if (!this.#s.sharing.identity || !this.#s.supabase) return;
     const summary = (await this.listVaults()).find((v) => v.vaultId === vault.vaultId);
-    if (summary?.keyRotationDue && (summary.role === 'owner' || summary.role === 'admin')) await vault.rotateKey();
+    const unverified = (summary?.keyGeneration ?? 0) > vault.keyGeneration;
+    if ((summary?.keyRotationDue || unverified) && (summary?.role === 'owner' || summary?.role === 'admin')) await vault.rotateKey();
   }
 
   // --- sharing (sharing/client.ts) ----------------------------------------------------------------

@@ -93,6 +93,7 @@ const CONFLICT_HINTS: Record<string, HttpError['code']> = {
   stale_key_generation: 'stale_key_generation', generation_changed: 'generation_changed', members_changed: 'members_changed',
   invitation_closed: 'invitation_closed', invitation_expired: 'invitation_expired', already_member: 'already_member',
   identity_exists: 'identity_exists', identity_required: 'identity_required',
+  chain_changed: 'chain_changed', // the membership chain (issue 24)
 };
 /** SQLSTATEs (exact, or a class as its two first characters) with a fixed answer. */
 const FIXED: Array<[RegExp, number, HttpError['code'], string]> = [

@@ -10,7 +10,9 @@ export type ErrorCode =
   | 'internal'
   // shared vaults (issue 18): 409s told apart by the SQL hint
   | 'stale_key_generation' | 'generation_changed' | 'members_changed' | 'invitation_closed' | 'invitation_expired'
-  | 'already_member' | 'identity_exists' | 'identity_required';
+  | 'already_member' | 'identity_exists' | 'identity_required'
+  // the membership chain (issue 24): a link that does not extend the chain
+  | 'chain_changed';
 
 export class HttpError extends Error {
   constructor(

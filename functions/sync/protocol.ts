@@ -92,7 +92,7 @@ export function schemas(config: Pick<SyncConfig, 'maxLogsPerPush' | 'maxPullLimi
     deviceId: z.string().max(LIMITS.deviceIdChars, `must be 0 to ${LIMITS.deviceIdChars} characters`).nullable().optional(),
     recordKey: z.string().nullable().optional(),
     /** The key generation the log is encrypted under (shared vaults; absent: 1). */
-    keyGeneration: z.number().int('must be an integer').min(1, 'must be 1 or more').max(999_999_999, 'is too large').optional(),
+    keyGeneration: z.number().int('must be an integer').min(1, 'must be 1 or more').max(Number.MAX_SAFE_INTEGER, 'is too large').optional(),
   }).strict();
   return {
     createVaultKey: z.object({ vaultId: uuid, ...vaultKeyFields }).strict(),

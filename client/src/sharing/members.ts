@@ -145,7 +145,9 @@ export async function members(ctx: SharedVaultContext): Promise<Member[]> {
 
 export async function setRole(ctx: SharedVaultContext, userId: string, role: Role): Promise<void> {
   await ctx.api.setRole(ctx.vaultId, userId, checkRole(role));
-  await append(ctx, (s) => s.members.get(userId)?.role === role ? undefined : { type: 'role', member: userId, role });
+  // Nothing to sign for someone the chain does not know (a vault whose chain the owner has not started).
+  await append(ctx, (s) => !s.members.has(userId) || s.members.get(userId)!.role === role ? undefined
+    : { type: 'role', member: userId, role });
 }
 
 /** A new key generation for exactly the current members (see the module doc). Returns the new generation. */

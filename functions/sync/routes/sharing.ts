@@ -20,6 +20,8 @@
  *   GET    /vaults/:vaultId/grants?minGeneration= -> 200 { grants: [...] }
  *   POST   /vaults/:vaultId/grants         { grants }                                 -> 204
  *   POST   /vaults/:vaultId/rotate         { replacesGeneration, grants, ownerKey? }  -> 200 { keyGeneration }
+ *   GET    /vaults/:vaultId/chain?afterSeq= -> 200 { links: [{ seq, body, signature, hash }] }   (docs/sharing.md, the chain)
+ *   POST   /vaults/:vaultId/chain          { body, signature }                        -> 201 { seq, hash } (409 chain_changed)
  *
  * A grant on the wire: { keyGeneration?, recipientId?, ephemeralPublicKey, nonce, sealedKey, signature } (base64).
  */
@@ -31,7 +33,7 @@ import { parse, vaultIdParam } from '../protocol.ts';
 
 const uuid = z.string().refine(isUuid, 'must be a uuid');
 const b64 = z.string().min(1).max(1024).refine(isBase64, 'must be padded base64');
-const generation = z.number().int('must be an integer').min(1, 'must be 1 or more').max(999_999_999);
+const generation = z.number().int('must be an integer').min(1, 'must be 1 or more').max(Number.MAX_SAFE_INTEGER, 'is too large'); // bigint in SQL; JSON numbers are exact up to 2^53
 const role = z.enum(['admin', 'writer', 'reader']);
 const grant = z.object({
   keyGeneration: generation.optional(), recipientId: uuid.optional(),
@@ -52,6 +54,7 @@ const S = {
   }).strict(),
   claim: z.object({ token: z.string().min(1).max(64) }).strict(),
   storeGrants: z.object({ grants }).strict(),
+  chainLink: z.object({ body: z.string().min(2).max(65_536), signature: b64 }).strict(),
   rotate: z.object({
     replacesGeneration: generation, grants,
     ownerKey: z.object({ encryptedVaultKey: b64, salt: b64, nonce: b64 }).strict().optional(),
@@ -187,5 +190,21 @@ export function registerSharing(app: SyncApp) {
         : { encrypted_vault_key: input.ownerKey.encryptedVaultKey, salt: input.ownerKey.salt, nonce: input.ownerKey.nonce },
     });
     return jsonResponse(camel(answer));
+  });
+
+  // The membership chain: stored and sequence-checked by SQL, verified by the devices (docs/sharing.md).
+  app.get('/vaults/:vaultId/chain', requireUser, async (c) => {
+    const after = Number(c.req.query('afterSeq') ?? '-1');
+    if (!Number.isSafeInteger(after) || after < -1) throw badRequest('afterSeq must be an integer >= -1', 'afterSeq');
+    const rows = await db.rows<Record<string, unknown>>(c.var.caller, 'list_chain_links',
+      { vault_id: vaultIdParam(c.req.param('vaultId')), after_seq: after });
+    return jsonResponse({ links: rows.map((r) => ({ ...r, seq: Number(r.seq) })) });
+  });
+
+  app.post('/vaults/:vaultId/chain', requireUser, jsonBody, async (c) => {
+    const input = parse(S.chainLink, await body(c.req.raw));
+    const answer = await db.value<{ seq: number; hash: string }>(c.var.caller, 'append_chain_link',
+      { vault_id: vaultIdParam(c.req.param('vaultId')), body: input.body, signature: input.signature });
+    return jsonResponse({ seq: Number(answer.seq), hash: answer.hash }, 201);
   });
 }
