@@ -28,6 +28,8 @@ export interface ResultRow {
   /** Extra figures (p50/p99 per request, generator CPU, memory...). */
   details?: Record<string, number | string | null>;
   note?: string;
+  /** false when the workload started above the load limit (bench/load.ts): the figure is not comparable. */
+  comparable?: boolean;
 }
 
 export function throughputRow(workload: string, target: string, value: number | null, floor: number | null,
@@ -75,7 +77,7 @@ export function formatTable(rows: ResultRow[]): string {
     `${fmt(row.value, row.unit === 'ms' ? 2 : 0)} ${row.unit}`,
     row.ratio === null || row.ratio === undefined ? '-' : `${row.ratio.toFixed(2)}x`,
     row.goal ?? '',
-    row.verdict ?? '',
+    row.comparable === false && row.verdict ? `${row.verdict} (not comparable)` : row.verdict ?? '',
     [fmtDetails(row.details), row.note ? `(${row.note})` : ''].filter(Boolean).join(' '),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));

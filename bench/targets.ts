@@ -2,7 +2,7 @@
  * The targets `npm run bench` measures, behind one interface (push a batch, pull a page):
  *   - sql-floor:          postgres.js issuing the equivalent single statements directly as the
  *                         superuser (no HTTP, no JWT, no RLS): the floor every ratio refers to;
- *   - postgrest-direct:   PostgREST's own port, /rpc/push_logs and /rpc/pull_logs with user tokens;
+ *   - postgrest-direct:   PostgREST's own port, /rpc/push_logs and /rpc/pull_page (issue 25) with user tokens;
  *   - postgrest-gateway:  the same through the API gateway (/rest/v1/rpc/...), apikey + token;
  *   - edge-sync:          the Edge Function `sync` through the gateway (/functions/v1/sync/...).
  * HTTP goes over node:http with a keep-alive agent (lighter on the shared CPU than fetch).
@@ -121,14 +121,15 @@ export function sqlFloor(dbUrl: string, connections: number): Target {
 // --- PostgREST -----------------------------------------------------------------------------------
 
 interface RpcPushAnswer { last_sequence: number }
-interface RpcPullPage { logs: unknown[]; has_more: boolean; next_sequence: number }
+/** pull_page's answer (issue 25): the HTTP API's page. */
+interface RpcPullPage { logs: unknown[]; hasMore: boolean; nextSequence: number }
 
 function postgrestTarget(name: string, base: string, anonKey?: string): Target {
   const headers = (session: Session): Record<string, string> => ({
     authorization: `Bearer ${session.token}`, ...(anonKey ? { apikey: anonKey } : {}),
   });
   const pushUrl = new URL(`${base}/rpc/push_logs`);
-  const pullUrl = new URL(`${base}/rpc/pull_logs`);
+  const pullUrl = new URL(`${base}/rpc/pull_page`);
   return {
     name,
     async push(session, logs) {
@@ -141,9 +142,9 @@ function postgrestTarget(name: string, base: string, anonKey?: string): Target {
     },
     async pull(session, afterSequence, limit) {
       const body = JSON.stringify({ vault_id: session.vaultId, after_sequence: afterSequence, max_count: limit });
-      // One row: the page's logs and its state.
-      const [page] = await postJson<RpcPullPage[]>(pullUrl, headers(session), body);
-      return { count: page!.logs.length, lastSequence: Number(page!.next_sequence), hasMore: page!.has_more };
+      // The page built at push (issue 25), through PostgREST's media-type handler: Accept selects it.
+      const page = await postJson<RpcPullPage>(pullUrl, { ...headers(session), accept: 'application/json' }, body);
+      return { count: page.logs.length, lastSequence: Number(page.nextSequence), hasMore: page.hasMore };
     },
     close: async () => {},
   };

@@ -6,7 +6,7 @@
  *
  * Modes:
  *   library-rpc    client/src pullPages (pages of 1,000, WebCrypto decryption) over rpcTransport
- *                  (supabase-js, /rest/v1/rpc/pull_logs through the gateway): what an app does;
+ *                  (supabase-js, /rest/v1/rpc/pull_page through the gateway, issue 25): what an app does;
  *   library-edge   the same over edgeFunctionTransport (/functions/v1/sync/pull);
  *   library-rpc-webcrypto  library-rpc with HAEX_SYNC_CRYPTO=webcrypto: the portable decryption path
  *                  (browsers, Tauri, Deno) measured on Node;

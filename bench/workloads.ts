@@ -71,13 +71,18 @@ export const claimsOf = (session: Session): string => {
 
 /** Fills a vault with `count` synthetic logs (base64-alphabet data of 256-byte size) in one statement. */
 export async function fillVaultSql(sql: postgres.Sql, session: Session, count: number): Promise<void> {
+  // wire (issue 25) as push_logs stores it, written here in the same statement (the trigger would too, one call per row).
   await sql`
-    insert into public.sync_logs (vault_id, sequence, id, author_id, device_id, encrypted_data, nonce, haex_timestamp)
-    select ${session.vaultId}::uuid, g, gen_random_uuid(), ${session.userId}::uuid, 'bench-fill',
-           left(repeat(md5(g::text), 11), 342) || '==', left(md5(g::text || 'n'), 14) || '==',
-           to_char(timestamptz '2026-11-27 10:00' + g * interval '1 ms', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-             || '-0001-bench-fill'
-    from generate_series(1, ${count}::bigint) g`;
+    insert into public.sync_logs (vault_id, sequence, id, author_id, device_id, encrypted_data, nonce, haex_timestamp, created_at, wire)
+    select r.vault_id, r.sequence, r.id, r.author_id, r.device_id, r.encrypted_data, r.nonce, r.haex_timestamp, r.created_at,
+           private.log_wire(r.vault_id, r.sequence, r.id, r.author_id, r.device_id, r.encrypted_data, r.nonce, r.haex_timestamp,
+                            r.created_at, null, 1)
+    from (select ${session.vaultId}::uuid as vault_id, g as sequence, gen_random_uuid() as id, ${session.userId}::uuid as author_id,
+                 'bench-fill' as device_id, left(repeat(md5(g::text), 11), 342) || '==' as encrypted_data,
+                 left(md5(g::text || 'n'), 14) || '==' as nonce,
+                 to_char(timestamptz '2026-11-27 10:00' + g * interval '1 ms', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+                   || '-0001-bench-fill' as haex_timestamp, now() as created_at
+          from generate_series(1, ${count}::bigint) g) r`;
   await sql`update public.vaults set last_sequence = ${count} where id = ${session.vaultId}`;
   await sql`analyze public.sync_logs`;
 }

@@ -74,6 +74,7 @@ describe('the access token of a signed-out session', () => {
       'select vaults': outcome(await api(`/rest/v1/vaults?id=eq.${vaultId}`, { token })),
       'select sync_logs': outcome(await api(`/rest/v1/sync_logs?vault_id=eq.${vaultId}`, { token })),
       'rpc pull_logs': outcome(await rpc('pull_logs', { vault_id: vaultId, after_sequence: 0, max_count: 1000 }, token)),
+      'rpc pull_page': outcome(await rpc('pull_page', { vault_id: vaultId, after_sequence: 0, max_count: 1000 }, token)),
       'rpc get_vault_key': outcome(await rpc('get_vault_key', { vault_id: vaultId }, token)),
       'rpc push_logs': outcome(await rpc('push_logs', { vault_id: vaultId, logs: [entry()] }, token)),
       'rpc delete_vault': outcome(await rpc('delete_vault', { vault_id: vaultId }, token)),
@@ -85,7 +86,7 @@ describe('the access token of a signed-out session', () => {
     };
     // Its session is gone: every request is refused before it reads anything (issue 19).
     expect(seen).toEqual({
-      'select vaults': '401 PT401', 'select sync_logs': '401 PT401', 'rpc pull_logs': '401 PT401',
+      'select vaults': '401 PT401', 'select sync_logs': '401 PT401', 'rpc pull_logs': '401 PT401', 'rpc pull_page': '401 PT401',
       'rpc get_vault_key': '401 PT401', 'rpc push_logs': '401 PT401', 'rpc delete_vault': '401 PT401',
       'update vaults': '401 PT401', 'function pull': '401 session_revoked', 'function vault-key': '401 session_revoked',
       'direct select sync_logs': '401 PT401', 'direct rpc get_vault_key': '401 PT401',

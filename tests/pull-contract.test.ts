@@ -32,10 +32,10 @@ beforeAll(async () => {
 });
 
 /** POST with the raw answer text (its size is what a page costs on the wire). */
-async function postRaw(path: string, body: unknown, token: string) {
+async function postRaw(path: string, body: unknown, token: string, headers: Record<string, string> = {}) {
   const res = await fetch(`${stack.API_URL}${path}`, {
     method: 'POST', body: JSON.stringify(body),
-    headers: { apikey: stack.ANON_KEY, authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    headers: { apikey: stack.ANON_KEY, authorization: `Bearer ${token}`, 'content-type': 'application/json', ...headers },
   });
   const text = await res.text();
   return { status: res.status, bytes: Buffer.byteLength(text), body: JSON.parse(text) };
@@ -52,6 +52,15 @@ const readers: Record<string, Reader> = {
     expect(rows).toHaveLength(1); // one page, its state once
     return { sequences: rows[0]!.logs.map((l) => l.sequence), hasMore: rows[0]!.has_more,
       nextSequence: rows[0]!.next_sequence, lastSequence: rows[0]!.last_sequence, bytes: res.bytes };
+  },
+  // issue 25: the prebuilt page, through PostgREST's media-type handler (needs the Accept header).
+  'rpc pull_page': async (vaultId, after, limit) => {
+    const res = await postRaw('/rest/v1/rpc/pull_page', { vault_id: vaultId, after_sequence: after, max_count: limit }, alice.access_token,
+      { accept: 'application/json' });
+    expect(res.status, JSON.stringify(res.body).slice(0, 300)).toBe(200);
+    // The HTTP API's page itself (docs/http-api.md), as POST /pull sends it.
+    return { sequences: res.body.logs.map((l: { sequence: number }) => l.sequence), hasMore: res.body.hasMore,
+      nextSequence: res.body.nextSequence, lastSequence: res.body.lastSequence, bytes: res.bytes };
   },
   'POST /pull': async (vaultId, after, limit) => {
     const res = await postRaw(`${F}/pull`, { vaultId, afterSequence: after, limit }, alice.access_token);
@@ -136,6 +145,18 @@ describe('hasMore and the next cursor come from the database', () => {
     });
     // No row of nulls: one row, an empty logs array, the cursor moved to the end.
     expect(empty.map((r) => [r.n, r.last_sequence, r.has_more, r.next_sequence])).toEqual([[0, 35, false, 35]]);
+    // pull_page (issue 25) the same.
+    const pages = await asUser(alice, async (sql) => {
+      await sql`reset role`;
+      await sql`update public.vaults set last_sequence = 35 where id = ${vaultId}`;
+      await sql`select set_config('role', 'authenticated', true)`;
+      const read = async (after: number) => {
+        const page = JSON.parse((await sql`select public.pull_page(${vaultId}, ${after}, 1000)::text as p`)[0]!.p as string);
+        return [page.logs.map((l: { sequence: number }) => l.sequence), page.lastSequence, page.hasMore, page.nextSequence];
+      };
+      return [await read(28), await read(30)];
+    });
+    expect(pages).toEqual([[[29, 30], 35, false, 35], [[], 35, false, 35]]);
   });
 
   it('always at least one log: with a budget of 1 byte every page holds exactly one', async () => {
@@ -170,7 +191,7 @@ describe('hasMore and the next cursor come from the database', () => {
     const violations: string[] = [];
     let cursor = 0;
     for (let i = 0; i < 150; i++) {
-      const page = await readers['rpc pull_logs']!(vault_id, cursor, 3);
+      const page = await readers[i % 2 === 0 ? 'rpc pull_logs' : 'rpc pull_page']!(vault_id, cursor, 3);
       const last = page.sequences.at(-1) ?? cursor;
       if (page.nextSequence !== (page.hasMore ? last : page.lastSequence) || page.hasMore !== page.nextSequence < page.lastSequence
         || last !== page.nextSequence || page.sequences.length < Math.min(3, page.lastSequence - cursor)) {
@@ -194,6 +215,76 @@ describe('cursor beyond the vault', () => {
     const http = await api(`${F}/pull`, { token: alice.access_token, body: { vaultId: vault_id, afterSequence: 3 } });
     expect([http.status, http.body.error.code, http.body.error.details]).toEqual([409, 'cursor_ahead', 'afterSequence']);
     expect((await rpc('pull_logs', { vault_id, after_sequence: 2, max_count: 10 }, alice.access_token)).status).toBe(200);
+    const page = await rpc('pull_page', { vault_id, after_sequence: 3, max_count: 10 }, alice.access_token);
+    expectError(page, 409, 'PT409', 'after_sequence');
+    expect(page.body.hint).toBe('cursor_ahead');
+  });
+});
+
+describe('pull_page: the page built at push (issue 25)', () => {
+  /** Both pages of a vault, with pull_logs' rows as PostgREST sends them, and pull_page's as it sends its text. */
+  const both = async (vaultId: string, token = alice.access_token) => {
+    const logs = await postRaw('/rest/v1/rpc/pull_logs', { vault_id: vaultId, after_sequence: 0, max_count: 1000 }, token);
+    const page = await postRaw('/rest/v1/rpc/pull_page', { vault_id: vaultId, after_sequence: 0, max_count: 1000 }, token,
+      { accept: 'application/json' });
+    expect([logs.status, page.status]).toEqual([200, 200]);
+    // pull_logs' row with its keys in camelCase is what pull_page sends (the HTTP API's page);
+    // createdAt: the same instant (pull_page's text always has 6 fraction digits; PostgreSQL's trims zeros).
+    const camel = (k: string) => k.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+    const fromLogs = (logs.body as Array<Record<string, unknown>>).map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) =>
+      [camel(k), k !== 'logs' ? v : (v as Array<Record<string, unknown>>).map(({ wire: _wire, ...log }) =>
+        Object.fromEntries(Object.entries(log).map(([lk, lv]) => [camel(lk), lk === 'created_at' ? Date.parse(lv as string) : lv])))])));
+    expect(fromLogs).toHaveLength(1);
+    const fromPage = { ...page.body, logs: page.body.logs.map((log: Record<string, unknown>) => ({ ...log, createdAt: Date.parse(log.createdAt as string) })) };
+    return { fromLogs: fromLogs[0], fromPage, raw: logs.body };
+  };
+
+  it('is field for field the page pull_logs returns: for pushed logs, for a deleted author, and for logs stored before (fallback, then backfill)', async () => {
+    const carol = await newUser('carol');
+    const { vault_id } = await createVault(carol);
+    const odd = entry({ nonce: 'n"\\\u0001é', haex_timestamp: 't "quoted" \u2028', device_id: 'd' });
+    expect((await rpc('push_logs', { vault_id, logs: [entry({ record_key: 'k_1-' }), odd, entry()] }, carol.access_token)).status).toBe(200);
+    let { fromLogs, fromPage, raw } = await both(vault_id, carol.access_token);
+    expect(fromPage).toEqual(fromLogs);
+    expect(fromPage.logs).toHaveLength(3);
+    expect(Object.keys(fromPage.logs[0])).toEqual(['vaultId', 'sequence', 'id', 'authorId', 'deviceId', 'encryptedData', 'nonce',
+      'haexTimestamp', 'createdAt', 'recordKey', 'keyGeneration']);
+    // pull_logs leaves wire out of its rows (null), so its page does not carry every log twice.
+    expect(raw[0].logs[0].wire).toBeNull();
+    // Logs stored before issue 25: no wire (the update sets it, so the trigger leaves it alone).
+    const admin = adminSql();
+    await admin`update public.sync_logs set wire = null where vault_id = ${vault_id}`;
+    expect((await admin`select count(*)::int as n from public.sync_logs where vault_id = ${vault_id} and wire is null`)[0]!.n).toBe(3);
+    ({ fromLogs, fromPage } = await both(vault_id, carol.access_token));
+    expect(fromPage).toEqual(fromLogs);
+    // The backfill, batch after batch from the start of the table, until it says done: nothing is left without wire.
+    let cursor: { last_vault_id: string | null; last_sequence: string | null } = { last_vault_id: null, last_sequence: null };
+    let calls = 0;
+    do {
+      [cursor] = await admin`select * from private.backfill_log_wire(${cursor.last_vault_id}, ${cursor.last_sequence}, 5000)` as any;
+      calls++;
+    } while (cursor.last_vault_id !== null && calls < 10_000);
+    expect((await admin`select count(*)::int as n from public.sync_logs where wire is null`)[0]!.n).toBe(0);
+    ({ fromLogs, fromPage } = await both(vault_id, carol.access_token));
+    expect(fromPage).toEqual(fromLogs);
+    // Deleting a member's account sets author_id null: the trigger rewrites the stored wire with it.
+    const bobVault = await createVault(bob);
+    await admin`insert into public.vault_members (vault_id, user_id, role) values (${bobVault.vault_id}, ${carol.id}, 'writer')`;
+    expect((await rpc('push_logs', { vault_id: bobVault.vault_id, logs: [entry()] }, carol.access_token)).status).toBe(200);
+    await admin`delete from auth.users where id = ${carol.id}`;
+    ({ fromLogs, fromPage } = await both(bobVault.vault_id, bob.access_token));
+    expect(fromPage.logs[0]!.authorId).toBeNull();
+    expect(fromPage).toEqual(fromLogs);
+  });
+
+  it('answers 404 to a non-member and 401 without a user, as pull_logs does', async () => {
+    const { vault_id } = await createVault(alice);
+    expect((await rpc('push_logs', { vault_id, logs: [entry()] }, alice.access_token)).status).toBe(200);
+    expectError(await rpc('pull_page', { vault_id, after_sequence: 0, max_count: 10 }, bob.access_token), 404, 'PT404', 'vault_id');
+    expectError(await rpc('pull_page', { vault_id, after_sequence: 0, max_count: 0 }, alice.access_token), 400, 'PT400', 'max_count');
+    expectError(await rpc('pull_page', { vault_id, after_sequence: -1, max_count: 10 }, alice.access_token), 400, 'PT400', 'after_sequence');
+    const anon = await rpc('pull_page', { vault_id, after_sequence: 0, max_count: 10 });
+    expect(anon.status).toBe(401);
   });
 });
 

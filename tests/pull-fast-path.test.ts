@@ -1,20 +1,21 @@
 /**
- * The Edge Function's fast pull-page path (functions/_shared/pull.ts pageOut) against what
- * PostgREST really answers, not hand-typed imitations: the exact request db.ts sends (pullRpc) goes
- * to the stack's PostgREST with a user's token, and each answer must (1) have the shape the fast
- * path cuts (one row: the logs array, then the page state at its end), and (2) give the same page as
- * parsing.
+ * The Edge Function's pull-page path (functions/_shared/pull.ts pageOut) against what PostgREST
+ * really answers, not hand-typed imitations: the exact request db.ts sends (pullRpc: pull_page with
+ * its Accept header) goes to the stack's PostgREST with a user's token, and each answer must (1) be
+ * the API page itself, framed as pageOut checks it (the logs array, then the page state at its end),
+ * which pageOut passes through untouched, and (2) be the page pull_logs gives, through the parsing
+ * path (issue 25: built at push, the same page).
  */
 import { describe, expect, it } from 'vitest';
 import { pageOut, pageOutParsed, pullRpc } from '../functions/_shared/pull.ts';
 import { newUser, rpc, stack } from './support/stack.ts';
 import { b64chars, createVault, entry } from './support/sql-fixtures.ts';
 
-/** The tail the fast path reads the state from: after the logs array, in pull_logs' column order. */
-const STATE_TAIL = /\],"has_more":(?:true|false),"next_sequence":\d+,"last_sequence":\d+,"compacted_through":\d+\}\s*\]\s*$/;
+/** The tail pageOut checks: after the logs array, the API page's state. */
+const STATE_TAIL = /\],"hasMore":(?:true|false),"nextSequence":\d+,"lastSequence":\d+,"compactedThrough":\d+\}$/;
 
-describe('pageOut on real PostgREST output', () => {
-  it('cuts every page shape PostgREST gives (first, rest, last, empty, compacted gaps, odd strings) exactly as parsing does', async () => {
+describe('pageOut on real PostgREST output (pull_page)', () => {
+  it('passes every page pull_page gives (first, rest, last, empty, compacted gaps, odd strings) through untouched, each the page pull_logs gives', async () => {
     const alice = await newUser('fastpath');
     const { vault_id } = await createVault(alice);
     const tricky = ['{"lastSequence":1,', '\\"},{', 'ü€😀', '</script>'];
@@ -26,25 +27,30 @@ describe('pageOut on real PostgREST output', () => {
     expect((await rpc('push_logs', { vault_id, logs }, alice.access_token)).status).toBe(200);
     expect((await rpc('compact_logs', { vault_id }, alice.access_token)).status).toBe(200); // a gap in the middle
 
-    const raw = async (afterSequence: number, limit: number) => {
-      const { path, args } = pullRpc({ vaultId: vault_id, afterSequence, limit });
+    const raw = async (path: string, args: unknown, headers: Record<string, string> = {}) => {
       const res = await fetch(`${stack.POSTGREST_URL}${path}`, {
-        method: 'POST', headers: { authorization: `Bearer ${alice.access_token}`, 'content-type': 'application/json' },
+        method: 'POST', headers: { authorization: `Bearer ${alice.access_token}`, 'content-type': 'application/json', ...headers },
         body: JSON.stringify(args),
       });
       expect(res.status).toBe(200);
       return res.text();
     };
+    // pull_logs' page through the parsing path, without wire (null there), createdAt as an instant.
+    const viaPullLogs = (body: string) => {
+      const page = JSON.parse(pageOutParsed(body));
+      return { ...page, logs: page.logs.map(({ wire: _wire, createdAt, ...log }: Record<string, unknown>) => ({ ...log, createdAt: Date.parse(createdAt as string) })) };
+    };
     const cases = [[0, 3], [3, 1000], [0, 1000], [12, 10], [9, 1]] as const; // first, rest, all, empty, one
     const seen = new Set<string>();
     for (const [after, limit] of cases) {
-      const body = await raw(after, limit);
-      const rows = JSON.parse(body) as unknown[];
-      expect(rows).toHaveLength(1); // one page, built once
-      expect(body.trimStart().startsWith('[{"logs":[')).toBe(true);
-      expect(body).toMatch(STATE_TAIL); // the state once, where the fast path cuts it
-      const page = JSON.parse(pageOut(body));
-      expect(page).toEqual(JSON.parse(pageOutParsed(body)));
+      const { path, args, headers } = pullRpc({ vaultId: vault_id, afterSequence: after, limit });
+      const body = await raw(path, args, headers);
+      expect(body.startsWith('{"logs":[')).toBe(true); // the API page itself, one object
+      expect(body).toMatch(STATE_TAIL); // the state once, at its end
+      expect(pageOut(body)).toBe(body); // passed through as it is
+      const page = JSON.parse(body);
+      expect({ ...page, logs: page.logs.map((log: Record<string, unknown>) => ({ ...log, createdAt: Date.parse(log.createdAt as string) })) })
+        .toEqual(viaPullLogs(await raw('/rpc/pull_logs', args)));
       seen.add(page.logs.length === 0 ? 'empty' : page.hasMore ? 'more' : 'last');
     }
     expect(seen).toEqual(new Set(['empty', 'more', 'last']));

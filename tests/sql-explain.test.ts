@@ -107,8 +107,9 @@ beforeAll(async () => {
       body: JSON.stringify({ vault_id: vaultId, after_sequence: 30_000, max_count: 1000 }) });
     expect(rpcRes.status).toBe(200);
     await rpcRes.arrayBuffer();
-    const fnRes = await fetch(`${stack.API_URL}/functions/v1/sync/pull`, { method: 'POST', headers,
-      body: JSON.stringify({ vaultId, afterSequence: 30_000, limit: 999 }) });
+    // The Edge Function reads pull_page since issue 25 (below); pull_logs' second statement is an rpc.
+    const fnRes = await fetch(`${stack.API_URL}/rest/v1/rpc/pull_logs`, { method: 'POST', headers,
+      body: JSON.stringify({ vault_id: vaultId, after_sequence: 30_000, max_count: 999 }) });
     expect(fnRes.status).toBe(200);
     await fnRes.arrayBuffer();
   });
@@ -116,8 +117,7 @@ beforeAll(async () => {
   sent.rpc = ours.find((l) => l.params[0]!.includes('"max_count":1000'))!;
   sent.function = ours.find((l) => l.params[0]!.includes('"max_count":999'))!;
   expect(sent.rpc, 'the rpc pull was logged').toBeDefined();
-  expect(sent.function, 'the Edge Function\'s pull was logged').toBeDefined();
-  // No select=: the function passes PostgREST's page through (pull.ts), so both send one statement.
+  expect(sent.function, 'the second rpc pull was logged').toBeDefined();
   expect(sent.function.query).toBe(sent.rpc.query);
 }, 120_000);
 
@@ -176,6 +176,22 @@ describe(`pull_logs on a vault of ${ROWS} logs`, () => {
     const plan = await explainAsOwner(query, params, false, true);
     const scan = nodes(plan).find((n) => n['Relation Name'] === 'sync_logs') as PlanNode & { 'Actual Rows': number; 'Actual Loops': number };
     expect([scan['Actual Rows'], scan['Actual Loops']]).toEqual([501, 1]);
+  });
+
+  it.each([0, 12_345, 59_990])('pull_page after %i reads one index range of sync_logs, exactly the page and the row that tells hasMore, and no seq scan', async (after) => {
+    const read = await asUser(owner, async (sql) => {
+      // This backend's table statistics not yet reported (they may hold earlier transactions' too):
+      // the difference around the call is what pull_page read.
+      const stats = async () => (await sql`select seq_scan::int, idx_scan::int, idx_tup_fetch::int from pg_stat_xact_user_tables
+                                           where relid = 'public.sync_logs'::regclass`)[0]!;
+      const before = await stats();
+      const [{ page }] = await sql`select public.pull_page(${vaultId}, ${after}, 500)::text as page` as unknown as [{ page: string }];
+      const after_ = await stats();
+      return { logs: (JSON.parse(page) as { logs: unknown[] }).logs.length, seq_scan: after_.seq_scan - before.seq_scan,
+        idx_scan: after_.idx_scan - before.idx_scan, idx_tup_fetch: after_.idx_tup_fetch - before.idx_tup_fetch };
+    });
+    const expected = Math.min(500, ROWS - after);
+    expect(read).toEqual({ logs: expected, seq_scan: 0, idx_scan: 1, idx_tup_fetch: Math.min(501, ROWS - after) });
   });
 
   it('control: the same function with a SET clause is not inlined, and the checks say so', async () => {

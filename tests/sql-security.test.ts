@@ -19,7 +19,7 @@ const TABLES = ['vaults', 'vault_keys', 'sync_logs', 'devices', 'vault_members',
 const PUBLIC_FUNCTIONS = ['accept_invitation', 'append_chain_link', 'check_vault_quota', 'claim_invite_link', 'compact_logs', 'create_identity',
   'create_invite_link', 'create_vault', 'decline_invitation', 'delete_vault', 'find_identity', 'forget_file', 'get_identity', 'get_vault_key',
   'invite_member', 'leave_vault', 'list_chain_links', 'list_devices', 'list_invitations', 'list_key_grants', 'list_vault_members',
-  'list_vault_usage', 'list_vaults', 'prepare_vault_deletion', 'pull_logs', 'push_logs', 'register_device', 'register_file', 'remove_member',
+  'list_vault_usage', 'list_vaults', 'prepare_vault_deletion', 'pull_logs', 'pull_page', 'push_logs', 'register_device', 'register_file', 'remove_member',
   'revoke_device', 'rotate_vault_key', 'set_member_role', 'store_own_grants', 'update_vault_key'];
 /** Public functions for server code only (issue 26's quotas): executable by service_role alone, SECURITY INVOKER. */
 const SERVICE_ROLE_FUNCTIONS = ['set_default_vault_quota', 'set_vault_quota'];
@@ -29,8 +29,8 @@ const SECURITY_DEFINER = [...ACCESS_HELPERS, 'private.caller_id', 'private.check
   'private.keep_vault_tombstone', 'private.can_write_vault_object', 'private.vault_file_bytes_and_quota', 'private.vault_object_fits_quota',
   ...PUBLIC_FUNCTIONS.filter((f) => !['get_identity', 'list_chain_links', 'list_key_grants', 'list_vault_usage', 'list_vaults', 'pull_logs'].includes(f))
     .map((f) => `public.${f}`)].sort();
-/** Functions allowed without `set search_path = ''`: the inlinable hot path. */
-const NO_SEARCH_PATH = ['public.pull_logs'];
+/** Functions allowed without `set search_path = ''`: the inlinable hot path (pull_logs; log_wire, inlined into push_logs' insert). */
+const NO_SEARCH_PATH = ['private.log_wire', 'public.pull_logs'];
 /** private functions `authenticated` may execute: what the SECURITY INVOKER pull_logs calls, and the Storage policies' name parser. */
 const PRIVATE_FOR_AUTHENTICATED = ['private.caller_id', 'private.check_request', 'private.limits', 'private.pull_compacted_through', 'private.pull_vault_state',
   'private.vault_of_object'];
@@ -114,6 +114,7 @@ function attempts(a: Attacker) {
     'delete sync_logs': () => call(`/rest/v1/sync_logs?vault_id=eq.${vaultId}`, { method: 'DELETE' }),
     'rpc push_logs': () => call('/rest/v1/rpc/push_logs', { body: { vault_id: vaultId, logs: [entry()] } }),
     'rpc pull_logs': () => call('/rest/v1/rpc/pull_logs', { body: { vault_id: vaultId, after_sequence: 0, max_count: 1000 } }),
+    'rpc pull_page': () => call('/rest/v1/rpc/pull_page', { body: { vault_id: vaultId, after_sequence: 0, max_count: 1000 } }),
     'rpc get_vault_key': () => call('/rest/v1/rpc/get_vault_key', { body: { vault_id: vaultId } }),
     'rpc update_vault_key': () => call('/rest/v1/rpc/update_vault_key', { body: { vault_id: vaultId, encrypted_vault_key: 'BBBB', salt: 'BBBB', nonce: 'BBBB', if_updated_at: aliceKey.updated_at } }),
     'rpc delete_vault': () => call('/rest/v1/rpc/delete_vault', { body: { vault_id: vaultId } }),
@@ -130,7 +131,7 @@ const outcome = (res: { status: number; body: any }) =>
 
 const ATTEMPTS = ['select vaults', 'select vault_keys', 'select sync_logs', 'select all sync_logs', 'insert vaults',
   'insert vault_keys', 'insert sync_logs', 'update vaults', 'update vault_keys', 'update sync_logs', 'delete vaults',
-  'delete vault_keys', 'delete sync_logs', 'rpc push_logs', 'rpc pull_logs', 'rpc get_vault_key', 'rpc update_vault_key',
+  'delete vault_keys', 'delete sync_logs', 'rpc push_logs', 'rpc pull_logs', 'rpc pull_page', 'rpc get_vault_key', 'rpc update_vault_key',
   'rpc delete_vault', 'rpc create_vault', 'rpc list_vaults'] as const satisfies readonly Attempt[];
 const everyAttempt = (value: string) => Object.fromEntries(ATTEMPTS.map((k) => [k, value])) as Record<Attempt, string>;
 
@@ -141,7 +142,7 @@ describe('attack matrix against user A\'s vault (nothing read, nothing changed)'
       'insert vaults': '403 42501', 'insert vault_keys': '403 42501', 'insert sync_logs': '403 42501',
       'update vaults': '403 42501', 'update vault_keys': '403 42501', 'update sync_logs': '403 42501',
       'delete vaults': '403 42501', 'delete vault_keys': '403 42501', 'delete sync_logs': '403 42501',
-      'rpc push_logs': '404 PT404', 'rpc pull_logs': '404 PT404', 'rpc get_vault_key': '404 PT404',
+      'rpc push_logs': '404 PT404', 'rpc pull_logs': '404 PT404', 'rpc pull_page': '404 PT404', 'rpc get_vault_key': '404 PT404',
       'rpc update_vault_key': '404 PT404', 'rpc delete_vault': '404 PT404',
       'rpc create_vault': '409 PT409', // the contract: an existing id is a conflict, whoever owns it
       'rpc list_vaults': '200 []',
@@ -151,7 +152,7 @@ describe('attack matrix against user A\'s vault (nothing read, nothing changed)'
       'insert vaults': '403 42501', 'insert vault_keys': '403 42501', 'insert sync_logs': '403 42501',
       'update vaults': '403 42501', 'update vault_keys': '403 42501', 'update sync_logs': '403 42501',
       'delete vaults': '403 42501', 'delete vault_keys': '403 42501', 'delete sync_logs': '403 42501',
-      'rpc push_logs': '404 PT404', 'rpc pull_logs': '404 PT404', 'rpc get_vault_key': '404 PT404',
+      'rpc push_logs': '404 PT404', 'rpc pull_logs': '404 PT404', 'rpc pull_page': '404 PT404', 'rpc get_vault_key': '404 PT404',
       'rpc update_vault_key': '404 PT404', 'rpc delete_vault': '404 PT404', 'rpc create_vault': '409 PT409', 'rpc list_vaults': '200 []',
     }],
     ['the anon key alone', () => ({ name: 'anon' }), everyAttempt('401 42501')],
@@ -214,6 +215,7 @@ describe('in SQL, by role', () => {
         `insert into public.sync_logs (vault_id, sequence, id, author_id, encrypted_data, nonce, haex_timestamp)
            values ('${vaultId}', 4, gen_random_uuid(), '${bob.id}', 'AAAA', 'n', 't')`,
         `select * from public.pull_logs('${vaultId}', 0, 1000)`,
+        `select public.pull_page('${vaultId}', 0, 1000)`,
         `select private.create_vault('${randomUUID()}', 'AAAA', 'AAAA', 'AAAA')`,
         `select private.require_uid()`,
         `select private.is_base64('AAAA')`,
@@ -232,7 +234,7 @@ describe('in SQL, by role', () => {
       return { counts: rows[0], codes };
     });
     expect(result.counts).toEqual({ vaults: 0, keys: 0, logs: 0 });
-    expect(result.codes).toEqual([...Array(3).fill('42501'), 'PT404', ...Array(5).fill('42501')]);
+    expect(result.codes).toEqual([...Array(3).fill('42501'), 'PT404', 'PT404', ...Array(5).fill('42501')]);
   });
 
   it('anon can neither read a table nor execute a function', async () => {
@@ -241,7 +243,7 @@ describe('in SQL, by role', () => {
       for (const statement of [
         'select 1 from public.vaults', 'select 1 from public.vault_keys', 'select 1 from public.sync_logs',
         `select public.push_logs('${vaultId}', '[]')`, `select * from public.pull_logs('${vaultId}')`,
-        'select * from public.list_vaults()', `select private.limits()`,
+        `select public.pull_page('${vaultId}')`, 'select * from public.list_vaults()', `select private.limits()`,
       ]) {
         await sql`savepoint s`;
         try {
@@ -254,7 +256,7 @@ describe('in SQL, by role', () => {
       }
       return out;
     });
-    expect(codes).toEqual(Array(7).fill('42501'));
+    expect(codes).toEqual(Array(8).fill('42501'));
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * Pulls on a PostgREST with hosted Supabase's default `max_rows = 1000` (the shared test stack runs
  * 1001, as supabase/config.toml): `hasMore` and the cursor come from the database, so pages of 1,000
- * are exact under either cap, through POST /pull and through the pull_logs rpc alike. Runs on a
+ * are exact under either cap, through POST /pull and through the pull_logs and pull_page rpcs alike. Runs on a
  * stack of its own with that cap, and first proves the cap is really in force.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -12,7 +12,7 @@ import { startThrowawayStack } from './support/throwaway-stack.ts';
 const TOTAL = 2000;
 let stack: Awaited<ReturnType<typeof startThrowawayStack>>;
 let call: (path: string, body: unknown) => Promise<{ status: number; body: any }>;
-let rest: (path: string, body?: unknown) => Promise<{ status: number; body: any }>;
+let rest: (path: string, body?: unknown, accept?: string) => Promise<{ status: number; body: any }>;
 let vaultId: string;
 
 beforeAll(async () => {
@@ -27,10 +27,11 @@ beforeAll(async () => {
     });
     return { status: res.status, body: await res.json() };
   };
-  rest = async (path, body) => {
+  rest = async (path, body, accept?: string) => {
     const res = await fetch(`${stack.info.API_URL}/rest/v1${path}`, {
       method: body === undefined ? 'GET' : 'POST', body: body === undefined ? undefined : JSON.stringify(body),
-      headers: { apikey: stack.info.ANON_KEY, authorization: `Bearer ${user.access_token}`, 'content-type': 'application/json' },
+      headers: { apikey: stack.info.ANON_KEY, authorization: `Bearer ${user.access_token}`, 'content-type': 'application/json',
+        ...(accept ? { accept } : {}) },
     });
     return { status: res.status, body: await res.json() };
   };
@@ -58,6 +59,12 @@ const reads: Record<string, Read> = {
     expect(res.body).toHaveLength(1);
     return { sequences: res.body[0].logs.map((r: any) => r.sequence), hasMore: res.body[0].has_more,
       nextSequence: res.body[0].next_sequence };
+  },
+  // issue 25: the prebuilt page through PostgREST's media-type handler (one scalar: max_rows has nothing to cut)
+  'rpc pull_page': async (after, limit) => {
+    const res = await rest('/rpc/pull_page', { vault_id: vaultId, after_sequence: after, max_count: limit }, 'application/json');
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    return { sequences: res.body.logs.map((r: any) => r.sequence), hasMore: res.body.hasMore, nextSequence: res.body.nextSequence };
   },
 };
 

@@ -102,6 +102,7 @@ export type Database = {
           record_key: string | null
           sequence: number
           vault_id: string
+          wire: string | null
         }
         Insert: {
           author_id?: string | null
@@ -115,6 +116,7 @@ export type Database = {
           record_key?: string | null
           sequence: number
           vault_id: string
+          wire?: string | null
         }
         Update: {
           author_id?: string | null
@@ -128,6 +130,7 @@ export type Database = {
           record_key?: string | null
           sequence?: number
           vault_id?: string
+          wire?: string | null
         }
         Relationships: [
           {
@@ -676,6 +679,10 @@ export type Database = {
           logs: Database["public"]["Tables"]["sync_logs"]["Row"][]
           next_sequence: number
         }[]
+      }
+      pull_page: {
+        Args: { after_sequence?: number; max_count?: number; vault_id: string }
+        Returns: unknown
       }
       push_logs: { Args: { logs: Json; vault_id: string }; Returns: Json }
       register_device: {

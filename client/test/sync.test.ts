@@ -257,7 +257,10 @@ afterAll(async () => {
     join pg_type t on t.oid = a.atttypid
     where c.relkind in ('r', 'p', 'm')
       and n.nspname not in ('pg_catalog', 'information_schema') and n.nspname not like 'pg_toast%'
-      and t.typname in ('text', 'varchar', 'bpchar', 'name', 'json', 'jsonb', 'bytea', '_text', '_varchar')`;
+      and t.typname in ('text', 'varchar', 'bpchar', 'name', 'json', 'jsonb', 'bytea', '_text', '_varchar')
+      -- sync_logs.wire (issue 25) is the JSON of the row's other columns, kept equal to them by a trigger
+      -- (tests/pull-contract.test.ts): scanning it again would double the slowest scan and find nothing new.
+      and not (n.nspname = 'public' and c.relname = 'sync_logs' and a.attname = 'wire')`;
   expect(columns.some((c) => c.schema === 'public' && c.table === 'sync_logs' && c.column === 'encrypted_data')).toBe(true);
   expect(columns.some((c) => c.schema === 'auth')).toBe(true);
   // Padded standard base64: such values are also searched after decoding, so that plaintext stored

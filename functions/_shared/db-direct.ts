@@ -43,9 +43,8 @@ type Param = string | number | boolean | null | Record<string, unknown> | unknow
 
 const NAME = /^[a-z_]+$/;
 
-/** The pull of the rest path (pull.ts pullRpc), as the same JSON text PostgREST builds with json_agg,
- *  so pageOut reads both alike. */
-const PULL_SQL = `select coalesce(json_agg(t), '[]')::text as page from public.pull_logs($1, $2, $3) t`;
+/** The pull of the rest path (pull.ts pullRpc): pull_page's text as it is, so pageOut reads both alike. */
+const PULL_SQL = `select public.pull_page($1, $2, $3)::text as page`;
 
 /** What PostgREST does per request: the role, the claims, the role's statement_timeout (8 s on
  *  Supabase), which `set role` alone would not apply, and its pre-request hook (the session check,

@@ -167,7 +167,7 @@ export class RestDb implements SyncDb {
   }
 
   async pull(caller: Caller, input: PullRequest): Promise<string> {
-    const { path, args } = pullRpc(input);
-    return pageOut(await this.postgrest.request(caller.authorization, path, { method: 'POST', body: JSON.stringify(args) }));
+    const { path, args, headers } = pullRpc(input);
+    return pageOut(await this.postgrest.request(caller.authorization, path, { method: 'POST', body: JSON.stringify(args), headers }));
   }
 }

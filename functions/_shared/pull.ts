@@ -2,20 +2,23 @@
  * The pull read of both database transports (db.ts RestDb, db-direct.ts DirectDb): the pull_logs rpc
  * and the API page built from its answer.
  *
- * POST /pull is ONE PostgREST request and ONE SQL statement: public.pull_logs, inlined by PostgreSQL
- * into an index range scan on sync_logs (supabase/migrations/20261202120000_recreate_pull_logs_as_one_page.sql).
- * It answers one row: the page's logs (whole sync_logs rows, ascending) and the page's state once
- * (has_more, next_sequence, last_sequence, compacted_through), all from one snapshot; pull_logs also
- * ends a page at the byte budget of private.limits() (always >= 1 log), so nothing here depends on
- * PostgREST's max_rows or guesses from the page length.
+ * POST /pull is ONE PostgREST request and ONE SQL statement: public.pull_page (issue 25), one index
+ * range scan on sync_logs concatenating each log's wire JSON stored at push (sync_logs.wire), returned
+ * through the media-type domain "application/json" so that PostgREST sends it as it is (it needs
+ * `Accept: application/json`: with Accept `*` / `*` PostgREST would wrap it as a JSON string). The page's logs
+ * (sync_logs rows, ascending) and its state once (has_more, next_sequence, last_sequence,
+ * compacted_through), all from one snapshot; pull_page ends a page at the byte budget of
+ * private.limits() (always >= 1 log), so nothing here depends on PostgREST's max_rows or guesses
+ * from the page length.
  *
- * Wire format in: PostgREST's (and db-direct's) json_agg of that row, `[{"logs":[{…},…],"has_more":…,
- * "next_sequence":…,"last_sequence":…,"compacted_through":…}]`.
- * Wire format out (docs/http-api.md): `{"logs":[{"id",…,"encryptedData",…}],"hasMore",…}`, the same
- * object with every snake_case key in camelCase. The page is passed through as text: keys are
- * renamed in place (pageOut) instead of JSON.parse/stringify of up to megabytes. That is safe
- * because in JSON text a quote inside a string is always escaped, so `{"key":` / `,"key":` only
- * occurs where a key starts. Any other shape is parsed and checked properly (pageOutParsed).
+ * Wire format in: pull_page's text, which IS the API page (docs/http-api.md):
+ * `{"logs":[{"vaultId",…,"encryptedData",…}],"hasMore":…,"nextSequence":…,"lastSequence":…,"compactedThrough":…}`.
+ * pageOut checks its frame (start and state) and passes it through untouched: no parse, no copy.
+ * Also still read: pull_logs' shape through json_agg, `[{"logs":[{…}],"has_more":…,…}]` (a database
+ * not yet migrated to pull_page's wire), whose snake_case keys are renamed in place instead of
+ * JSON.parse/stringify of up to megabytes. That is safe because in JSON text a quote inside a string
+ * is always escaped, so `{"key":` / `,"key":` only occurs where a key starts. Any other shape is
+ * parsed and checked properly (pageOutParsed).
  */
 import { HttpError } from './errors.ts';
 import { camelName } from './names.ts';
@@ -27,10 +30,11 @@ export interface PullRequest {
   limit: number;
 }
 
-/** The rpc path and body of a pull. */
+/** The rpc path, body and headers of a pull (the Accept header selects pull_page's media-type handler). */
 export const pullRpc = (body: PullRequest) => ({
-  path: '/rpc/pull_logs',
+  path: '/rpc/pull_page',
   args: { vault_id: body.vaultId, after_sequence: body.afterSequence, max_count: body.limit },
+  headers: { accept: 'application/json' },
 });
 
 const unexpected = () => new HttpError(500, 'internal', 'unexpected database answer');
@@ -45,8 +49,12 @@ const page = (logs: string, hasMore: string, nextSequence: string, lastSequence:
   `{"logs":${logs},"hasMore":${hasMore},"nextSequence":${nextSequence},"lastSequence":${lastSequence},`
   + `"compactedThrough":${compactedThrough}}`;
 
-/** pull_logs' answer (json_agg of its one row) -> the API page as JSON text. */
+/** The end of pull_page's text: the page's state (searched in its last bytes only). */
+const API_PAGE_TAIL = /\],"hasMore":(true|false),"nextSequence":\d+,"lastSequence":\d+,"compactedThrough":\d+\}$/;
+
+/** pull_page's text (or pull_logs' answer, json_agg of its one row) -> the API page as JSON text. */
 export function pageOut(answer: string): string {
+  if (answer.startsWith('{"logs":[') && API_PAGE_TAIL.test(answer.slice(-160))) return answer;
   const match = PAGE.exec(answer);
   // A second row would show as a structural "logs" / "has_more" key inside the captured array.
   if (!match || PAGE_KEY.test(match[1]!)) return pageOutParsed(answer);

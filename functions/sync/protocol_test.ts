@@ -104,3 +104,14 @@ Deno.test('PostgREST errors map to API statuses with camelCase fields', () => {
     assert.doesNotMatch(mapped.message, /secret|duplicate|Key/, code);
   }
 });
+
+Deno.test('pageOut passes pull_page\'s text (already the API page) through untouched, and refuses one without its state', () => {
+  const page = '{"logs":[{"vaultId":"v","sequence":4,"deviceId":"{\\"x_y\\":1}"}],"hasMore":true,"nextSequence":4,"lastSequence":9,"compactedThrough":0}';
+  assert.equal(pageOut(page), page); // the same string: no parse, no copy
+  assert.equal(pageOut('{"logs":[],"hasMore":false,"nextSequence":7,"lastSequence":7,"compactedThrough":3}'),
+    '{"logs":[],"hasMore":false,"nextSequence":7,"lastSequence":7,"compactedThrough":3}');
+  for (const bad of ['{"logs":[]}', '{"logs":[],"hasMore":"yes","nextSequence":7,"lastSequence":7,"compactedThrough":3}',
+    '{"logs":[],"hasMore":false,"nextSequence":7,"lastSequence":7}']) {
+    assert.throws(() => pageOut(bad), (e: unknown) => e instanceof HttpError && e.status === 500, bad);
+  }
+});

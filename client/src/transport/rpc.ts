@@ -10,9 +10,14 @@
  * (the gateway refused the apikey) or UnauthorizedError; others (403, 500, unexpected shapes) ->
  * TransportError{retryable: false}. supabase-js does not expose response headers, so Retry-After is
  * not seen through this transport.
- * pull_logs answers one row, the page: its logs (sync_logs rows, so typed exactly by the table's Row
- * type) and the page's state once (has_more, next_sequence, last_sequence, compacted_through, from
- * the snapshot of the page); a page without logs has an empty `logs` array.
+ * Pull (issue 25): pull_page answers the page as the HTTP API's JSON text (docs/http-api.md), built
+ * at push and sent by PostgREST as it is (media-type domain; the request must say
+ * `Accept: application/json`). So a page is one request and one JSON.parse (postgrest-js's), and its
+ * logs are StoredLogs as parsed: no per-row mapping, no second copy. Its generated type is `unknown`
+ * (a text domain); PullPageAnswer below is the one hand-kept type of it, derived from the generated
+ * sync_logs Row (a column change shows here), and tests/pull-contract.test.ts checks that pull_page's
+ * page equals pull_logs' rows field for field. A server without pull_page (PGRST202) is read
+ * through pull_logs, whose one row is mapped per log as before.
  */
 import type { PostgrestError, SupabaseClient } from '@supabase/supabase-js';
 import type { Database, Json } from '../database.types.ts';
@@ -22,6 +27,15 @@ import type { StoredLog } from '../log-crypto.ts';
 import { type CompactResult, isCompactStatus, type PullResult, type PushResult, type SyncTransport, type VaultKeyRecord, type VaultSummary } from './types.ts';
 
 type Client = SupabaseClient<Database>;
+
+type SyncLogRow = Database['public']['Tables']['sync_logs']['Row'];
+type CamelCase<S extends string> = S extends `${infer Head}_${infer Tail}` ? `${Head}${Capitalize<CamelCase<Tail>>}` : S;
+/** One log of pull_page's page: a sync_logs row (without its stored wire) with camelCase keys. */
+export type PullPageLog = { [K in keyof Omit<SyncLogRow, 'wire'> as CamelCase<K & string>]: SyncLogRow[K] };
+/** pull_page's answer: the HTTP API's page. */
+export interface PullPageAnswer { logs: PullPageLog[]; hasMore: boolean; nextSequence: number; lastSequence: number; compactedThrough: number }
+// The page's logs are the library's StoredLogs as they are (a compile-time check, no mapping at run time).
+const pageLogsAreStoredLogs = (page: PullPageAnswer): StoredLog[] => page.logs;
 type KeyRow = Database['public']['Functions']['create_vault']['Returns'][number] & { key_generation?: number };
 
 interface RpcAnswer<T> { data: T | null; error: PostgrestError | null; status: number }
@@ -75,6 +89,7 @@ const deviceOf = (r: DeviceRow): DeviceInfo => ({
 
 export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTransport & DeviceTransport {
   const db = supabase as unknown as Client;
+  let legacyPull = false;
   return {
     name: 'rpc',
     async createVault(vaultId, key) {
@@ -122,6 +137,23 @@ export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTrans
       return result;
     },
     async pull(vaultId, afterSequence, limit): Promise<PullResult> {
+      if (!legacyPull) {
+        try {
+          const page = await call('pull_page', () => db.rpc('pull_page', {
+            vault_id: vaultId, after_sequence: afterSequence, max_count: limit,
+          }).setHeader('Accept', 'application/json')) as PullPageAnswer | null;
+          if (!page || !Array.isArray(page.logs) || typeof page.hasMore !== 'boolean' || !Number.isSafeInteger(page.nextSequence)
+            || !Number.isSafeInteger(page.lastSequence)) {
+            throw new TransportError('pull_page: unexpected answer', 502, 'unexpected_answer', false);
+          }
+          return { logs: pageLogsAreStoredLogs(page), hasMore: page.hasMore, nextSequence: page.nextSequence,
+            lastSequence: page.lastSequence, compactedThrough: page.compactedThrough };
+        } catch (error) {
+          // PostgREST's "no such function": a server from before issue 25; read pull_logs from now on.
+          if ((error as { code?: unknown }).code !== 'PGRST202') throw error;
+          legacyPull = true;
+        }
+      }
       // One row: the page. (`.single()` would give the object itself, but makes PostgREST take
       // element 0 of its json_agg, which parses the whole page once more inside PostgreSQL.)
       const rows = await call('pull_logs', () => db.rpc('pull_logs', {

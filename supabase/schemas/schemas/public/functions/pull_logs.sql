@@ -31,7 +31,9 @@ create or replace function public.pull_logs (
            row_number() over w <= pull_logs.max_count
              and sum(r.bytes) over w - r.bytes < (private.limits()).max_pull_bytes as in_page
     from (
-      select l as log, l.sequence,
+      -- The row without wire (issue 25: pull_page sends that; here it would double the page).
+      select row(l.vault_id, l.sequence, l.id, l.author_id, l.device_id, l.encrypted_data, l.nonce, l.haex_timestamp,
+                 l.created_at, l.record_key, l.key_generation, null)::public.sync_logs as log, l.sequence,
              -- int per log (at most ~525 KB), so that the running sum is a bigint, not a numeric;
              -- octet_length() of a TOASTed value reads the size from the pointer (no detoasting).
              octet_length(l.encrypted_data) + octet_length(l.nonce) + octet_length(l.haex_timestamp)

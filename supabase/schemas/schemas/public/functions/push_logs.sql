@@ -203,10 +203,13 @@ begin
     ),
     inserted as (
       insert into public.sync_logs (vault_id, sequence, id, author_id, device_id, encrypted_data, nonce, haex_timestamp,
-                                    record_key, key_generation)
+                                    record_key, key_generation, created_at, wire)
       -- issue 19: device_id is the session's device
       select push_logs.vault_id, i.sequence, i.id, uid, device, i.encrypted_data, i.nonce, i.haex_timestamp, i.record_key,
-             current_generation
+             current_generation, now(),
+             -- issue 25: the log's wire JSON, built once here instead of at every pull
+             private.log_wire(push_logs.vault_id, i.sequence, i.id, uid, device, i.encrypted_data, i.nonce, i.haex_timestamp,
+                              now(), i.record_key, current_generation)
       from input i
       returning id, sequence, octet_length(encrypted_data) + octet_length(nonce) + octet_length(haex_timestamp) as bytes,
                 record_key
@@ -259,10 +262,13 @@ begin
   ),
   inserted as (
     insert into public.sync_logs (vault_id, sequence, id, author_id, device_id, encrypted_data, nonce, haex_timestamp,
-                                  record_key, key_generation)
+                                  record_key, key_generation, created_at, wire)
     -- issue 19: device_id is the session's device
     select push_logs.vault_id, f.sequence, f.id, uid, device, f.v ->> 'encrypted_data', f.v ->> 'nonce',
-           f.v ->> 'haex_timestamp', f.v ->> 'record_key', current_generation
+           f.v ->> 'haex_timestamp', f.v ->> 'record_key', current_generation, now(),
+           -- issue 25: the log's wire JSON
+           private.log_wire(push_logs.vault_id, f.sequence, f.id, uid, device, f.v ->> 'encrypted_data', f.v ->> 'nonce',
+                            f.v ->> 'haex_timestamp', now(), f.v ->> 'record_key', current_generation)
     from fresh f
     order by f.sequence
     returning octet_length(encrypted_data) + octet_length(nonce) + octet_length(haex_timestamp) as bytes, record_key
