@@ -4,6 +4,7 @@
  *   rest      /rest/v1 answers and errors, and the gateway's own errors
  *   auth      every /auth/v1 answer (auth-js reads the exposed headers)
  *   realtime  the /realtime/v1 broadcast API
+ *   storage   every /storage/v1 answer, TUS headers exposed (tus-js-client reads them)
  * A preflight (OPTIONS) is answered 204 with the service's headers and the requested headers
  * allowed (`*` when none are named), before any key or token check.
  * The Edge Functions answer CORS themselves (functions/_shared/cors.ts, Hono's `cors`).
@@ -24,6 +25,13 @@ export const CORS = {
   realtime: {
     'access-control-allow-origin': '*',
     'access-control-allow-methods': 'POST, OPTIONS',
+    'access-control-max-age': '3600',
+  },
+  storage: {
+    'access-control-allow-origin': '*',
+    'access-control-allow-methods': 'GET, HEAD, PUT, PATCH, POST, DELETE, OPTIONS',
+    'access-control-expose-headers': 'content-range, content-length, etag, location, upload-offset, upload-length, tus-version, '
+      + 'tus-resumable, tus-max-size, tus-extension, upload-expires',
     'access-control-max-age': '3600',
   },
 } as const satisfies Record<string, Record<string, string>>;

@@ -195,7 +195,9 @@ describe('no password, refresh token or refresh-token key in clear', () => {
     expect(files).toContain('auth.log');
     const leaks = files.filter((file) => {
       const text = readFileSync(path.join(logs, file), 'utf8');
-      return [...secrets, ...keys].some((secret) => text.includes(secret));
+      const hit = [...secrets, ...keys].some((secret) => text.includes(secret));
+      if (hit) for (const line of text.split('\n')) if ([...secrets, ...keys].some((secret) => line.includes(secret))) console.log('LEAK', file, line.slice(0, 600));
+      return hit;
     });
     expect(leaks).toEqual([]);
     expect(readFileSync(path.join(logs, 'auth.log'), 'utf8')).toContain('POST /auth/v1/token 200');

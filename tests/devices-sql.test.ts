@@ -84,6 +84,15 @@ function everyRequest(token: string, vaultId: string, deviceId: string) {
     ['list_key_grants', () => rpc('list_key_grants', { vault_id: vaultId }, token)],
     ['append_chain_link', () => rpc('append_chain_link', { vault_id: vaultId, body: '{}', signature: b64(64) }, token)],
     ['list_chain_links', () => rpc('list_chain_links', { vault_id: vaultId }, token)],
+    // Files and quotas (issue 26); the two quota setters are the service role's, refused before that.
+    ['GET vault_files', () => api(`/rest/v1/vault_files?vault_id=eq.${vaultId}`, { token })],
+    ['register_file', () => rpc('register_file', { vault_id: vaultId, file_id: unknown, size: 1, chunk_count: 1 }, token)],
+    ['forget_file', () => rpc('forget_file', { vault_id: vaultId, file_id: unknown }, token)],
+    ['check_vault_quota', () => rpc('check_vault_quota', { vault_id: vaultId, bytes: 1 }, token)],
+    ['list_vault_usage', () => rpc('list_vault_usage', {}, token)],
+    ['prepare_vault_deletion', () => rpc('prepare_vault_deletion', { vault_id: vaultId }, token)],
+    ['set_vault_quota', () => rpc('set_vault_quota', { vault_id: vaultId, quota_bytes: 1 }, token)],
+    ['set_default_vault_quota', () => rpc('set_default_vault_quota', { quota_bytes: 1 }, token)],
   ] as const;
 }
 const sealedGrant = () => ({ ephemeral_public_key: b64(32), nonce: b64(12), sealed_key: b64(48), signature: b64(64) });

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { getRequestListener } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
+import { CORS, preflightHeaders } from '../cors.ts';
 import type { BucketConfig } from '../config.ts';
 import type { JwtVerifier, TokenSigner } from '../jwt.ts';
 import { optionalCaller, requireCaller } from './auth.ts';
@@ -54,13 +55,6 @@ export interface StorageService {
   handle(req: IncomingMessage, res: ServerResponse, subpath: string, search: string, authorization: string | undefined): void;
   close(): Promise<void>;
 }
-
-const CORS_HEADERS = {
-  'access-control-allow-origin': '*',
-  'access-control-allow-methods': 'GET, HEAD, PUT, PATCH, POST, DELETE, OPTIONS',
-  'access-control-expose-headers': 'content-range, content-length, etag, location, upload-offset, upload-length, tus-version, tus-resumable, tus-max-size, tus-extension, upload-expires',
-  'access-control-max-age': '3600',
-};
 
 export function createStorageService(options: StorageServiceOptions): StorageService {
   const db = new StorageDatabase(options.dbUrl);
@@ -106,7 +100,7 @@ export function createStorageService(options: StorageServiceOptions): StorageSer
   return {
     handle(req, res, subpath, search, authorization) {
       if (req.method === 'OPTIONS' && req.headers['access-control-request-method']) {
-        res.writeHead(204, { ...CORS_HEADERS, 'access-control-allow-headers': req.headers['access-control-request-headers'] ?? '*' });
+        res.writeHead(204, preflightHeaders(CORS.storage, req.headers));
         res.end();
         return;
       }
@@ -116,7 +110,7 @@ export function createStorageService(options: StorageServiceOptions): StorageSer
       const writeHead = res.writeHead;
       // Every answer carries CORS headers, as Kong adds them in front of Storage.
       res.writeHead = function (this: ServerResponse, ...args: Parameters<ServerResponse['writeHead']>) {
-        for (const [name, value] of Object.entries(CORS_HEADERS)) if (!this.hasHeader(name)) this.setHeader(name, value);
+        for (const [name, value] of Object.entries(CORS.storage)) if (!this.hasHeader(name)) this.setHeader(name, value);
         return writeHead.apply(this, args);
       } as ServerResponse['writeHead'];
       listener(req, res).catch((error: unknown) => {

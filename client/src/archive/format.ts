@@ -48,7 +48,8 @@ export const ARCHIVE_ID_BYTES = 16;
 export const TAG_BYTES = 16;
 export const DEFAULT_ARCHIVE_CHUNK = 64 * 1024;
 export const MIN_ARCHIVE_CHUNK = 1024;
-export const MAX_ARCHIVE_CHUNK = 16 * 1024 * 1024;
+/** 16 MiB: the archive format's own bound on a chunk (a reader allocates at most this), not a server limit. */
+export const MAX_ARCHIVE_CHUNK = 1 << 24;
 export const MAX_ITERATIONS = 10_000_000;
 /** Counter space of the 11-byte nonce counter is far beyond this; 2^53 keeps it a safe JS integer. */
 const MAX_CHUNKS = Number.MAX_SAFE_INTEGER;
