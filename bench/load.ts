@@ -1,8 +1,10 @@
 /**
  * Is this run's figure comparable? (issue 25, item 5.) Every workload records the 1-minute load
  * average before it starts and after it ends. Before a workload, the bench waits (bounded by
- * BENCH_SETTLE_SECONDS, default 60) for the load left by the previous workload to fall to the limit,
- * so that "before" measures the rest of the machine, not this bench's own last workload. "After"
+ * BENCH_SETTLE_SECONDS, default 120) for the load left by the previous workload (and by the stack's
+ * start and the fills) to fall to the limit, so that "before" measures the rest of the machine, not
+ * this bench's own last step: the 1-minute average decays with a time constant of a minute, so a
+ * load of 3-4 takes 60-90 s to fall below 1.5. No wait when it already is. "After"
  * includes the workload itself (our stack and generator keep both cores busy), so it is recorded but
  * judged only by the reader. A workload that starts above LOAD_LIMIT (1.5) is NOT comparable: its
  * rows say so, the run's header says so, and BENCH_SAVE_BASELINE refuses to save such a run.

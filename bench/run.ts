@@ -11,7 +11,7 @@
  * BENCH_W6_CHANGES (100000; 1000000 is the issue's size), BENCH_W6_KEYS (changes / 100),
  * BENCH_W7_MIB (256: W7's file size), BENCH_W8_CHANGES (100000: W8's vault size),
  * BENCH_W9_LOGS (1000000: the big vault of W9, the page at 90 % of it vs a 10k vault's, bench/page-time.ts, which also
- * prints the profile of one page), BENCH_W9_ROUNDS (45), BENCH_SETTLE_SECONDS (60: the longest wait, before each
+ * prints the profile of one page), BENCH_W9_ROUNDS (45), BENCH_SETTLE_SECONDS (120: the longest wait, before each
  * workload, for the load average to fall to 1.5; bench/load.ts marks a workload started above it NOT COMPARABLE),
  * BENCH_WORKLOADS (w1,w2,w3,w4,w5,w6,w7,w8,w9; e.g. `BENCH_WORKLOADS=w5` runs W5 alone), BENCH_TARGETS (sql-floor,postgrest-direct,postgrest-gateway,edge-sync),
  * BENCH_SESSION_CHECK (run; skip: no W1-W3 pair with and without the session check, bench/session-check.ts).
@@ -58,7 +58,7 @@ const knobs = {
   w5IdleSeconds: num('BENCH_W5_IDLE_SECONDS', 30),
   w9Logs: num('BENCH_W9_LOGS', 1_000_000),
   w9Rounds: num('BENCH_W9_ROUNDS', 45),
-  settleSeconds: num('BENCH_SETTLE_SECONDS', 60),
+  settleSeconds: num('BENCH_SETTLE_SECONDS', 120),
   workloads: (process.env.BENCH_WORKLOADS ?? 'w1,w2,w3,w4,w5,w6,w7,w8,w9').split(','),
   targets: process.env.BENCH_TARGETS?.split(','),
 };
