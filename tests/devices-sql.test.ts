@@ -49,6 +49,7 @@ function everyRequest(token: string, vaultId: string, deviceId: string) {
     ['push_logs', () => rpc('push_logs', { vault_id: vaultId, logs: [entry()] }, token)],
     ['pull_logs', () => rpc('pull_logs', { vault_id: vaultId, after_sequence: 0, max_count: 10 }, token)],
     ['pull_logs (unknown vault)', () => rpc('pull_logs', { vault_id: unknown, after_sequence: 0, max_count: 10 }, token)],
+    ['pull_page', () => rpc('pull_page', { vault_id: vaultId, after_sequence: 0, max_count: 10 }, token)],
     ['compact_logs', () => rpc('compact_logs', { vault_id: vaultId }, token)],
     ['delete_vault', () => rpc('delete_vault', { vault_id: vaultId }, token)],
     ['register_device', () => rpc('register_device', { device_name: 'again' }, token)],
