@@ -41,9 +41,11 @@ describe('the supabase_realtime publication', () => {
         expect((await rpc('compact_logs', { vault_id }, alice.access_token)).body).toMatchObject({ removed: 2 });
 
         // Logical decoding reads WAL only up to what is flushed, and the test stack commits with
-        // synchronous_commit=off: one synchronous commit (an xid's) flushes every earlier record.
-        await sql`set synchronous_commit = on`;
-        await sql`select pg_current_xact_id()`;
+        // synchronous_commit=off. A synchronous commit of a transaction that wrote nothing flushes
+        // nothing (PostgreSQL flushes at commit only when the transaction wrote WAL): that was this
+        // test's flake. A non-transactional logical message with flush = true (PostgreSQL 17) writes
+        // WAL and flushes it, and with it every earlier record.
+        await sql`select pg_logical_emit_message(false, 'haex-test', 'flush', true)`;
         // pgoutput names each relation it sends a change of in a Relation message ('R', namespace, name).
         realtime = await decode('supabase_realtime');
         controlled = await decode(control);
