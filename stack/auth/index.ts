@@ -1,6 +1,6 @@
 /**
  * The embedded stack's stand-in for Supabase Auth (GoTrue), served in-process behind the gateway
- * at /auth/v1. It is held to GoTrue's contract: wire formats and error codes (routes.ts,
+ * at /auth/v1. It is held to GoTrue's contract: wire formats and error codes (routes.ts, admin-routes.ts,
  * errors.ts), tokens (tokens.ts), sessions and refresh rules (sessions.ts) and GoTrue's own tables
  * (users.ts; sql/bootstrap/auth.sql creates them). docs/auth.md describes what it serves and where
  * it differs.
