@@ -50,6 +50,16 @@ import {
 } from './encoding.ts';
 import { SQL_LIMITS } from './limits.ts';
 import { defaultLogCipher, type LogCipher } from './aes-gcm.ts';
+import { ENTRY_INTS, MIN_WORKER_LOGS, type PageWorker } from './decrypt-worker.ts';
+
+/** A log decoded into the page's slab: the cipher's inputs, or the log's rejection when malformed. */
+interface Prepared {
+  at: number;
+  failed?: Promise<never>;
+  nonce?: Uint8Array<ArrayBuffer>;
+  aad?: Uint8Array<ArrayBuffer>;
+  sealed?: Uint8Array<ArrayBuffer>;
+}
 
 export const LOG_AAD_PREFIX = 'haex-sync/log/v1';
 /** AAD version of logs with a record key. */
@@ -185,8 +195,12 @@ const SUSPICIOUS = /[\u0000\uD800-\uDFFF]/;
  * ArrayBuffer per field and log: less allocation and GC). WebCrypto copies its inputs when called;
  * the buffer is never written again after a log's call anyway.
  * `cipher`: the AES-GCM backend (aes-gcm.ts): node:crypto where the runtime has it, else WebCrypto.
+ * `worker` (decrypt-worker.ts): `page` of at least MIN_WORKER_LOGS logs sends the cipher step of its
+ * well-formed logs to that worker in one batch; checks, AAD, base64, UTF-8, JSON and every error stay
+ * here, so results and errors are the same as in-thread (a worker that is unavailable: in-thread).
  */
-export function logDecryptor(key: CryptoKey, vaultId: string, cipher: LogCipher = defaultLogCipher(), keyGeneration = 1): {
+export function logDecryptor(key: CryptoKey, vaultId: string, cipher: LogCipher = defaultLogCipher(), keyGeneration = 1,
+  worker?: PageWorker): {
   one: (log: StoredLog) => Promise<DecryptedLog>;
   page: (logs: readonly StoredLog[]) => Array<Promise<DecryptedLog>>;
 } {
@@ -206,10 +220,13 @@ export function logDecryptor(key: CryptoKey, vaultId: string, cipher: LogCipher 
     + 3 * (len(log.id) + len(log.haexTimestamp) + len(log.deviceId) + len(log.recordKey) + 3)
     + LOG_NONCE_BYTES + Math.max(0, typeof log.encryptedData === 'string' ? base64ByteLength(log.encryptedData) : 0);
 
-  /** Decodes the log's inputs into slab[at..] and starts its decryption; returns the promise and the next free offset. */
-  const decryptAt = (log: StoredLog, slab: Uint8Array<ArrayBuffer>, at: number): [Promise<DecryptedLog>, number] => {
-    const fail = (reason: string, cause?: unknown) =>
-      Promise.reject(new LogDecryptionError(vaultId, String(log.id), log.sequence, reason, { cause }));
+  /**
+   * Decodes the log's inputs into slab[at..]; returns the next free offset and either the views to
+   * decrypt or the log's rejected result (a malformed log never reaches a cipher).
+   */
+  const prepareAt = (log: StoredLog, slab: Uint8Array<ArrayBuffer>, at: number): Prepared => {
+    const fail = (reason: string, cause?: unknown): Prepared =>
+      ({ at, failed: Promise.reject(new LogDecryptionError(vaultId, String(log.id), log.sequence, reason, { cause })) });
     let aad: Uint8Array<ArrayBuffer>, nonce: Uint8Array<ArrayBuffer>, sealed: Uint8Array<ArrayBuffer>;
     try {
       if (prefix === undefined || prefixV2 === undefined) throw badVault;
@@ -232,10 +249,10 @@ export function logDecryptor(key: CryptoKey, vaultId: string, cipher: LogCipher 
       if (recordKey != null || keyGeneration > 1) at += utf8Into(`\u0000${recordKey ?? ''}`, slab, at);
       aad = slab.subarray(start, at);
       const nonceBytes = typeof log.nonce === 'string' ? base64ByteLength(log.nonce) : -1;
-      if (nonceBytes > LOG_NONCE_BYTES) return [fail(`nonce has ${nonceBytes} bytes, expected ${LOG_NONCE_BYTES}`), at];
+      if (nonceBytes > LOG_NONCE_BYTES) return fail(`nonce has ${nonceBytes} bytes, expected ${LOG_NONCE_BYTES}`);
       const n = decodeBase64Into(log.nonce, slab, at);
       if (n < 0) throw new UsageError('nonce is not padded base64');
-      if (n !== LOG_NONCE_BYTES) return [fail(`nonce has ${n} bytes, expected ${LOG_NONCE_BYTES}`), at];
+      if (n !== LOG_NONCE_BYTES) return fail(`nonce has ${n} bytes, expected ${LOG_NONCE_BYTES}`);
       nonce = slab.subarray(at, at + n);
       at += n;
       const d = decodeBase64Into(log.encryptedData, slab, at);
@@ -243,9 +260,13 @@ export function logDecryptor(key: CryptoKey, vaultId: string, cipher: LogCipher 
       sealed = slab.subarray(at, at + d);
       at += d;
     } catch (cause) {
-      return [fail(`malformed log: ${(cause as Error).message}`, cause), at];
+      return fail(`malformed log: ${(cause as Error).message}`, cause);
     }
-    return [finish(log, cipher.decrypt(key, nonce, aad, sealed)), at];
+    return { at, nonce, aad, sealed };
+  };
+  const decryptAt = (log: StoredLog, slab: Uint8Array<ArrayBuffer>, at: number): [Promise<DecryptedLog>, number] => {
+    const p = prepareAt(log, slab, at);
+    return [p.failed ?? finish(log, cipher.decrypt(key, p.nonce!, p.aad!, p.sealed!)), p.at];
   };
 
   // Plain .then (no async function): one promise less per log.
@@ -275,7 +296,41 @@ export function logDecryptor(key: CryptoKey, vaultId: string, cipher: LogCipher 
       const slab = new Uint8Array(size);
       const out = new Array<Promise<DecryptedLog>>(logs.length);
       let at = 0;
-      for (let i = 0; i < logs.length; i++) [out[i], at] = decryptAt(logs[i]!, slab, at);
+      if (!worker || logs.length < MIN_WORKER_LOGS) {
+        for (let i = 0; i < logs.length; i++) [out[i], at] = decryptAt(logs[i]!, slab, at);
+        return out;
+      }
+      // One batch for the worker (decrypt-worker.ts): the logs that are well-formed, by their offsets.
+      const entries = new Int32Array(logs.length * ENTRY_INTS);
+      const batch: Array<{ index: number; prepared: Prepared }> = [];
+      for (let i = 0; i < logs.length; i++) {
+        const prepared = prepareAt(logs[i]!, slab, at);
+        at = prepared.at;
+        if (prepared.failed) {
+          out[i] = prepared.failed;
+          continue;
+        }
+        const e = batch.length * ENTRY_INTS, { nonce, aad, sealed } = prepared;
+        entries[e] = nonce!.byteOffset;
+        entries[e + 1] = aad!.byteOffset;
+        entries[e + 2] = aad!.length;
+        entries[e + 3] = sealed!.byteOffset;
+        entries[e + 4] = sealed!.length;
+        batch.push({ index: i, prepared });
+      }
+      if (batch.length === 0) return out;
+      // A worker that is unavailable (never started, died) answers null: that batch runs in-thread.
+      const answer = worker.decrypt(key, slab.subarray(0, at), entries.subarray(0, batch.length * ENTRY_INTS))
+        .then((page) => page, () => null);
+      batch.forEach(({ index, prepared }, j) => {
+        const log = logs[index]!;
+        out[index] = finish(log, answer.then((page) => {
+          if (!page) return cipher.decrypt(key, prepared.nonce!, prepared.aad!, prepared.sealed!);
+          const failure = page.errors?.[j];
+          if (failure != null) throw new Error(failure);
+          return page.plain.subarray(j === 0 ? 0 : page.ends[j - 1]!, page.ends[j]!);
+        }));
+      });
       return out;
     },
   };

@@ -36,6 +36,7 @@
  */
 import { SequenceGapError, UsageError } from './errors.ts';
 import { SQL_LIMITS } from './limits.ts';
+import { sharedPageWorker } from './decrypt-worker.ts';
 import { type DecryptedLog, logDecryptor, type StoredLog } from './log-crypto.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import type { SyncTransport } from './transport/types.ts';
@@ -50,6 +51,11 @@ export interface PullOptions {
   pageSize?: number;
   retry?: RetryPolicy;
   signal?: AbortSignal;
+  /**
+   * Decrypt pages in a worker thread (decrypt-worker.ts) where the runtime has a core to spare
+   * (default true); false: always in this thread. Same results and errors either way.
+   */
+  decryptWorker?: boolean;
 }
 
 export interface PullPage {
@@ -72,13 +78,14 @@ export async function* pullPages(transport: SyncTransport, key: CryptoKey | KeyF
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
     throw new UsageError(`pageSize must be 1 to ${MAX_PAGE_SIZE}`);
   }
+  const worker = options.decryptWorker === false ? undefined : sharedPageWorker();
   const decryptors = new Map<number, Promise<ReturnType<typeof logDecryptor>>>();
   const decryptorFor = (generation: number) => {
     let d = decryptors.get(generation);
     if (!d) {
       d = typeof key === 'function'
-        ? key(generation).then((k) => logDecryptor(k, vaultId, undefined, generation))
-        : Promise.resolve(logDecryptor(key, vaultId, undefined, generation));
+        ? key(generation).then((k) => logDecryptor(k, vaultId, undefined, generation, worker))
+        : Promise.resolve(logDecryptor(key, vaultId, undefined, generation, worker));
       decryptors.set(generation, d);
       d.catch(() => decryptors.delete(generation)); // a missing grant may arrive later: ask again next time
     }
