@@ -7,10 +7,11 @@ import { describe, expect, it } from 'vitest';
 import type { LogCipher } from '../src/aes-gcm.ts';
 import { MIN_WORKER_LOGS, newPageWorker, type PageWorker, sharedPageWorker } from '../src/decrypt-worker.ts';
 import { toBase64 } from '../src/encoding.ts';
-import { LogDecryptionError } from '../src/errors.ts';
+import { LogDecryptionError, UsageError } from '../src/errors.ts';
 import { encryptChange, logAad, logDecryptor, type StoredLog } from '../src/log-crypto.ts';
 import { pullPages } from '../src/pull.ts';
 import { bindRecordKeyKey, deriveRecordKeyKey } from '../src/record-key.ts';
+import { HaexSyncClient } from '../src/sync.ts';
 import type { SyncTransport } from '../src/transport/types.ts';
 
 const VAULT = '3c0d7a52-61f4-4b8e-9d2a-5e7f1a0b9c4d';
@@ -142,5 +143,12 @@ describe('decrypting a page in a worker', () => {
     expect(withWorker).toEqual(without);
     expect(withWorker).toHaveLength(2); // logs 1-100, then the page with log 181 fails
     expect(withWorker[1]).toMatchObject({ error: 'LogDecryptionError', message: expect.stringContaining(logs[180]!.id) });
+  });
+
+  it('HaexSyncClient.create takes decryptWorker as true or false and refuses anything else', () => {
+    const transport = { pull: async () => { throw new Error('unused'); } } as unknown as SyncTransport;
+    expect(HaexSyncClient.create({ transport, decryptWorker: false })).toBeInstanceOf(HaexSyncClient);
+    expect(HaexSyncClient.create({ transport, decryptWorker: true })).toBeInstanceOf(HaexSyncClient);
+    expect(() => HaexSyncClient.create({ transport, decryptWorker: 'no' as never })).toThrow(UsageError);
   });
 });
