@@ -50,7 +50,7 @@ import {
 } from './encoding.ts';
 import { SQL_LIMITS } from './limits.ts';
 import { defaultLogCipher, type LogCipher } from './aes-gcm.ts';
-import { ENTRY_INTS, MIN_WORKER_LOGS, type PageWorker } from './decrypt-worker.ts';
+import { ENTRY_INTS, MIN_WORKER_LOGS, type PageWorker, type WorkerPage } from './decrypt-worker.ts';
 
 /** A log decoded into the page's slab: the cipher's inputs, or the log's rejection when malformed. */
 interface Prepared {
@@ -203,6 +203,8 @@ export function logDecryptor(key: CryptoKey, vaultId: string, cipher: LogCipher 
   worker?: PageWorker): {
   one: (log: StoredLog) => Promise<DecryptedLog>;
   page: (logs: readonly StoredLog[]) => Array<Promise<DecryptedLog>>;
+  /** The whole page, or the first failing log's error in sequence order (one promise per page on the worker path). */
+  pageAll: (logs: readonly StoredLog[]) => Promise<DecryptedLog[]>;
 } {
   // An invalid vault id fails every log as "malformed" (as decryptLog always did), not the call.
   let prefix: Uint8Array | undefined, prefixV2: Uint8Array | undefined, badVault: unknown;
@@ -269,68 +271,108 @@ export function logDecryptor(key: CryptoKey, vaultId: string, cipher: LogCipher 
     return [p.failed ?? finish(log, cipher.decrypt(key, p.nonce!, p.aad!, p.sealed!)), p.at];
   };
 
+  /** The decrypted log of an authenticated plaintext; throws LogDecryptionError when it is not UTF-8 JSON. */
+  const opened = (log: StoredLog, plaintext: Uint8Array): DecryptedLog => {
+    let data: unknown;
+    try {
+      data = JSON.parse(fromUtf8(plaintext));
+    } catch (cause) {
+      throw new LogDecryptionError(vaultId, String(log.id), log.sequence, 'authenticated but not UTF-8 JSON', { cause });
+    }
+    return {
+      id: log.id, sequence: log.sequence, haexTimestamp: log.haexTimestamp, deviceId: log.deviceId ?? null,
+      recordKey: log.recordKey ?? null, createdAt: log.createdAt, data,
+    };
+  };
+  const refused = (log: StoredLog, cause: unknown) => new LogDecryptionError(vaultId, String(log.id), log.sequence,
+    'authentication failed (altered, moved from another vault, or another key)', { cause });
   // Plain .then (no async function): one promise less per log.
   const finish = (log: StoredLog, decrypting: Promise<Uint8Array>): Promise<DecryptedLog> => decrypting.then(
-    (plaintext) => {
-      let data: unknown;
-      try {
-        data = JSON.parse(fromUtf8(plaintext));
-      } catch (cause) {
-        throw new LogDecryptionError(vaultId, String(log.id), log.sequence, 'authenticated but not UTF-8 JSON', { cause });
-      }
-      return {
-        id: log.id, sequence: log.sequence, haexTimestamp: log.haexTimestamp, deviceId: log.deviceId ?? null,
-        recordKey: log.recordKey ?? null, createdAt: log.createdAt, data,
-      };
-    },
-    (cause: unknown) => {
-      throw new LogDecryptionError(vaultId, String(log.id), log.sequence,
-        'authentication failed (altered, moved from another vault, or another key)', { cause });
-    });
+    (plaintext) => opened(log, plaintext), (cause: unknown) => { throw refused(log, cause); });
+
+  /** Prepares every log of the page into one slab: [slab, per-log Prepared, bytes used]. */
+  const prepareAll = (logs: readonly StoredLog[]): [Uint8Array<ArrayBuffer>, Prepared[], number] => {
+    let size = 0;
+    for (const log of logs) size += room(log);
+    const slab = new Uint8Array(size);
+    const prepared = new Array<Prepared>(logs.length);
+    let at = 0;
+    for (let i = 0; i < logs.length; i++) at = (prepared[i] = prepareAt(logs[i]!, slab, at)).at;
+    return [slab, prepared, at];
+  };
+  /** The worker's batch of the well-formed logs (5 offsets each), and their indexes in the page. */
+  const batchOf = (prepared: Prepared[]): [Int32Array, number[]] => {
+    const entries = new Int32Array(prepared.length * ENTRY_INTS);
+    const indexes: number[] = [];
+    for (let i = 0; i < prepared.length; i++) {
+      const { failed, nonce, aad, sealed } = prepared[i]!;
+      if (failed) continue;
+      const e = indexes.length * ENTRY_INTS;
+      entries[e] = nonce!.byteOffset;
+      entries[e + 1] = aad!.byteOffset;
+      entries[e + 2] = aad!.length;
+      entries[e + 3] = sealed!.byteOffset;
+      entries[e + 4] = sealed!.length;
+      indexes.push(i);
+    }
+    return [entries.subarray(0, indexes.length * ENTRY_INTS), indexes];
+  };
+  /** Plaintext j of a worker's answer, or the cipher's error. */
+  const plaintextOf = (page: WorkerPage, j: number): Uint8Array | Error => {
+    const failure = page.errors?.[j];
+    return failure != null ? new Error(failure) : page.plain.subarray(j === 0 ? 0 : page.ends[j - 1]!, page.ends[j]!);
+  };
+  const inThread = (logs: readonly StoredLog[]) => {
+    const [slab, prepared] = prepareAll(logs);
+    return prepared.map((p, i) => p.failed ?? finish(logs[i]!, cipher.decrypt(key, p.nonce!, p.aad!, p.sealed!)));
+  };
+  /** Rejects with the first failing log in sequence order. */
+  const firstFailure = async (results: Array<Promise<DecryptedLog>>): Promise<DecryptedLog[]> => {
+    try {
+      return await Promise.all(results);
+    } catch {
+      const settled = await Promise.allSettled(results);
+      throw (settled.find((s) => s.status === 'rejected') as PromiseRejectedResult).reason;
+    }
+  };
 
   return {
     one: (log) => decryptAt(log, new Uint8Array(room(log)), 0)[0],
     page: (logs) => {
-      let size = 0;
-      for (const log of logs) size += room(log);
-      const slab = new Uint8Array(size);
-      const out = new Array<Promise<DecryptedLog>>(logs.length);
-      let at = 0;
-      if (!worker || logs.length < MIN_WORKER_LOGS) {
-        for (let i = 0; i < logs.length; i++) [out[i], at] = decryptAt(logs[i]!, slab, at);
-        return out;
-      }
-      // One batch for the worker (decrypt-worker.ts): the logs that are well-formed, by their offsets.
-      const entries = new Int32Array(logs.length * ENTRY_INTS);
-      const batch: Array<{ index: number; prepared: Prepared }> = [];
-      for (let i = 0; i < logs.length; i++) {
-        const prepared = prepareAt(logs[i]!, slab, at);
-        at = prepared.at;
-        if (prepared.failed) {
-          out[i] = prepared.failed;
-          continue;
-        }
-        const e = batch.length * ENTRY_INTS, { nonce, aad, sealed } = prepared;
-        entries[e] = nonce!.byteOffset;
-        entries[e + 1] = aad!.byteOffset;
-        entries[e + 2] = aad!.length;
-        entries[e + 3] = sealed!.byteOffset;
-        entries[e + 4] = sealed!.length;
-        batch.push({ index: i, prepared });
-      }
-      if (batch.length === 0) return out;
+      if (!worker || logs.length < MIN_WORKER_LOGS) return inThread(logs);
+      const [slab, prepared, used] = prepareAll(logs);
+      const [entries, indexes] = batchOf(prepared);
+      const out: Array<Promise<DecryptedLog>> = prepared.map((p) => p.failed!);
+      if (indexes.length === 0) return out;
       // A worker that is unavailable (never started, died) answers null: that batch runs in-thread.
-      const answer = worker.decrypt(key, slab.subarray(0, at), entries.subarray(0, batch.length * ENTRY_INTS))
-        .then((page) => page, () => null);
-      batch.forEach(({ index, prepared }, j) => {
-        const log = logs[index]!;
-        out[index] = finish(log, answer.then((page) => {
-          if (!page) return cipher.decrypt(key, prepared.nonce!, prepared.aad!, prepared.sealed!);
-          const failure = page.errors?.[j];
-          if (failure != null) throw new Error(failure);
-          return page.plain.subarray(j === 0 ? 0 : page.ends[j - 1]!, page.ends[j]!);
+      const answer = worker.decrypt(key, slab.subarray(0, used), entries).then((page) => page, () => null);
+      indexes.forEach((index, j) => {
+        const p = prepared[index]!;
+        out[index] = finish(logs[index]!, answer.then((page) => {
+          if (!page) return cipher.decrypt(key, p.nonce!, p.aad!, p.sealed!);
+          const plaintext = plaintextOf(page, j);
+          if (plaintext instanceof Error) throw plaintext;
+          return plaintext;
         }));
       });
+      return out;
+    },
+    pageAll: async (logs) => {
+      if (!worker || logs.length < MIN_WORKER_LOGS) return await firstFailure(inThread(logs));
+      // One promise for the page (not two per log): the worker's answer is opened log by log in order.
+      const [slab, prepared, used] = prepareAll(logs);
+      for (const p of prepared) p.failed?.catch(() => {}); // only the first is awaited below: the others must not go unhandled
+      const [entries, indexes] = batchOf(prepared);
+      const page = indexes.length === 0 ? undefined : await worker.decrypt(key, slab.subarray(0, used), entries).catch(() => null);
+      if (page === null) return await firstFailure(inThread(logs));
+      const out = new Array<DecryptedLog>(logs.length);
+      for (let i = 0, j = 0; i < logs.length; i++) {
+        const p = prepared[i]!;
+        if (p.failed) return await p.failed;
+        const plaintext = plaintextOf(page!, j++);
+        if (plaintext instanceof Error) throw refused(logs[i]!, plaintext);
+        out[i] = opened(logs[i]!, plaintext);
+      }
       return out;
     },
   };

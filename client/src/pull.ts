@@ -122,9 +122,8 @@ export async function* pullPages(transport: SyncTransport, key: CryptoKey | KeyF
   /** Decrypts a page; rejects with the FIRST failing log in sequence order. */
   const decryptPage = async (logs: readonly StoredLog[]): Promise<DecryptedLog[]> => {
     const first = logs[0]?.keyGeneration ?? 1;
-    const pending = logs.every((l) => (l.keyGeneration ?? 1) === first)
-      ? (await decryptorFor(first)).page(logs)
-      : logs.map((l) => decryptorFor(l.keyGeneration ?? 1).then((d) => d.one(l)));
+    if (logs.every((l) => (l.keyGeneration ?? 1) === first)) return await (await decryptorFor(first)).pageAll(logs);
+    const pending = logs.map((l) => decryptorFor(l.keyGeneration ?? 1).then((d) => d.one(l)));
     try {
       return await Promise.all(pending);
     } catch {

@@ -71,10 +71,11 @@ describe('decrypting a page in a worker', () => {
       const inThread = await Promise.all(logDecryptor(key, VAULT, undefined, generation).page(page));
       const viaWorker = await Promise.all(logDecryptor(key, VAULT, noCipher, generation, worker).page(page));
       expect(viaWorker).toEqual(inThread);
+      expect(await logDecryptor(key, VAULT, noCipher, generation, worker).pageAll(page)).toEqual(inThread);
       expect(viaWorker[59]!.data).toEqual({ i: 59, text: 'ü€😀'.repeat(3), big: 'x'.repeat(1200) });
       expect(viaWorker[4]!.recordKey).toEqual(expect.any(String));
     }
-    expect(worker).toMatchObject({ batches: 2, logs: 120 });
+    expect(worker).toMatchObject({ batches: 4, logs: 240 });
   });
 
   it('refuses the same logs with the same errors as in-thread: altered ciphertext, rewritten AAD, short, malformed, not JSON', async () => {
@@ -96,6 +97,14 @@ describe('decrypting a page in a worker', () => {
     for (const i of refused) expect(viaWorker[i]).toMatchObject({ error: 'LogDecryptionError', logId: page[i]!.id, sequence: page[i]!.sequence });
     expect((viaWorker[3] as { message: string }).message).toContain('authentication failed');
     expect((viaWorker[27] as { message: string }).message).toContain('not UTF-8 JSON');
+    // The whole page at once (what pullPages uses): the first refused log in sequence order, each way.
+    const firstOf = (decryptor: ReturnType<typeof logDecryptor>, logs: StoredLog[]) => decryptor.pageAll(logs).then(() => 'accepted', (e: Error) => e.message);
+    for (const from of [0, 4, 8, 12, 16]) { // slices of at least MIN_WORKER_LOGS, each starting before another refused log
+      const logs = page.slice(from);
+      const expected = await firstOf(logDecryptor(key, VAULT), logs);
+      expect(await firstOf(logDecryptor(key, VAULT, noCipher, 1, newPageWorker()), logs), `from ${from}`).toBe(expected);
+      expect(expected, `from ${from}`).toBe((viaWorker[refused.find((i) => i >= from)!] as { message: string }).message);
+    }
   });
 
   it('refuses a whole page under another key, log by log, as in-thread', async () => {
@@ -112,10 +121,11 @@ describe('decrypting a page in a worker', () => {
     const broken = counting({ decrypt: () => Promise.reject(new Error('worker died')) });
     const expected = await Promise.all(logDecryptor(key, VAULT).page(page));
     expect(await Promise.all(logDecryptor(key, VAULT, undefined, 1, broken).page(page))).toEqual(expected);
-    expect(broken.batches).toBe(1);
+    expect(await logDecryptor(key, VAULT, undefined, 1, broken).pageAll(page)).toEqual(expected);
+    expect(broken.batches).toBe(2);
     const small = page.slice(0, MIN_WORKER_LOGS - 1);
     expect(await Promise.all(logDecryptor(key, VAULT, undefined, 1, broken).page(small))).toEqual(expected.slice(0, MIN_WORKER_LOGS - 1));
-    expect(broken.batches).toBe(1);
+    expect(broken.batches).toBe(2);
   });
 
   it('pullPages yields the same pages with and without the worker and stops at the same altered log', async () => {
