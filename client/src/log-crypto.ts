@@ -358,6 +358,23 @@ export function logDecryptor(key: CryptoKey, vaultId: string, cipher: LogCipher 
       return out;
     },
     pageAll: async (logs) => {
+      if ((!worker || logs.length < MIN_WORKER_LOGS) && cipher.decryptSync) { // node:crypto in-thread: no promise per log
+        const [, prepared] = prepareAll(logs);
+        for (const p of prepared) p.failed?.catch(() => {}); // only the first is awaited below: the others must not go unhandled
+        const out = new Array<DecryptedLog>(logs.length);
+        for (let i = 0; i < logs.length; i++) {
+          const p = prepared[i]!;
+          if (p.failed) return await p.failed;
+          let plaintext: Uint8Array;
+          try {
+            plaintext = cipher.decryptSync(key, p.nonce!, p.aad!, p.sealed!);
+          } catch (cause) {
+            throw refused(logs[i]!, cause);
+          }
+          out[i] = opened(logs[i]!, plaintext);
+        }
+        return out;
+      }
       if (!worker || logs.length < MIN_WORKER_LOGS) return await firstFailure(inThread(logs));
       // One promise for the page (not two per log): the worker's answer is opened log by log in order.
       const [slab, prepared, used] = prepareAll(logs);

@@ -4,7 +4,7 @@
  * in-thread fallback when the worker is unavailable. No stack needed.
  */
 import { describe, expect, it } from 'vitest';
-import type { LogCipher } from '../src/aes-gcm.ts';
+import { type LogCipher, webCryptoLogCipher } from '../src/aes-gcm.ts';
 import { MIN_WORKER_LOGS, newPageWorker, type PageWorker, sharedPageWorker } from '../src/decrypt-worker.ts';
 import { toBase64 } from '../src/encoding.ts';
 import { LogDecryptionError, UsageError } from '../src/errors.ts';
@@ -72,6 +72,7 @@ describe('decrypting a page in a worker', () => {
       const viaWorker = await Promise.all(logDecryptor(key, VAULT, noCipher, generation, worker).page(page));
       expect(viaWorker).toEqual(inThread);
       expect(await logDecryptor(key, VAULT, noCipher, generation, worker).pageAll(page)).toEqual(inThread);
+      expect(await logDecryptor(key, VAULT, undefined, generation).pageAll(page)).toEqual(inThread); // node:crypto, synchronous
       expect(viaWorker[59]!.data).toEqual({ i: 59, text: 'ü€😀'.repeat(3), big: 'x'.repeat(1200) });
       expect(viaWorker[4]!.recordKey).toEqual(expect.any(String));
     }
@@ -103,6 +104,7 @@ describe('decrypting a page in a worker', () => {
       const logs = page.slice(from);
       const expected = await firstOf(logDecryptor(key, VAULT), logs);
       expect(await firstOf(logDecryptor(key, VAULT, noCipher, 1, newPageWorker()), logs), `from ${from}`).toBe(expected);
+      expect(await firstOf(logDecryptor(key, VAULT, webCryptoLogCipher), logs), `from ${from}, WebCrypto`).toBe(expected);
       expect(expected, `from ${from}`).toBe((viaWorker[refused.find((i) => i >= from)!] as { message: string }).message);
     }
   });
