@@ -9,6 +9,8 @@
  *   sequence) is requested and sent, and only then is this page decrypted (aes-gcm.ts: node:crypto on
  *   Node, WebCrypto elsewhere), so the server's work on the next page overlaps this page's decryption
  *   and the consumer's work; nothing further is requested until the consumer asks for the next page.
+ *   Where the runtime has a core to spare, the cipher step runs in a worker (decrypt-worker.ts;
+ *   option decryptWorker), so this thread receives and parses the next page meanwhile.
  *   Memory does not grow with the vault's size. (A consumer that stops early leaves one page fetched
  *   for nothing.)
  * - Each answer carries the page's state from the server, read in the snapshot of the page:
