@@ -3,6 +3,10 @@
  * plaintexts and the same errors as in-thread, the worker really doing the cipher work, and the
  * in-thread fallback when the worker is unavailable. No stack needed.
  */
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { type LogCipher, webCryptoLogCipher } from '../src/aes-gcm.ts';
 import { MIN_WORKER_LOGS, newPageWorker, type PageWorker, sharedPageWorker } from '../src/decrypt-worker.ts';
@@ -162,5 +166,22 @@ describe('decrypting a page in a worker', () => {
     expect(HaexSyncClient.create({ transport, decryptWorker: false })).toBeInstanceOf(HaexSyncClient);
     expect(HaexSyncClient.create({ transport, decryptWorker: true })).toBeInstanceOf(HaexSyncClient);
     expect(() => HaexSyncClient.create({ transport, decryptWorker: 'no' as never })).toThrow(UsageError);
+  });
+
+  // client/dist is what `npm ci` (prepare) or `npm run build:client` built: rebuild after changing client/src.
+  it('works from the built package in plain Node (no loader), and the script ends by itself with the worker idle', async () => {
+    const dist = (file: string) => pathToFileURL(path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist', file)).href;
+    const script = `
+      import { encryptChange, logDecryptor } from '${dist('index.js')}';
+      import { sharedPageWorker } from '${dist('decrypt-worker.js')}';
+      const vault = '${VAULT}';
+      const key = await crypto.subtle.importKey('raw', crypto.getRandomValues(new Uint8Array(32)), 'AES-GCM', false, ['encrypt', 'decrypt']);
+      const logs = await Promise.all(Array.from({ length: 64 }, (_, i) => encryptChange(key, vault, { data: { i }, haexTimestamp: 't' + i })));
+      const page = logs.map((l, i) => ({ ...l, sequence: i + 1, deviceId: null, createdAt: 'c' }));
+      const noCipher = { name: 'node:crypto', decrypt: () => Promise.reject(new Error('in-thread cipher called')) };
+      const out = await logDecryptor(key, vault, noCipher, 1, sharedPageWorker()).pageAll(page);
+      console.log(JSON.stringify(out.map((l) => l.data.i)));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000 });
+    expect(JSON.parse(stdout)).toEqual(Array.from({ length: 64 }, (_, i) => i));
   });
 });
