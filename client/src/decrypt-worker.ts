@@ -9,7 +9,9 @@
  * own): it survives any bundler or transpiler, needs no loader for TypeScript, and ships inside the
  * package's own module.
  *
- * Message (calling thread -> worker): { id, key: CryptoKey, slab: Uint8Array, entries: Int32Array }
+ * Message (calling thread -> worker): { id, keyId, key?: CryptoKey, slab: Uint8Array, entries: Int32Array }
+ *   key: only the first time this key (keyId) is used, or again after the worker dropped it (it keeps
+ *   the MAX_WORKER_KEYS most recently sent; the calling thread mirrors that set in message order).
  *   entries: per log 5 integers: nonceAt, aadAt, aadLength, sealedAt, sealedLength (offsets in
  *   slab; the nonce is 12 bytes; sealed = ciphertext || 16-byte tag). The slab is copied by
  *   postMessage (the calling thread keeps its own, for the in-thread fallback).
@@ -32,6 +34,8 @@
  */
 
 export const MIN_WORKER_LOGS = 32;
+/** Keys a worker holds at most (the oldest sent is dropped first); the calling thread mirrors the set. */
+const MAX_WORKER_KEYS = 16;
 /** Integers per log in `entries`. */
 export const ENTRY_INTS = 5;
 
@@ -73,8 +77,19 @@ function fields(slab, entries, i) {
     sealed: slab.subarray(sealedAt, sealedAt + sealedLength),
   };
 }
-function runNode(key, slab, entries, count) {
-  const keyObject = nodeCrypto.KeyObject.from(key);
+// The keys this worker was sent, by id; the calling thread mirrors it (same insertions and evictions,
+// in message order), so it knows which keys it need not send again.
+const keys = new Map();
+function keyFor(keyId, key) {
+  if (key !== undefined) {
+    keys.set(keyId, isNode ? { key, keyObject: nodeCrypto.KeyObject.from(key) } : { key });
+    if (keys.size > ${MAX_WORKER_KEYS}) keys.delete(keys.keys().next().value);
+  }
+  const known = keys.get(keyId);
+  if (!known) throw new Error('decrypt worker: unknown key ' + keyId);
+  return known;
+}
+function runNode({ key, keyObject }, slab, entries, count) {
   const algorithm = 'aes-' + ((key.algorithm && key.algorithm.length) || 256) + '-gcm';
   const plains = new Array(count);
   let errors = null;
@@ -94,7 +109,7 @@ function runNode(key, slab, entries, count) {
   }
   return pack(count, entries, plains, errors);
 }
-async function runWeb(key, slab, entries, count) {
+async function runWeb({ key }, slab, entries, count) {
   const settled = await Promise.allSettled(Array.from({ length: count }, (_, i) => {
     const { nonce, aad, sealed } = fields(slab, entries, i);
     return crypto.subtle.decrypt({ name: 'AES-GCM', iv: nonce, additionalData: aad }, key, sealed);
@@ -108,10 +123,11 @@ async function runWeb(key, slab, entries, count) {
   return pack(count, entries, plains, errors);
 }
 const onMessage = async (message) => {
-  const { id, key, slab, entries } = message;
+  const { id, keyId, key, slab, entries } = message;
   try {
     const count = entries.length / ${ENTRY_INTS};
-    const answer = isNode ? runNode(key, slab, entries, count) : await runWeb(key, slab, entries, count);
+    const known = keyFor(keyId, key);
+    const answer = isNode ? runNode(known, slab, entries, count) : await runWeb(known, slab, entries, count);
     port.postMessage({ id, ...answer }, [answer.plain.buffer]);
   } catch (error) {
     port.postMessage({ id, fatal: String((error && error.message) || error) });
@@ -168,6 +184,10 @@ class WorkerHost implements PageWorker {
   #endpoint: Endpoint | undefined;
   #failed = false;
   #nextId = 1;
+  #nextKeyId = 1;
+  readonly #keyIds = new WeakMap<CryptoKey, number>();
+  /** The worker's key set, mirrored: ids in the order they were sent. */
+  readonly #sentKeys = new Set<number>();
   readonly #pending = new Map<number, { resolve: (page: WorkerPage) => void; reject: (error: unknown) => void }>();
 
   get failed(): boolean { return this.#failed; }
@@ -178,9 +198,17 @@ class WorkerHost implements PageWorker {
       const id = this.#nextId++;
       try {
         this.#endpoint ??= startEndpoint((data) => this.#answer(data), (error) => this.#fail(error));
+        let keyId = this.#keyIds.get(key);
+        if (keyId === undefined) this.#keyIds.set(key, keyId = this.#nextKeyId++);
+        // Cloning a CryptoKey costs ~2 µs per log of a page on Node 20: send each key once, then its id.
+        const send = !this.#sentKeys.has(keyId);
+        this.#endpoint.post(send ? { id, keyId, key, slab, entries } : { id, keyId, slab, entries });
+        if (send) {
+          this.#sentKeys.add(keyId);
+          if (this.#sentKeys.size > MAX_WORKER_KEYS) this.#sentKeys.delete(this.#sentKeys.values().next().value!);
+        }
         this.#pending.set(id, { resolve, reject });
         this.#endpoint.busy(true);
-        this.#endpoint.post({ id, key, slab, entries });
       } catch (error) { // no worker here, or a key that does not clone: this page and all later in-thread
         this.#pending.delete(id);
         this.#fail(error);

@@ -121,6 +121,16 @@ describe('decrypting a page in a worker', () => {
     expect(viaWorker.every((r) => (r as { error?: string }).error === 'LogDecryptionError')).toBe(true);
   });
 
+  it('sends each key to the worker once and again after the worker dropped it (more keys than it keeps)', async () => {
+    const worker = newPageWorker();
+    const keys = await Promise.all(Array.from({ length: 20 }, () => newKey()));
+    const pages = await Promise.all(keys.map((key) => pageOf(key, MIN_WORKER_LOGS)));
+    for (const i of [...keys.keys(), 0, 19, 1, 0]) { // 0 and 1 were dropped by then (the worker keeps 16), 19 was not
+      const logs = await logDecryptor(keys[i]!, VAULT, noCipher, 1, worker).pageAll(pages[i]!);
+      expect(logs.map((l) => (l.data as { i: number }).i), `key ${i}`).toEqual(pages[i]!.map((_, j) => j));
+    }
+  });
+
   it('decrypts in-thread when the worker is unavailable, and pages below the threshold never go to it', async () => {
     const key = await newKey();
     const page = await pageOf(key, 40);
