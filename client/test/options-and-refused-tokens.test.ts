@@ -13,7 +13,7 @@ describe('options (issue 28)', () => {
   it('HaexSyncClient.create refuses an unknown option with a UsageError naming it', () => {
     expect(() => HaexSyncClient.create({ transport, deviceNmae: 'laptop' } as never))
       .toThrow(new UsageError('HaexSyncClient.create: unknown option "deviceNmae" (known: supabase, transport, deviceName, deviceId, retry, push, '
-        + 'pageSize, autoCompact, compaction, files)'));
+        + 'pageSize, decryptWorker, autoCompact, compaction, files)'));
     expect(() => HaexSyncClient.create({ transport, device: 'x', name: 'y' } as never)).toThrow(/unknown options "device", "name"/);
     expect(() => HaexSyncClient.create({ transport, deviceName: 'laptop', deviceId: 'custom', pageSize: 10 })).not.toThrow();
   });
