@@ -18,6 +18,17 @@ create unique index devices_session_id_idx on public.devices using btree (sessio
 
 create index devices_user_id_idx on public.devices using btree (user_id);
 
+create trigger forget_checked_session_on_insert
+  after insert on public.devices
+  for each row
+  when ((new.revoked_at is not null))
+  execute function private.forget_checked_session();
+
+create trigger forget_checked_session_on_revoke
+  after update of revoked_at on public.devices
+  for each statement
+  execute function private.forget_checked_session();
+
 create policy "Users can read their own devices" on "public"."devices"
   for select
   to "authenticated"
