@@ -105,11 +105,13 @@ try {
     await sql.unsafe(`notify pgrst, 'reload config'`);
     const want = hook ? 401 : 200;
     const deadline = Date.now() + 30_000;
+    let polls = 0;
     for (;;) {
-      const res = await fetch(`http://127.0.0.1:${stack.postgrestPort}/vaults?id=eq.${randomUUID()}`, { headers: { authorization: `Bearer ${gone.token}` } });
+      const res = await fetch(`http://127.0.0.1:${stack.postgrestPort}/vaults?id=eq.${randomUUID()}&limit=0`, { headers: { authorization: `Bearer ${gone.token}` } });
       await res.arrayBuffer();
       if (res.status === want) return;
       if (Date.now() > deadline) throw new Error(`PostgREST did not switch to "${mode}" (${res.status})`);
+      if (++polls % 40 === 0) await sql.unsafe(`notify pgrst, 'reload config'`); // a reload notice can be missed under load
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   };
