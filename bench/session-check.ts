@@ -43,7 +43,7 @@ const median = (values: number[]) => {
  * that matches nothing, with the token of a session that has ended, is 401 only through the hook.
  * `limit=0`: the statement then fetches no row, so no policy runs whatever plan the vaults policy
  * gets (as a semi-join, member_vault_ids() runs first and its session check answered 401 without
- * the hook: seen twice at load 10, "PostgREST did not switch").
+ * the hook, the likely cause of "PostgREST did not switch" seen twice at load 10).
  */
 async function switchMode(run: SessionCheckRun, mode: Mode, gone: Session, checkingCallerId: string): Promise<void> {
   const { sql } = run;
