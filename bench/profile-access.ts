@@ -7,7 +7,8 @@
  *   "before-nohook"  the same functions, hook off;
  *   "now"            the functions the migrations left (this branch), hook on;
  *   "empty-hook"     "none" with the hook on and its function empty (the cost of the hook's statement);
- *   "candidate"      PROFILE_ACCESS_CANDIDATE=<sql file> applied over "now", hook on.
+ *   "candidate"      PROFILE_ACCESS_CANDIDATE=<sql file> applied over "now", hook on (PROFILE_ACCESS_UNDO=<sql
+ *                    file>: what the other modes run to undo it, e.g. drop the candidate's index).
  * Part "sql": PostgREST's transaction replayed on one connection (BEGIN, its set_config statement,
  * the hook's statement if the mode has one, the request's statement, COMMIT) for a 1-log push_logs,
  * a 1-log pull_page, a table read under RLS and `select 1`, PROFILE_SQL_CALLS (1000) each; figure:
@@ -87,6 +88,9 @@ try {
     candidate: { defs: `${nowDefs}\n${candidateFile ? readFileSync(candidateFile, 'utf8') : ''}`, hook: true },
   };
   for (const mode of modes) if (!defsOf[mode]) throw new Error(`unknown mode ${mode}`);
+  // PROFILE_ACCESS_UNDO=<sql file>: what every other mode runs to undo the candidate (e.g. drop its index).
+  const undo = process.env.PROFILE_ACCESS_UNDO ? readFileSync(process.env.PROFILE_ACCESS_UNDO, 'utf8') : '';
+  for (const [mode, def] of Object.entries(defsOf)) if (mode !== 'candidate' && undo) def.defs += `;\n${undo}`;
 
   const gone = await newSession(sql, users, 'pa-gone');
   await sql`delete from auth.sessions where user_id = ${gone.userId}`;
