@@ -1,17 +1,21 @@
 /**
- * `tsx bench/profile-push.ts`: where push_logs spends its time, without HTTP and without
+ * `tsx bench/profile-push.ts`: where the push spends its time, without HTTP and without
  * concurrency. On a throwaway stack, one connection pushes the same batches (100 logs) through
- * (a) the floor statement and (b) public.push_logs as `authenticated` with the JWT claims set, as
- * PostgREST does; then lists pg_stat_statements with track = all (the statements inside plpgsql).
+ * (a) the floor statement, (b) public.push_logs (JSON objects) and (c) public.push_log_columns
+ * (arrays, issue 25 item 3) as `authenticated` with the JWT claims set, as PostgREST does, in
+ * PROFILE_ROUNDS (5) rounds whose order rotates; prints the medians with the load average, then
+ * pg_stat_statements with track = all (the statements inside plpgsql; PROFILE_TOP rows, 16).
  * PROFILE_CANDIDATE=1 also times bench/sql/push_logs_candidate.sql (a faster shape) the same way.
  * PROFILE_CALLS (200), PROFILE_BATCH (100), PROFILE_PREFILL (logs already in the vaults, 0), PROFILE_EXPLAIN=1 (auto_explain).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import os from 'node:os';
 import postgres from 'postgres';
 import { startThrowawayStack } from '../tests/support/throwaway-stack.ts';
-import { sqlFloor } from './targets.ts';
+import { median } from './stats.ts';
+import { type BenchLog, sqlFloor } from './targets.ts';
 import { claimsOf, fillVaultSql, LogGenerator, newSession } from './workloads.ts';
 
 const N = Number(process.env.PROFILE_CALLS ?? 200);
@@ -28,37 +32,65 @@ try {
     await fillVaultSql(sql, a, prefill);
     await fillVaultSql(sql, b, prefill);
   }
+  const c = await newSession(sql, users, 'prof-c');
+  if (prefill) await fillVaultSql(sql, c, prefill);
   const floor = sqlFloor(stack.info.DB_URL, 1); // its own connection: top-level statements only
   const gen = new LogGenerator();
-  await floor.push(a, gen.batch(BATCH));
+  const asUser = (session: typeof b, call: (tx: postgres.TransactionSql) => Promise<unknown>) => {
+    const claims = claimsOf(session);
+    return sql.begin(async (tx) => {
+      await tx`select set_config('request.jwt.claims', ${claims}, true), set_config('role', 'authenticated', true)`;
+      return call(tx);
+    });
+  };
+  // What PostgREST sends for each: push_logs' JSON objects, push_log_columns' arrays (issue 25, item 3).
+  const jsonPush = (logs: BenchLog[]) => asUser(b, (tx) => tx`select public.push_logs(${b.vaultId}::uuid, ${tx.json(
+    logs.map((l) => ({ id: l.id, encrypted_data: l.encryptedData, nonce: l.nonce, haex_timestamp: l.haexTimestamp, device_id: l.deviceId })) as never)}::jsonb) as r`);
+  const columnPush = (logs: BenchLog[]) => asUser(c, (tx) => tx`select public.push_log_columns(${c.vaultId}::uuid,
+    ${logs.map((l) => l.id)}::uuid[], ${logs.map((l) => l.encryptedData)}::text[], ${logs.map((l) => l.nonce)}::text[],
+    ${logs.map((l) => l.haexTimestamp)}::text[]) as r`);
+  const shapes: Array<[string, (logs: BenchLog[]) => Promise<unknown>]> = [
+    ['floor statement', (logs) => floor.push(a, logs)],
+    ['push_logs (jsonb)', jsonPush],
+    ['push_log_columns', columnPush],
+  ];
+  for (const [, run] of shapes) await run(gen.batch(BATCH)); // warm: plans cached
   await sql`select extensions.pg_stat_statements_reset()`;
-  let t = performance.now();
-  for (let i = 0; i < N; i++) await floor.push(a, gen.batch(BATCH));
-  console.log(`floor statement:  ${((performance.now() - t) / N).toFixed(2)} ms per batch of ${BATCH} (incl. client)`);
-  const claims = claimsOf(b);
-  const asUser = (logs: object) => sql.begin(async (tx) => {
-    await tx`select set_config('request.jwt.claims', ${claims}, true), set_config('role', 'authenticated', true)`;
-    return tx`select public.push_logs(${b.vaultId}::uuid, ${tx.json(logs as never)}::jsonb) as r`;
-  });
-  const rpcBatch = () => gen.batch(BATCH).map((l) => ({ id: l.id, encrypted_data: l.encryptedData, nonce: l.nonce, haex_timestamp: l.haexTimestamp, device_id: l.deviceId }));
-  await asUser(rpcBatch());
-  t = performance.now();
-  for (let i = 0; i < N; i++) await asUser(rpcBatch());
-  console.log(`push_logs (jsonb): ${((performance.now() - t) / N).toFixed(2)} ms per batch of ${BATCH} (incl. client, BEGIN/set_config/COMMIT)`);
+  // Rounds of N calls each, the order rotated every round, so that this machine's drift falls on every shape alike.
+  const ROUNDS = Number(process.env.PROFILE_ROUNDS ?? 5);
+  const times = new Map<string, number[]>(shapes.map(([name]) => [name, []]));
+  const loadBefore = os.loadavg()[0]!.toFixed(1);
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let k = 0; k < shapes.length; k++) {
+      const [name, run] = shapes[(round + k) % shapes.length]!;
+      const t = performance.now();
+      for (let i = 0; i < N; i++) await run(gen.batch(BATCH));
+      times.get(name)!.push((performance.now() - t) / N);
+    }
+  }
+  const loadAfter = os.loadavg()[0]!.toFixed(1);
+  const floorMs = median(times.get('floor statement')!);
+  console.log(`batches of ${BATCH}, ${ROUNDS} rounds x ${N} calls, load ${loadBefore} before / ${loadAfter} after; ms per batch incl. client (median of rounds):`);
+  for (const [name, list] of times) {
+    const ms = median(list);
+    console.log(`  ${name.padEnd(18)} ${ms.toFixed(2)} ms  (${(floorMs / ms).toFixed(2)}x the floor; rounds ${list.map((x) => x.toFixed(2)).join(' ')})`);
+  }
   const top = await sql`
     select calls, round(mean_exec_time::numeric, 3) as mean_ms, round(total_exec_time::numeric) as total_ms,
            left(regexp_replace(query, '\\s+', ' ', 'g'), 110) as query
-    from extensions.pg_stat_statements where calls >= ${N} order by total_exec_time desc limit 8`;
+    from extensions.pg_stat_statements where calls >= ${N} order by total_exec_time desc limit ${Number(process.env.PROFILE_TOP ?? 16)}`;
   console.table(top.map((r) => ({ ...r })));
+  const claims = claimsOf(b);
+  const rpcBatch = () => gen.batch(BATCH).map((l) => ({ id: l.id, encrypted_data: l.encryptedData, nonce: l.nonce, haex_timestamp: l.haexTimestamp, device_id: l.deviceId }));
   if (process.env.PROFILE_CANDIDATE) {
     // The candidate shape of bench/sql/push_logs_candidate.sql, same batches, on a vault of its own.
     await sql.unsafe(readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'sql', 'push_logs_candidate.sql'), 'utf8'));
-    const c = await newSession(sql, users, 'prof-c');
-    if (prefill) await fillVaultSql(sql, c, prefill);
-    const claimsC = claimsOf(c);
+    const cand = await newSession(sql, users, 'prof-cand');
+    if (prefill) await fillVaultSql(sql, cand, prefill);
+    const claimsC = claimsOf(cand);
     const candidate = (logs: object) => sql.begin(async (tx) => {
       await tx`select set_config('request.jwt.claims', ${claimsC}, true), set_config('role', 'authenticated', true)`;
-      return tx`select bench.push_logs_candidate(${c.vaultId}::uuid, ${tx.json(logs as never)}::jsonb) as r`;
+      return tx`select bench.push_logs_candidate(${cand.vaultId}::uuid, ${tx.json(logs as never)}::jsonb) as r`;
     });
     const first = (await candidate(rpcBatch()))[0]?.r;
     if ((first as { results: unknown[] }).results.length !== BATCH) throw new Error(`candidate answered ${JSON.stringify(first).slice(0, 200)}`);
