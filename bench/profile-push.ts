@@ -95,7 +95,7 @@ try {
     const first = (await candidate(rpcBatch()))[0]?.r;
     if ((first as { results: unknown[] }).results.length !== BATCH) throw new Error(`candidate answered ${JSON.stringify(first).slice(0, 200)}`);
     await sql`select extensions.pg_stat_statements_reset()`;
-    t = performance.now();
+    const t = performance.now();
     for (let i = 0; i < N; i++) await candidate(rpcBatch());
     console.log(`candidate push_logs: ${((performance.now() - t) / N).toFixed(2)} ms per batch of ${BATCH} (incl. client, BEGIN/set_config/COMMIT)`);
     const [row] = await sql`select round(mean_exec_time::numeric, 3) as mean_ms from extensions.pg_stat_statements
