@@ -103,20 +103,46 @@ try {
     console.log(`candidate push_logs: ${row?.mean_ms} ms per call inside Postgres`);
   }
   if (process.env.PROFILE_EXPLAIN) {
-    // auto_explain of the statements inside push_logs, as notices, for one more call (plans are generic by now).
+    // auto_explain of the statements inside push_log_columns (what clients call) and of the floor
+    // statement, as notices, for a few more calls (plans are generic by now).
     const plans: string[] = [];
     const ex = postgres(stack.info.DB_URL, { max: 1, onnotice: (n) => plans.push(String(n.message)) });
     await ex`load 'auto_explain'`;
     await ex`select set_config('auto_explain.log_min_duration', '0', false), set_config('auto_explain.log_analyze', 'on', false),
                     set_config('auto_explain.log_nested_statements', 'on', false), set_config('auto_explain.log_level', 'notice', false)`;
+    const claimsC = claimsOf(c);
     for (let i = 0; i < 7; i++) {
       plans.length = 0;
+      const logs = gen.batch(BATCH);
       await ex.begin(async (tx) => {
-        await tx`select set_config('request.jwt.claims', ${claims}, true), set_config('role', 'authenticated', true)`;
-        return tx`select public.push_logs(${b.vaultId}::uuid, ${tx.json(rpcBatch() as never)}::jsonb) as r`;
+        await tx`select set_config('request.jwt.claims', ${claimsC}, true), set_config('role', 'authenticated', true)`;
+        return tx`select public.push_log_columns(${c.vaultId}::uuid, ${logs.map((l) => l.id)}::uuid[],
+          ${logs.map((l) => l.encryptedData)}::text[], ${logs.map((l) => l.nonce)}::text[], ${logs.map((l) => l.haexTimestamp)}::text[]) as r`;
       });
     }
-    console.log(plans.filter((p) => Number(/duration: ([\d.]+)/.exec(p)?.[1]) > 0.5).map((p) => p.replace(/Query Parameters:.*\n/, '')).join('\n\n'));
+    console.log(plans.filter((p) => Number(/duration: ([\d.]+)/.exec(p)?.[1]) > 0.2).map((p) => p.replace(/Query Parameters:.*\n/, '')).join('\n\n'));
+    for (let i = 0; i < 7; i++) {
+      plans.length = 0;
+      const logs = gen.batch(BATCH);
+      let bytes = 0;
+      for (const log of logs) bytes += log.encryptedData.length + log.nonce.length + log.haexTimestamp.length;
+      await ex`
+        with v as (
+          update public.vaults set last_sequence = last_sequence + ${BATCH}, bytes = bytes + ${bytes}, updated_at = now()
+          where id = ${a.vaultId}
+          returning last_sequence - ${BATCH}::bigint as base, owner_id
+        ), ins as (
+          insert into public.sync_logs (vault_id, sequence, id, author_id, device_id, encrypted_data, nonce, haex_timestamp)
+          select ${a.vaultId}::uuid, v.base + t.ord, t.id, v.owner_id, t.device_id, t.data, t.nonce, t.ts
+          from v, unnest(${logs.map((l) => l.id)}::uuid[], ${logs.map((l) => l.encryptedData)}::text[],
+                         ${logs.map((l) => l.nonce)}::text[], ${logs.map((l) => l.haexTimestamp)}::text[],
+                         ${logs.map((l) => l.deviceId)}::text[]) with ordinality as t(id, data, nonce, ts, device_id, ord)
+          returning sequence
+        )
+        select max(sequence)::text as last from ins`;
+    }
+    console.log('--- floor ---');
+    console.log(plans.filter((p) => Number(/duration: ([\d.]+)/.exec(p)?.[1]) > 0.2).map((p) => p.replace(/Query Parameters:.*\n/, '')).join('\n\n'));
     await ex.end();
   }
   await floor.close();
