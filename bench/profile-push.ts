@@ -5,6 +5,7 @@
  * (arrays, issue 25 item 3) as `authenticated` with the JWT claims set, as PostgREST does, in
  * PROFILE_ROUNDS (5) rounds whose order rotates; prints the medians with the load average, then
  * pg_stat_statements with track = all (the statements inside plpgsql; PROFILE_TOP rows, 16).
+ * PROFILE_BEFORE=1 adds push_logs as it was before item 3 (bench/sql/push_logs_before.sql) to the rounds.
  * PROFILE_CANDIDATE=1 also times bench/sql/push_logs_candidate.sql (a faster shape) the same way.
  * PROFILE_CALLS (200), PROFILE_BATCH (100), PROFILE_PREFILL (logs already in the vaults, 0), PROFILE_EXPLAIN=1 (auto_explain).
  */
@@ -54,6 +55,16 @@ try {
     ['push_logs (jsonb)', jsonPush],
     ['push_log_columns', columnPush],
   ];
+  if (process.env.PROFILE_BEFORE) {
+    // push_logs as it was before issue 25 item 3 (bench/sql/push_logs_before.sql), on a vault of its own.
+    await sql.unsafe(readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'sql', 'push_logs_before.sql'), 'utf8'));
+    await sql`grant usage on schema bench to authenticated`;
+    await sql`grant execute on function bench.push_logs_before(uuid, jsonb) to authenticated`;
+    const d = await newSession(sql, users, 'prof-before');
+    if (prefill) await fillVaultSql(sql, d, prefill);
+    shapes.push(['push_logs before', (logs) => asUser(d, (tx) => tx`select bench.push_logs_before(${d.vaultId}::uuid, ${tx.json(
+      logs.map((l) => ({ id: l.id, encrypted_data: l.encryptedData, nonce: l.nonce, haex_timestamp: l.haexTimestamp, device_id: l.deviceId })) as never)}::jsonb) as r`)]);
+  }
   for (const [, run] of shapes) await run(gen.batch(BATCH)); // warm: plans cached
   await sql`select extensions.pg_stat_statements_reset()`;
   // Rounds of N calls each, the order rotated every round, so that this machine's drift falls on every shape alike.
