@@ -5,6 +5,8 @@
  * (arrays, issue 25 item 3) as `authenticated` with the JWT claims set, as PostgREST does, in
  * PROFILE_ROUNDS (5) rounds whose order rotates; prints the medians with the load average, then
  * pg_stat_statements with track = all (the statements inside plpgsql; PROFILE_TOP rows, 16).
+ * PROFILE_SQL=<file> runs a SQL file on the throwaway database first (a variant of a function to time).
+ * PROFILE_DROP_FKS=1 drops sync_logs' two foreign keys first (what their per-row checks cost, floor included).
  * PROFILE_BEFORE=1 adds push_logs as it was before item 3 (bench/sql/push_logs_before.sql) to the rounds.
  * PROFILE_CANDIDATE=1 also times bench/sql/push_logs_candidate.sql (a faster shape) the same way.
  * PROFILE_CALLS (200), PROFILE_BATCH (100), PROFILE_PREFILL (logs already in the vaults, 0), PROFILE_EXPLAIN=1 (auto_explain).
@@ -26,6 +28,12 @@ try {
   const sql = postgres(stack.info.DB_URL, { max: 1, onnotice: () => {}, connection: { 'pg_stat_statements.track': 'all' } });
   const users = { dbUrl: stack.info.DB_URL, jwtSecret: stack.info.JWT_SECRET, apiUrl: stack.info.API_URL };
   await sql`create extension if not exists pg_stat_statements schema extensions`;
+  // A variant to time in place of what the migrations built (e.g. a function body changed), run first.
+  if (process.env.PROFILE_SQL) await sql.unsafe(readFileSync(process.env.PROFILE_SQL, 'utf8'));
+  if (process.env.PROFILE_DROP_FKS) {
+    // What the two foreign keys of sync_logs cost (measurement only: the migrations keep both).
+    await sql`alter table public.sync_logs drop constraint sync_logs_vault_id_fkey, drop constraint sync_logs_author_id_fkey`;
+  }
   const a = await newSession(sql, users, 'prof-a');
   const b = await newSession(sql, users, 'prof-b');
   const prefill = Number(process.env.PROFILE_PREFILL ?? 0); // logs already in both vaults
@@ -35,7 +43,7 @@ try {
   }
   const c = await newSession(sql, users, 'prof-c');
   if (prefill) await fillVaultSql(sql, c, prefill);
-  const floor = sqlFloor(stack.info.DB_URL, 1); // its own connection: top-level statements only
+  const floor = sqlFloor(stack.info.DB_URL, 1, 'profile-push-floor'); // its own connection: top-level statements only
   const gen = new LogGenerator();
   const asUser = (session: typeof b, call: (tx: postgres.TransactionSql) => Promise<unknown>) => {
     const claims = claimsOf(session);
@@ -66,6 +74,15 @@ try {
       logs.map((l) => ({ id: l.id, encrypted_data: l.encryptedData, nonce: l.nonce, haex_timestamp: l.haexTimestamp, device_id: l.deviceId })) as never)}::jsonb) as r`)]);
   }
   for (const [, run] of shapes) await run(gen.batch(BATCH)); // warm: plans cached
+  // CPU time of the two backends (/proc/<pid>/stat utime + stime): what a shape costs PostgreSQL,
+  // whatever else runs on the machine (wall times on these shared cores are not).
+  const ownPid = Number((await sql`select pg_backend_pid() as pid`)[0]!.pid);
+  const floorPid = Number((await sql`select pid from pg_stat_activity where application_name = 'profile-push-floor'`)[0]!.pid);
+  const cpuMs = (pid: number) => {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 1000 / 100; // utime + stime, in ticks of 1/100 s (CLK_TCK)
+  };
+  const cpu = new Map<string, number>(shapes.map(([name]) => [name, 0]));
   await sql`select extensions.pg_stat_statements_reset()`;
   // Rounds of N calls each, the order rotated every round, so that this machine's drift falls on every shape alike.
   const ROUNDS = Number(process.env.PROFILE_ROUNDS ?? 5);
@@ -74,9 +91,12 @@ try {
   for (let round = 0; round < ROUNDS; round++) {
     for (let k = 0; k < shapes.length; k++) {
       const [name, run] = shapes[(round + k) % shapes.length]!;
+      const pid = name === 'floor statement' ? floorPid : ownPid;
+      const c0 = cpuMs(pid);
       const t = performance.now();
       for (let i = 0; i < N; i++) await run(gen.batch(BATCH));
       times.get(name)!.push((performance.now() - t) / N);
+      cpu.set(name, cpu.get(name)! + cpuMs(pid) - c0);
     }
   }
   const loadAfter = os.loadavg()[0]!.toFixed(1);
@@ -85,6 +105,12 @@ try {
   for (const [name, list] of times) {
     const ms = median(list);
     console.log(`  ${name.padEnd(18)} ${ms.toFixed(2)} ms  (${(floorMs / ms).toFixed(2)}x the floor; rounds ${list.map((x) => x.toFixed(2)).join(' ')})`);
+  }
+  const floorCpu = cpu.get('floor statement')! / (ROUNDS * N);
+  console.log('PostgreSQL CPU per batch (its backend, all rounds):');
+  for (const [name, total] of cpu) {
+    const per = total / (ROUNDS * N);
+    console.log(`  ${name.padEnd(18)} ${per.toFixed(2)} ms  (${(floorCpu / per).toFixed(2)}x the floor)`);
   }
   const top = await sql`
     select calls, round(mean_exec_time::numeric, 3) as mean_ms, round(total_exec_time::numeric) as total_ms,

@@ -81,8 +81,8 @@ export function postJson<T>(url: URL, headers: Record<string, string>, body: str
 
 // --- SQL floor ---------------------------------------------------------------------------------
 
-export function sqlFloor(dbUrl: string, connections: number): Target {
-  const sql = postgres(dbUrl, { max: connections, onnotice: () => {}, prepare: true });
+export function sqlFloor(dbUrl: string, connections: number, applicationName = 'postgres.js'): Target {
+  const sql = postgres(dbUrl, { max: connections, onnotice: () => {}, prepare: true, connection: { application_name: applicationName } });
   return {
     name: 'sql-floor',
     async push(session, logs) {

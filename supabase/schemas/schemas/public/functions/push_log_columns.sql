@@ -10,6 +10,7 @@ create or replace function public.push_log_columns (
   returns jsonb
   language plpgsql
   security definer
+  set plan_cache_mode to 'force_generic_plan'
   set search_path to ''
   AS $function$
 -- The push (issue 25, item 3): log i of the batch is element i of every array (0-based in errors,
@@ -17,6 +18,9 @@ create or replace function public.push_log_columns (
 -- (json_to_recordset), so a push is one typed pass over columns: no per-entry JSON parsing. A null
 -- id is generated; record_keys and key_generations may be left out (all null: no key, generation 1).
 -- What PostgREST cannot bind (a malformed uuid or integer) it refuses before this runs (400, 22P02).
+-- plan_cache_mode force_generic_plan: unnest of an array parameter makes every custom plan look
+-- cheaper than the generic one (its row estimate is the array's length), so PostgreSQL would plan
+-- each statement again on every call (measured: +0.2 ms for a 1-log push).
 declare
   uid uuid := private.caller_id();
   caller_role text;
@@ -134,6 +138,12 @@ begin
       detail = format('logs[%s].key_generation', stale_index), hint = 'stale_key_generation';
   end if;
 
+  -- A null id gets a generated one here, once, so that the statements below read ids as they are.
+  if array_position(push_log_columns.ids, null) is not null then
+    push_log_columns.ids := array(select coalesce(g.id, gen_random_uuid())
+                                  from unnest(push_log_columns.ids) with ordinality as g(id, ord) order by g.ord);
+  end if;
+
   begin
     -- A compacted id is no longer in sync_logs, so the unique index below cannot catch its re-push:
     -- for a vault ever compacted, one primary-key probe of private.compacted_log_ids per log
@@ -143,23 +153,20 @@ begin
          join private.compacted_log_ids c on c.vault_id = push_log_columns.vault_id and c.id = t.id) then
       raise unique_violation;
     end if;
-    -- Common case: no log is a duplicate, so log i gets previous_last + i. One statement. (input is
-    -- materialized, as gen_random_uuid() is volatile: a generated id is the same in the row and its wire.)
-    with input as (
-      select coalesce(t.id, gen_random_uuid()) as id, previous_last + t.ord as sequence, t.data, t.nonce, t.ts, t.rk
-      from unnest(push_log_columns.ids, push_log_columns.encrypted_data, push_log_columns.nonces,
-                  push_log_columns.haex_timestamps, push_log_columns.record_keys)
-           with ordinality as t(id, data, nonce, ts, rk, ord)
-    ),
-    inserted as (
+    -- Common case: no log is a duplicate, so log i gets previous_last + i. One statement, straight
+    -- from the arrays (ids has no nulls by now, see above: nothing volatile, nothing materialized).
+    with inserted as (
       insert into public.sync_logs as l (vault_id, sequence, id, author_id, device_id, encrypted_data, nonce, haex_timestamp,
                                     record_key, key_generation, created_at, wire)
       -- issue 19: device_id is the session's device
-      select push_log_columns.vault_id, i.sequence, i.id, uid, device, i.data, i.nonce, i.ts, i.rk, current_generation, now(),
+      select push_log_columns.vault_id, previous_last + t.ord, t.id, uid, device, t.data, t.nonce, t.ts, t.rk,
+             current_generation, now(),
              -- issue 25: the log's wire JSON, built once here instead of at every pull
-             private.log_wire(push_log_columns.vault_id, i.sequence, i.id, uid, device, i.data, i.nonce, i.ts, now(), i.rk,
-                              current_generation)
-      from input i
+             private.log_wire(push_log_columns.vault_id, previous_last + t.ord, t.id, uid, device, t.data, t.nonce, t.ts, now(),
+                              t.rk, current_generation)
+      from unnest(push_log_columns.ids, push_log_columns.encrypted_data, push_log_columns.nonces,
+                  push_log_columns.haex_timestamps, push_log_columns.record_keys)
+           with ordinality as t(id, data, nonce, ts, rk, ord)
       returning l.id, l.sequence, octet_length(l.encrypted_data) + octet_length(l.nonce) + octet_length(l.haex_timestamp) as bytes,
                 l.record_key
     ),
@@ -188,7 +195,7 @@ begin
   -- Exact path, for a batch with duplicates: each log probes the (vault_id, id) index; new ids
   -- are numbered in input order, an id repeated in the batch is stored once (first occurrence).
   with input as materialized (
-    select t.ord, coalesce(t.id, gen_random_uuid()) as id, t.data, t.nonce, t.ts, t.rk
+    select t.ord, t.id, t.data, t.nonce, t.ts, t.rk
     from unnest(push_log_columns.ids, push_log_columns.encrypted_data, push_log_columns.nonces,
                 push_log_columns.haex_timestamps, push_log_columns.record_keys)
          with ordinality as t(id, data, nonce, ts, rk, ord)
