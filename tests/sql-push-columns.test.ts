@@ -52,13 +52,16 @@ describe('push_log_columns', () => {
     expect(vault!.last_sequence).toBe(3);
   });
 
-  it('generates a null id, the same one in the row and in its wire', async () => {
+  it('generates a null id, the same one in the row and in its wire, and keeps the given ones in place', async () => {
     const { vault_id } = await createVault(alice);
-    const res = await push(vault_id, { ...columns([entry(), entry()]), ids: [null, null] });
+    const logs = [entry(), entry(), entry(), entry()];
+    const res = await push(vault_id, { ...columns(logs), ids: [null, logs[1]!.id, null, logs[3]!.id] });
     expect(res.status).toBe(200);
     const ids = res.body.results.map((r) => r.id);
-    expect(new Set(ids).size).toBe(2);
-    expect((await stored(vault_id)).map((l) => [l.id, l.wire.id])).toEqual(ids.map((id) => [id, id]));
+    expect(new Set(ids).size).toBe(4);
+    expect([ids[1], ids[3]]).toEqual([logs[1]!.id, logs[3]!.id]);
+    expect((await stored(vault_id)).map((l) => [l.id, l.wire.id, l.encrypted_data]))
+      .toEqual(ids.map((id, i) => [id, id, logs[i]!.encrypted_data]));
   });
 
   it('is idempotent by id: a retry stores nothing and answers the original sequences; an id repeated in the batch is its first occurrence', async () => {
