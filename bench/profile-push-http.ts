@@ -5,6 +5,7 @@
  *     on the throwaway database as public.push_logs_before);
  *   - "push_log_columns": the logs as arrays (bench/targets.ts postgrest-gateway, what clients send now);
  *   - "floor": the floor statement over postgres.js (bench/targets.ts sql-floor).
+ * PROFILE_EDGE=1 adds the Edge Function's push (edge-sync, through the gateway: push_log_columns' arrays).
  * Per round and shape: PROFILE_CLIENTS (4) clients, each its own vault, pushing batches of 100 for
  * PROFILE_SECONDS (3) s (W1's shape: logs/s), then PROFILE_W3 (200) sequential 1-log pushes (W3: p50).
  * Prints the medians of PROFILE_ROUNDS (5) rounds with the load average before and after. Wall
@@ -17,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { startThrowawayStack } from '../tests/support/throwaway-stack.ts';
 import { median } from './stats.ts';
-import { HttpError, postgrestGateway, postJson, type Session, sqlFloor, type StackEndpoints, type Target } from './targets.ts';
+import { edgeSync, HttpError, postgrestGateway, postJson, type Session, sqlFloor, type StackEndpoints, type Target } from './targets.ts';
 import { newSession, runLatency, runPush } from './workloads.ts';
 
 const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -55,7 +56,8 @@ try {
   const columns = { ...postgrestGateway(endpoints), name: 'push_log_columns' };
   const floor = sqlFloor(stack.info.DB_URL, CLIENTS);
   const shapes: Array<[Target, Session[]]> = [];
-  for (const target of [floor, beforeTarget, columns]) {
+  // PROFILE_EDGE=1: also the Edge Function's POST /sync/push (it sends push_log_columns the arrays).
+  for (const target of [floor, beforeTarget, columns, ...(process.env.PROFILE_EDGE ? [edgeSync(endpoints)] : [])]) {
     const sessions: Session[] = [];
     for (let i = 0; i < CLIENTS; i++) sessions.push(await newSession(sql, users, `http-${i}`));
     shapes.push([target, sessions]);
