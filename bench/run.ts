@@ -179,10 +179,9 @@ async function main() {
     }
 
     if (knobs.workloads.includes('w1') && knobs.workloads.includes('w2') && !knobs.workloads.includes('no-shared')) {
-      const privateOf = (workload: string, target: string) => rows.find((row) => row.workload === workload && row.target === target)?.value ?? null;
       await measured('shared vault', async () => {
         const sql = sqlNow;
-        rows.push(...await runSharedVault(sql!, users, targets, knobs, privateOf, progress)); // issue 18: five-member vaults
+        rows.push(...await runSharedVault(sql!, users, targets, knobs, progress)); // issue 18: five-member vaults
       });
     }
 

@@ -5,8 +5,10 @@
  * cost per log of each AES-GCM backend on the vault's first page) on stdout.
  *
  * Modes:
- *   library-rpc    client/src pullPages (pages of 1,000, WebCrypto decryption) over rpcTransport
- *                  (supabase-js, /rest/v1/rpc/pull_page through the gateway, issue 25): what an app does;
+ *   library-rpc    client/src pullPages (pages of 1,000, node:crypto decryption, in the decrypt worker
+ *                  where the machine has a core to spare) over rpcTransport (supabase-js,
+ *                  /rest/v1/rpc/pull_page through the gateway, issue 25): what an app does;
+ *   library-rpc-in-thread  the same with decryptWorker: false (every page decrypted on the calling thread);
  *   library-edge   the same over edgeFunctionTransport (/functions/v1/sync/pull);
  *   library-rpc-webcrypto  library-rpc with HAEX_SYNC_CRYPTO=webcrypto: the portable decryption path
  *                  (browsers, Tauri, Deno) measured on Node;
@@ -15,6 +17,7 @@
  *                  how fast the same catch-up is without WebCrypto's per-call cost.
  */
 import { createDecipheriv, webcrypto } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { createClient } from '@supabase/supabase-js';
 import WebSocket from 'ws';
 import { defaultLogCipher, webCryptoLogCipher } from '../client/src/aes-gcm.ts';
@@ -28,7 +31,7 @@ import { aadFor } from './w4-crypto.ts';
 
 interface Input {
   apiUrl: string; anonKey: string; token: string; vaultId: string; key: string; expected: number;
-  mode: 'library-rpc' | 'library-edge' | 'library-rpc-webcrypto' | 'stand-in-node';
+  mode: 'library-rpc' | 'library-rpc-in-thread' | 'library-edge' | 'library-rpc-webcrypto' | 'stand-in-node';
 }
 interface Row { id: string; sequence: number; encrypted_data: string; nonce: string; haex_timestamp: string; device_id: string | null }
 interface Page { logs: Row[]; has_more: boolean; next_sequence: number }
@@ -67,7 +70,8 @@ async function libraryCatchUp(onLog: (data: unknown) => void): Promise<number> {
   const key = await importKey();
   const transport = transportOf();
   let count = 0;
-  for await (const page of pullPages(transport, key as CryptoKey, input.vaultId, { pageSize: 1000 })) {
+  const decryptWorker = input.mode !== 'library-rpc-in-thread';
+  for await (const page of pullPages(transport, key as CryptoKey, input.vaultId, { pageSize: 1000, decryptWorker })) {
     for (const log of page.logs) onLog(log.data);
     count += page.logs.length;
     pageDone();
@@ -119,6 +123,7 @@ async function decryptCost(): Promise<Record<string, number>> {
 
 const LABELS: Record<Input['mode'], string> = {
   'library-rpc': 'client library, rpc transport',
+  'library-rpc-in-thread': 'client library, rpc transport, decryption in-thread',
   'library-edge': 'client library, Edge Function transport',
   'library-rpc-webcrypto': 'client library, rpc transport, WebCrypto',
   'stand-in-node': 'stand-in: rest rpc + node:crypto',
@@ -128,11 +133,13 @@ async function main() {
   sample();
   const started = performance.now();
   const cpuStart = process.cpuUsage();
+  const eluStart = performance.eventLoopUtilization();
   let seen = 0;
   const deliver = () => { seen++; };
   const count = input.mode === 'stand-in-node' ? await standInCatchUp(deliver) : await libraryCatchUp(deliver);
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuStart);
+  const mainActiveMs = performance.eventLoopUtilization(eluStart).active;
   clearInterval(sampler);
   sample();
   if (count !== input.expected || seen !== count) throw new Error(`caught up ${count} logs (${seen} delivered), expected ${input.expected}`);
@@ -142,6 +149,7 @@ async function main() {
     peakRssMiB: Math.round(peakRss / MiB), peakHeapUsedMiB: Math.round(peakHeap / MiB), retainedHeapMiB: Math.round(retainedHeap / MiB),
     maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024), cipher: input.mode === 'stand-in-node' ? 'node:crypto' : defaultLogCipher().name,
     decryptMicros, clientCpuMicrosPerLog: Math.round(((cpu.user + cpu.system) / count) * 10) / 10,
+    mainThreadMicrosPerLog: Math.round((mainActiveMs * 1000 / count) * 10) / 10,
   }));
 }
 

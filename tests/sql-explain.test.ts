@@ -13,7 +13,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { StackUser } from '../stack/users.ts';
 import { adminSql, asUser, newUser, rpc, stack } from './support/stack.ts';
@@ -29,27 +28,35 @@ function parseParams(detail: string): Array<string | null> {
   return out;
 }
 
-/** The statements (with parameter values) PostgreSQL logs while `run` runs, from the stack's log file. */
-async function loggedStatements(run: () => Promise<void>): Promise<Logged[]> {
+/**
+ * The statements (with parameter values) PostgreSQL logs while `run` runs, from the stack's log file:
+ * `run` is repeated (at most 20 times) until `complete` finds what it needs in the log. A backend
+ * applies a configuration reload only before its next command, so PostgREST's pooled connections
+ * may run the first requests after the reload unlogged; repeating the requests waits for exactly
+ * that, where a fixed pause would only guess.
+ */
+async function loggedStatements(run: () => Promise<void>, complete: (logged: Logged[]) => boolean): Promise<Logged[]> {
   const sql = adminSql();
   const logFile = path.join(stack.DATA_DIR, 'logs', 'postgres.log');
   const start = statSync(logFile).size;
   await sql`alter system set log_statement = 'all'`;
   await sql`select pg_reload_conf()`;
-  await sleep(300); // backends take the new setting before their next statement
+  let out: Logged[] = [];
   try {
-    await run();
+    for (let attempt = 0; attempt < 20 && !complete(out); attempt++) {
+      await run();
+      const lines = readFileSync(logFile).subarray(start).toString('utf8').split('\n');
+      out = [];
+      for (let i = 0; i < lines.length; i++) {
+        const m = /LOG:  execute [^:]+: (.*)$/.exec(lines[i]!);
+        if (!m) continue;
+        const detail = /DETAIL:  Parameters: (.*)$/.exec(lines[i + 1] ?? '');
+        out.push({ query: m[1]!, params: detail ? parseParams(detail[1]!) : [] });
+      }
+    }
   } finally {
     await sql`alter system reset log_statement`;
     await sql`select pg_reload_conf()`;
-  }
-  const lines = readFileSync(logFile).subarray(start).toString('utf8').split('\n');
-  const out: Logged[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const m = /LOG:  execute [^:]+: (.*)$/.exec(lines[i]!);
-    if (!m) continue;
-    const detail = /DETAIL:  Parameters: (.*)$/.exec(lines[i + 1] ?? '');
-    out.push({ query: m[1]!, params: detail ? parseParams(detail[1]!) : [] });
   }
   return out;
 }
@@ -101,6 +108,7 @@ beforeAll(async () => {
   await sql`update public.vaults set last_sequence = ${ROWS} where id = ${vaultId}`;
   await sql`analyze public.sync_logs`;
 
+  const ours = (lines: Logged[]) => lines.filter((l) => l.query.includes('"public"."pull_logs"') && (l.params[0] ?? '').includes(vaultId));
   const logged = await loggedStatements(async () => {
     const headers = { apikey: stack.ANON_KEY, authorization: `Bearer ${owner.access_token}`, 'content-type': 'application/json' };
     const rpcRes = await fetch(`${stack.API_URL}/rest/v1/rpc/pull_logs`, { method: 'POST', headers,
@@ -112,10 +120,9 @@ beforeAll(async () => {
       body: JSON.stringify({ vault_id: vaultId, after_sequence: 30_000, max_count: 999 }) });
     expect(fnRes.status).toBe(200);
     await fnRes.arrayBuffer();
-  });
-  const ours = logged.filter((l) => l.query.includes('"public"."pull_logs"') && (l.params[0] ?? '').includes(vaultId));
-  sent.rpc = ours.find((l) => l.params[0]!.includes('"max_count":1000'))!;
-  sent.function = ours.find((l) => l.params[0]!.includes('"max_count":999'))!;
+  }, (lines) => ['"max_count":1000', '"max_count":999'].every((max) => ours(lines).some((l) => l.params[0]!.includes(max))));
+  sent.rpc = ours(logged).find((l) => l.params[0]!.includes('"max_count":1000'))!;
+  sent.function = ours(logged).find((l) => l.params[0]!.includes('"max_count":999'))!;
   expect(sent.rpc, 'the rpc pull was logged').toBeDefined();
   expect(sent.function, 'the second rpc pull was logged').toBeDefined();
   expect(sent.function.query).toBe(sent.rpc.query);

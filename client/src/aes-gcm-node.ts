@@ -45,22 +45,26 @@ export function nodeLogCipher(): LogCipher | undefined {
     }
     return object;
   };
+  const decryptSync: NonNullable<LogCipher['decryptSync']> = (key, nonce, aad, sealed) => {
+    if (sealed.length < TAG_BYTES) throw new Error('ciphertext shorter than its tag');
+    const bits = (key.algorithm as { length?: number }).length ?? 256;
+    const decipher = createDecipheriv(`aes-${bits}-gcm`, keyObject(key), nonce, { authTagLength: TAG_BYTES });
+    decipher.setAAD(aad);
+    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+    const head = decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES));
+    const tail = decipher.final();
+    if (tail.length === 0) return head;
+    const out = new Uint8Array(head.length + tail.length);
+    out.set(head);
+    out.set(tail, head.length);
+    return out;
+  };
   return {
     name: 'node:crypto',
+    decryptSync,
     decrypt(key, nonce, aad, sealed) {
       try {
-        if (sealed.length < TAG_BYTES) throw new Error('ciphertext shorter than its tag');
-        const bits = (key.algorithm as { length?: number }).length ?? 256;
-        const decipher = createDecipheriv(`aes-${bits}-gcm`, keyObject(key), nonce, { authTagLength: TAG_BYTES });
-        decipher.setAAD(aad);
-        decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-        const head = decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES));
-        const tail = decipher.final();
-        if (tail.length === 0) return Promise.resolve(head);
-        const out = new Uint8Array(head.length + tail.length);
-        out.set(head);
-        out.set(tail, head.length);
-        return Promise.resolve(out);
+        return Promise.resolve(decryptSync(key, nonce, aad, sealed));
       } catch (cause) {
         return Promise.reject(cause);
       }

@@ -25,6 +25,8 @@ export interface LogCipher {
   readonly name: 'webcrypto' | 'node:crypto';
   decrypt(key: CryptoKey, nonce: Uint8Array<ArrayBuffer>, aad: Uint8Array<ArrayBuffer>, sealed: Uint8Array<ArrayBuffer>):
     Promise<Uint8Array>;
+  /** The same, synchronously (throws instead of rejecting), where the backend is synchronous (node:crypto). */
+  decryptSync?(key: CryptoKey, nonce: Uint8Array<ArrayBuffer>, aad: Uint8Array<ArrayBuffer>, sealed: Uint8Array<ArrayBuffer>): Uint8Array;
 }
 
 export const webCryptoLogCipher: LogCipher = {

@@ -50,6 +50,16 @@ import {
 } from './encoding.ts';
 import { SQL_LIMITS } from './limits.ts';
 import { defaultLogCipher, type LogCipher } from './aes-gcm.ts';
+import { ENTRY_INTS, MIN_WORKER_LOGS, type PageWorker, type WorkerPage } from './decrypt-worker.ts';
+
+/** A log decoded into the page's slab: the cipher's inputs, or the log's rejection when malformed. */
+interface Prepared {
+  at: number;
+  failed?: Promise<never>;
+  nonce?: Uint8Array<ArrayBuffer>;
+  aad?: Uint8Array<ArrayBuffer>;
+  sealed?: Uint8Array<ArrayBuffer>;
+}
 
 export const LOG_AAD_PREFIX = 'haex-sync/log/v1';
 /** AAD version of logs with a record key. */
@@ -185,10 +195,16 @@ const SUSPICIOUS = /[\u0000\uD800-\uDFFF]/;
  * ArrayBuffer per field and log: less allocation and GC). WebCrypto copies its inputs when called;
  * the buffer is never written again after a log's call anyway.
  * `cipher`: the AES-GCM backend (aes-gcm.ts): node:crypto where the runtime has it, else WebCrypto.
+ * `worker` (decrypt-worker.ts): `page` of at least MIN_WORKER_LOGS logs sends the cipher step of its
+ * well-formed logs to that worker in one batch; checks, AAD, base64, UTF-8, JSON and every error stay
+ * here, so results and errors are the same as in-thread (a worker that is unavailable: in-thread).
  */
-export function logDecryptor(key: CryptoKey, vaultId: string, cipher: LogCipher = defaultLogCipher(), keyGeneration = 1): {
+export function logDecryptor(key: CryptoKey, vaultId: string, cipher: LogCipher = defaultLogCipher(), keyGeneration = 1,
+  worker?: PageWorker): {
   one: (log: StoredLog) => Promise<DecryptedLog>;
   page: (logs: readonly StoredLog[]) => Array<Promise<DecryptedLog>>;
+  /** The whole page, or the first failing log's error in sequence order (one promise per page on the worker path). */
+  pageAll: (logs: readonly StoredLog[]) => Promise<DecryptedLog[]>;
 } {
   // An invalid vault id fails every log as "malformed" (as decryptLog always did), not the call.
   let prefix: Uint8Array | undefined, prefixV2: Uint8Array | undefined, badVault: unknown;
@@ -206,10 +222,13 @@ export function logDecryptor(key: CryptoKey, vaultId: string, cipher: LogCipher 
     + 3 * (len(log.id) + len(log.haexTimestamp) + len(log.deviceId) + len(log.recordKey) + 3)
     + LOG_NONCE_BYTES + Math.max(0, typeof log.encryptedData === 'string' ? base64ByteLength(log.encryptedData) : 0);
 
-  /** Decodes the log's inputs into slab[at..] and starts its decryption; returns the promise and the next free offset. */
-  const decryptAt = (log: StoredLog, slab: Uint8Array<ArrayBuffer>, at: number): [Promise<DecryptedLog>, number] => {
-    const fail = (reason: string, cause?: unknown) =>
-      Promise.reject(new LogDecryptionError(vaultId, String(log.id), log.sequence, reason, { cause }));
+  /**
+   * Decodes the log's inputs into slab[at..]; returns the next free offset and either the views to
+   * decrypt or the log's rejected result (a malformed log never reaches a cipher).
+   */
+  const prepareAt = (log: StoredLog, slab: Uint8Array<ArrayBuffer>, at: number): Prepared => {
+    const fail = (reason: string, cause?: unknown): Prepared =>
+      ({ at, failed: Promise.reject(new LogDecryptionError(vaultId, String(log.id), log.sequence, reason, { cause })) });
     let aad: Uint8Array<ArrayBuffer>, nonce: Uint8Array<ArrayBuffer>, sealed: Uint8Array<ArrayBuffer>;
     try {
       if (prefix === undefined || prefixV2 === undefined) throw badVault;
@@ -232,10 +251,10 @@ export function logDecryptor(key: CryptoKey, vaultId: string, cipher: LogCipher 
       if (recordKey != null || keyGeneration > 1) at += utf8Into(`\u0000${recordKey ?? ''}`, slab, at);
       aad = slab.subarray(start, at);
       const nonceBytes = typeof log.nonce === 'string' ? base64ByteLength(log.nonce) : -1;
-      if (nonceBytes > LOG_NONCE_BYTES) return [fail(`nonce has ${nonceBytes} bytes, expected ${LOG_NONCE_BYTES}`), at];
+      if (nonceBytes > LOG_NONCE_BYTES) return fail(`nonce has ${nonceBytes} bytes, expected ${LOG_NONCE_BYTES}`);
       const n = decodeBase64Into(log.nonce, slab, at);
       if (n < 0) throw new UsageError('nonce is not padded base64');
-      if (n !== LOG_NONCE_BYTES) return [fail(`nonce has ${n} bytes, expected ${LOG_NONCE_BYTES}`), at];
+      if (n !== LOG_NONCE_BYTES) return fail(`nonce has ${n} bytes, expected ${LOG_NONCE_BYTES}`);
       nonce = slab.subarray(at, at + n);
       at += n;
       const d = decodeBase64Into(log.encryptedData, slab, at);
@@ -243,39 +262,134 @@ export function logDecryptor(key: CryptoKey, vaultId: string, cipher: LogCipher 
       sealed = slab.subarray(at, at + d);
       at += d;
     } catch (cause) {
-      return [fail(`malformed log: ${(cause as Error).message}`, cause), at];
+      return fail(`malformed log: ${(cause as Error).message}`, cause);
     }
-    return [finish(log, cipher.decrypt(key, nonce, aad, sealed)), at];
+    return { at, nonce, aad, sealed };
+  };
+  const decryptAt = (log: StoredLog, slab: Uint8Array<ArrayBuffer>, at: number): [Promise<DecryptedLog>, number] => {
+    const p = prepareAt(log, slab, at);
+    return [p.failed ?? finish(log, cipher.decrypt(key, p.nonce!, p.aad!, p.sealed!)), p.at];
   };
 
+  /** The decrypted log of an authenticated plaintext; throws LogDecryptionError when it is not UTF-8 JSON. */
+  const opened = (log: StoredLog, plaintext: Uint8Array): DecryptedLog => {
+    let data: unknown;
+    try {
+      data = JSON.parse(fromUtf8(plaintext));
+    } catch (cause) {
+      throw new LogDecryptionError(vaultId, String(log.id), log.sequence, 'authenticated but not UTF-8 JSON', { cause });
+    }
+    return {
+      id: log.id, sequence: log.sequence, haexTimestamp: log.haexTimestamp, deviceId: log.deviceId ?? null,
+      recordKey: log.recordKey ?? null, createdAt: log.createdAt, data,
+    };
+  };
+  const refused = (log: StoredLog, cause: unknown) => new LogDecryptionError(vaultId, String(log.id), log.sequence,
+    'authentication failed (altered, moved from another vault, or another key)', { cause });
   // Plain .then (no async function): one promise less per log.
   const finish = (log: StoredLog, decrypting: Promise<Uint8Array>): Promise<DecryptedLog> => decrypting.then(
-    (plaintext) => {
-      let data: unknown;
-      try {
-        data = JSON.parse(fromUtf8(plaintext));
-      } catch (cause) {
-        throw new LogDecryptionError(vaultId, String(log.id), log.sequence, 'authenticated but not UTF-8 JSON', { cause });
-      }
-      return {
-        id: log.id, sequence: log.sequence, haexTimestamp: log.haexTimestamp, deviceId: log.deviceId ?? null,
-        recordKey: log.recordKey ?? null, createdAt: log.createdAt, data,
-      };
-    },
-    (cause: unknown) => {
-      throw new LogDecryptionError(vaultId, String(log.id), log.sequence,
-        'authentication failed (altered, moved from another vault, or another key)', { cause });
-    });
+    (plaintext) => opened(log, plaintext), (cause: unknown) => { throw refused(log, cause); });
+
+  /** Prepares every log of the page into one slab: [slab, per-log Prepared, bytes used]. */
+  const prepareAll = (logs: readonly StoredLog[]): [Uint8Array<ArrayBuffer>, Prepared[], number] => {
+    let size = 0;
+    for (const log of logs) size += room(log);
+    const slab = new Uint8Array(size);
+    const prepared = new Array<Prepared>(logs.length);
+    let at = 0;
+    for (let i = 0; i < logs.length; i++) at = (prepared[i] = prepareAt(logs[i]!, slab, at)).at;
+    return [slab, prepared, at];
+  };
+  /** The worker's batch of the well-formed logs (5 offsets each), and their indexes in the page. */
+  const batchOf = (prepared: Prepared[]): [Int32Array, number[]] => {
+    const entries = new Int32Array(prepared.length * ENTRY_INTS);
+    const indexes: number[] = [];
+    for (let i = 0; i < prepared.length; i++) {
+      const { failed, nonce, aad, sealed } = prepared[i]!;
+      if (failed) continue;
+      const e = indexes.length * ENTRY_INTS;
+      entries[e] = nonce!.byteOffset;
+      entries[e + 1] = aad!.byteOffset;
+      entries[e + 2] = aad!.length;
+      entries[e + 3] = sealed!.byteOffset;
+      entries[e + 4] = sealed!.length;
+      indexes.push(i);
+    }
+    return [entries.subarray(0, indexes.length * ENTRY_INTS), indexes];
+  };
+  /** Plaintext j of a worker's answer, or the cipher's error. */
+  const plaintextOf = (page: WorkerPage, j: number): Uint8Array | Error => {
+    const failure = page.errors?.[j];
+    return failure != null ? new Error(failure) : page.plain.subarray(j === 0 ? 0 : page.ends[j - 1]!, page.ends[j]!);
+  };
+  const inThread = (logs: readonly StoredLog[]) => {
+    const [slab, prepared] = prepareAll(logs);
+    return prepared.map((p, i) => p.failed ?? finish(logs[i]!, cipher.decrypt(key, p.nonce!, p.aad!, p.sealed!)));
+  };
+  /** Rejects with the first failing log in sequence order. */
+  const firstFailure = async (results: Array<Promise<DecryptedLog>>): Promise<DecryptedLog[]> => {
+    try {
+      return await Promise.all(results);
+    } catch {
+      const settled = await Promise.allSettled(results);
+      throw (settled.find((s) => s.status === 'rejected') as PromiseRejectedResult).reason;
+    }
+  };
 
   return {
     one: (log) => decryptAt(log, new Uint8Array(room(log)), 0)[0],
     page: (logs) => {
-      let size = 0;
-      for (const log of logs) size += room(log);
-      const slab = new Uint8Array(size);
-      const out = new Array<Promise<DecryptedLog>>(logs.length);
-      let at = 0;
-      for (let i = 0; i < logs.length; i++) [out[i], at] = decryptAt(logs[i]!, slab, at);
+      if (!worker || logs.length < MIN_WORKER_LOGS) return inThread(logs);
+      const [slab, prepared, used] = prepareAll(logs);
+      const [entries, indexes] = batchOf(prepared);
+      const out: Array<Promise<DecryptedLog>> = prepared.map((p) => p.failed!);
+      if (indexes.length === 0) return out;
+      // A worker that is unavailable (never started, died) answers null: that batch runs in-thread.
+      const answer = worker.decrypt(key, slab.subarray(0, used), entries).then((page) => page, () => null);
+      indexes.forEach((index, j) => {
+        const p = prepared[index]!;
+        out[index] = finish(logs[index]!, answer.then((page) => {
+          if (!page) return cipher.decrypt(key, p.nonce!, p.aad!, p.sealed!);
+          const plaintext = plaintextOf(page, j);
+          if (plaintext instanceof Error) throw plaintext;
+          return plaintext;
+        }));
+      });
+      return out;
+    },
+    pageAll: async (logs) => {
+      if ((!worker || logs.length < MIN_WORKER_LOGS) && cipher.decryptSync) { // node:crypto in-thread: no promise per log
+        const [, prepared] = prepareAll(logs);
+        for (const p of prepared) p.failed?.catch(() => {}); // only the first is awaited below: the others must not go unhandled
+        const out = new Array<DecryptedLog>(logs.length);
+        for (let i = 0; i < logs.length; i++) {
+          const p = prepared[i]!;
+          if (p.failed) return await p.failed;
+          let plaintext: Uint8Array;
+          try {
+            plaintext = cipher.decryptSync(key, p.nonce!, p.aad!, p.sealed!);
+          } catch (cause) {
+            throw refused(logs[i]!, cause);
+          }
+          out[i] = opened(logs[i]!, plaintext);
+        }
+        return out;
+      }
+      if (!worker || logs.length < MIN_WORKER_LOGS) return await firstFailure(inThread(logs));
+      // One promise for the page (not two per log): the worker's answer is opened log by log in order.
+      const [slab, prepared, used] = prepareAll(logs);
+      for (const p of prepared) p.failed?.catch(() => {}); // only the first is awaited below: the others must not go unhandled
+      const [entries, indexes] = batchOf(prepared);
+      const page = indexes.length === 0 ? undefined : await worker.decrypt(key, slab.subarray(0, used), entries).catch(() => null);
+      if (page === null) return await firstFailure(inThread(logs));
+      const out = new Array<DecryptedLog>(logs.length);
+      for (let i = 0, j = 0; i < logs.length; i++) {
+        const p = prepared[i]!;
+        if (p.failed) return await p.failed;
+        const plaintext = plaintextOf(page!, j++);
+        if (plaintext instanceof Error) throw refused(logs[i]!, plaintext);
+        out[i] = opened(logs[i]!, plaintext);
+      }
       return out;
     },
   };

@@ -9,6 +9,8 @@
  *   sequence) is requested and sent, and only then is this page decrypted (aes-gcm.ts: node:crypto on
  *   Node, WebCrypto elsewhere), so the server's work on the next page overlaps this page's decryption
  *   and the consumer's work; nothing further is requested until the consumer asks for the next page.
+ *   Where the runtime has a core to spare, the cipher step runs in a worker (decrypt-worker.ts;
+ *   option decryptWorker), so this thread receives and parses the next page meanwhile.
  *   Memory does not grow with the vault's size. (A consumer that stops early leaves one page fetched
  *   for nothing.)
  * - Each answer carries the page's state from the server, read in the snapshot of the page:
@@ -36,6 +38,7 @@
  */
 import { SequenceGapError, UsageError } from './errors.ts';
 import { SQL_LIMITS } from './limits.ts';
+import { sharedPageWorker } from './decrypt-worker.ts';
 import { type DecryptedLog, logDecryptor, type StoredLog } from './log-crypto.ts';
 import { type RetryPolicy, withRetry } from './retry.ts';
 import type { SyncTransport } from './transport/types.ts';
@@ -50,6 +53,11 @@ export interface PullOptions {
   pageSize?: number;
   retry?: RetryPolicy;
   signal?: AbortSignal;
+  /**
+   * Decrypt pages in a worker thread (decrypt-worker.ts) where the runtime has a core to spare
+   * (default true); false: always in this thread. Same results and errors either way.
+   */
+  decryptWorker?: boolean;
 }
 
 export interface PullPage {
@@ -72,13 +80,14 @@ export async function* pullPages(transport: SyncTransport, key: CryptoKey | KeyF
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) {
     throw new UsageError(`pageSize must be 1 to ${MAX_PAGE_SIZE}`);
   }
+  const worker = options.decryptWorker === false ? undefined : sharedPageWorker();
   const decryptors = new Map<number, Promise<ReturnType<typeof logDecryptor>>>();
   const decryptorFor = (generation: number) => {
     let d = decryptors.get(generation);
     if (!d) {
       d = typeof key === 'function'
-        ? key(generation).then((k) => logDecryptor(k, vaultId, undefined, generation))
-        : Promise.resolve(logDecryptor(key, vaultId, undefined, generation));
+        ? key(generation).then((k) => logDecryptor(k, vaultId, undefined, generation, worker))
+        : Promise.resolve(logDecryptor(key, vaultId, undefined, generation, worker));
       decryptors.set(generation, d);
       d.catch(() => decryptors.delete(generation)); // a missing grant may arrive later: ask again next time
     }
@@ -115,9 +124,8 @@ export async function* pullPages(transport: SyncTransport, key: CryptoKey | KeyF
   /** Decrypts a page; rejects with the FIRST failing log in sequence order. */
   const decryptPage = async (logs: readonly StoredLog[]): Promise<DecryptedLog[]> => {
     const first = logs[0]?.keyGeneration ?? 1;
-    const pending = logs.every((l) => (l.keyGeneration ?? 1) === first)
-      ? (await decryptorFor(first)).page(logs)
-      : logs.map((l) => decryptorFor(l.keyGeneration ?? 1).then((d) => d.one(l)));
+    if (logs.every((l) => (l.keyGeneration ?? 1) === first)) return await (await decryptorFor(first)).pageAll(logs);
+    const pending = logs.map((l) => decryptorFor(l.keyGeneration ?? 1).then((d) => d.one(l)));
     try {
       return await Promise.all(pending);
     } catch {

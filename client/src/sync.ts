@@ -65,6 +65,11 @@ export interface HaexSyncClientOptions {
   /** Default page size of pulls (1..1000, default 1000). */
   pageSize?: number;
   /**
+   * Decrypt pulled pages in a worker thread where the runtime has a core to spare (default true;
+   * Node and browsers, not Deno); false: always in the calling thread. Same logs and errors either way.
+   */
+  decryptWorker?: boolean;
+  /**
    * Compact in the background when a push's answer says it is due (default true). The push returns
    * as soon as its logs are stored; compaction runs afterwards as separate requests (compaction.ts:
    * one run per Vault, backing off when another compaction is busy, stoppable with
@@ -85,8 +90,8 @@ const INVITEE_WITHOUT_IDENTITY = 'the invitee (this user) has not unlocked an id
   + 'call client.unlockIdentity(secret) before accepting an invitation or joining by link';
 
 const CLIENT_OPTIONS: Record<keyof HaexSyncClientOptions, true> = {
-  supabase: true, transport: true, deviceName: true, deviceId: true, retry: true, push: true, pageSize: true, autoCompact: true,
-  compaction: true, files: true,
+  supabase: true, transport: true, deviceName: true, deviceId: true, retry: true, push: true, pageSize: true, decryptWorker: true,
+  autoCompact: true, compaction: true, files: true,
 };
 
 export class HaexSyncClient {
@@ -96,13 +101,16 @@ export class HaexSyncClient {
   /** UsageError for an option it does not know (a misspelt `deviceName` would otherwise be ignored). */
   static create(options: HaexSyncClientOptions): HaexSyncClient {
     refuseUnknownOptions('HaexSyncClient.create', options, CLIENT_OPTIONS);
+    if (options.decryptWorker !== undefined && typeof options.decryptWorker !== 'boolean') {
+      throw new UsageError('HaexSyncClient.create: decryptWorker must be true or false');
+    }
     const transport = options.transport ?? (options.supabase ? rpcTransport(options.supabase) : undefined);
     if (!transport) throw new TypeError('HaexSyncClient.create needs `supabase` or `transport`');
     const retry = options.retry ?? {};
     const devices = hasDevices(transport) ? new DeviceRegistry(transport, options.deviceName ?? null, retry) : undefined;
     return new HaexSyncClient({
       transport, supabase: options.supabase, deviceId: options.deviceId ?? null, devices, retry, push: options.push ?? {},
-      pageSize: options.pageSize, autoCompact: options.autoCompact ?? true, compaction: options.compaction ?? {},
+      pageSize: options.pageSize, decryptWorker: options.decryptWorker, autoCompact: options.autoCompact ?? true, compaction: options.compaction ?? {},
       sharing: { pins: new Map() }, files: options.files,
     });
   }

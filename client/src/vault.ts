@@ -37,6 +37,8 @@ export interface Settings {
   retry: RetryPolicy;
   push: BatchOptions;
   pageSize: number | undefined;
+  /** HaexSyncClientOptions.decryptWorker (undefined: the default). */
+  decryptWorker?: boolean;
   autoCompact: boolean;
   compaction: CompactionOptions;
   /** Chunk size and parallel transfers of files (HaexSyncClientOptions.files). */
@@ -188,7 +190,7 @@ export class Vault {
   /** Decrypted pages after `afterSequence`, one at a time. */
   pull(afterSequence = 0, options: Omit<PullOptions, 'afterSequence' | 'retry'> = {}): AsyncGenerator<PullPage, void, undefined> {
     return pullPages(this.#s.transport, (generation) => this.#ring.keyFor(generation), this.vaultId,
-      { pageSize: this.#s.pageSize, ...options, afterSequence, retry: this.#s.retry });
+      { pageSize: this.#s.pageSize, decryptWorker: this.#s.decryptWorker, ...options, afterSequence, retry: this.#s.retry });
   }
 
   /** Push `pending`, then pull and apply everything after `cursor`. Returns the new cursor. */

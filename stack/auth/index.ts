@@ -1,6 +1,6 @@
 /**
  * The embedded stack's stand-in for Supabase Auth (GoTrue), served in-process behind the gateway
- * at /auth/v1. It is held to GoTrue's contract: wire formats and error codes (routes.ts,
+ * at /auth/v1. It is held to GoTrue's contract: wire formats and error codes (routes.ts, admin-routes.ts,
  * errors.ts), tokens (tokens.ts), sessions and refresh rules (sessions.ts) and GoTrue's own tables
  * (users.ts; sql/bootstrap/auth.sql creates them). docs/auth.md describes what it serves and where
  * it differs.
@@ -41,7 +41,15 @@ export function createAuthService(options: {
   /** The stack's shared verifier (one cache for Auth, gateway and Realtime); one of its own if absent. */
   verifier?: JwtVerifier;
 }): AuthService {
-  const sql = postgres(options.dbUrl, { max: 8, onnotice: () => {}, connection: { application_name: 'haex-sync auth' } });
+  // Auth's statements carry secrets as bind parameters (each new session's refresh-token HMAC key).
+  // Its sessions never write parameter values to the server log, whatever statement or duration
+  // logging someone turns on for the cluster (tests/sql-explain.test.ts sets log_statement = 'all'
+  // for a moment on the shared test stack). Superuser-only settings: Auth connects as the superuser.
+  // Strings: postgres.js leaves out startup parameters whose value is falsy (a number 0).
+  const sql = postgres(options.dbUrl, {
+    max: 8, onnotice: () => {},
+    connection: { application_name: 'haex-sync auth', log_parameter_max_length: '0', log_parameter_max_length_on_error: '0' },
+  });
   const ctx: AuthContext = {
     sql,
     tokens: tokenSettingsFor(options.settings, options.jwtSecret, options.apiUrl, options.signingKeys),

@@ -7,23 +7,22 @@
  *   POST /token?grant_type=refresh_token          { refresh_token }
  *   GET  /user, PUT /user                         { password?, data? }       (user's access token)
  *   POST /logout?scope=global|local|others        (user's access token)
- *   GET|POST /admin/users, GET|PUT|DELETE /admin/users/ID                    (service-role token)
- * Bodies are JSON (or form-encoded for /token), at most 1 MiB. Errors: errors.ts. A Hono app: an
- * unknown path is 404 `not_found`, another method on /admin/users[/ID] 405 `method_not_allowed`.
+ *   GET|POST /admin/users, GET|PUT|DELETE /admin/users/ID   (service-role token; admin-routes.ts)
+ * Bodies are JSON (or form-encoded for /token), at most 1 MiB (request.ts). Errors: errors.ts. A Hono
+ * app: an unknown path is 404 `not_found`.
  */
 import { randomUUID } from 'node:crypto';
-import { type Context, Hono } from 'hono';
-import type { ServiceEnv } from '../http.ts';
-import { bearerToken, type JwtClaims, type JwtVerifier, type PublicJwk } from '../jwt.ts';
-import {
-  AuthError, badRequest, errorResponse, forbidden, jsonResponse, notFound, unprocessable, validationFailed,
-} from './errors.ts';
+import { Hono } from 'hono';
+import type { JwtVerifier, PublicJwk } from '../jwt.ts';
+import { adminUserRoutes } from './admin-routes.ts';
+import { badRequest, errorResponse, forbidden, notFound, unprocessable, validationFailed } from './errors.ts';
 import { checkPasswordStrength, verifyPassword } from './password.ts';
 import type { RateLimiter } from './rate-limit.ts';
-import { findSession, issueSession, logout, refreshSession, type ClientInfo, type TokenSettings } from './sessions.ts';
 import {
-  createUser, deleteUser, findUserByEmail, findUserById, isBanned, listUsers, updateUser, userJson, type UserRow,
-} from './users.ts';
+  bearerClaims, type AuthEnv, type Call, objectField, readBody, respond, stringField, UUID, validEmail,
+} from './request.ts';
+import { findSession, issueSession, logout, refreshSession, type ClientInfo, type TokenSettings } from './sessions.ts';
+import { createUser, findUserByEmail, findUserById, isBanned, updateUser, userJson } from './users.ts';
 import type postgres from 'postgres';
 
 export interface AuthContext {
@@ -41,89 +40,11 @@ export interface AuthContext {
   log: (line: string) => void;
 }
 
-type Body = Record<string, unknown>;
-/** `c.env.authorization`: what the gateway forwards (it maps API keys to JWTs), not the raw header. */
-type AuthEnv = ServiceEnv;
-/** One request to the Auth service. */
-type Call = Context<AuthEnv>;
-const MAX_BODY_BYTES = 1 << 20;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-// GoTrue validates with checkmail's format rule: a local part, @, and a domain with a dot-free-or-dotted host.
-const EMAIL = /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
-
-/**
- * GoTrue's retrieveRequestParams: the body must be JSON, an empty one included ("unexpected end of
- * JSON input"), except where GoTrue reads it only when present (`optional`: DELETE /admin/users/ID).
- */
-async function readBody(c: Call, optional = false): Promise<Body> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = c.req.raw.body?.getReader();
-  for (let read = await reader?.read(); read && !read.done; read = await reader!.read()) {
-    const chunk = read.value;
-    size += chunk.length;
-    // GoTrue's limitRequestBody (http.MaxBytesReader, 1 MiB).
-    if (size > MAX_BODY_BYTES) {
-      await reader!.cancel();
-      throw new AuthError(413, 'request_entity_too_large', `Request body too large (max ${MAX_BODY_BYTES} bytes)`);
-    }
-    chunks.push(chunk);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  if (optional && text === '') return {};
-  if (text.trim() === '') throw badRequest('bad_json', 'Could not parse request body as JSON: unexpected end of JSON input');
-  if ((c.req.header('content-type') ?? '').startsWith('application/x-www-form-urlencoded')) {
-    return Object.fromEntries(new URLSearchParams(text));
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw badRequest('bad_json', `Could not parse request body as JSON: ${(error as Error).message}`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw badRequest('bad_json', 'Could not parse request body as JSON: expected an object');
-  }
-  return parsed as Body;
-}
-
-function stringField(body: Body, name: string): string | undefined {
-  const value = body[name];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'string') throw badRequest('bad_json', `Could not parse request body as JSON: ${name} must be a string`);
-  return value;
-}
-
-function objectField(body: Body, name: string): Body | undefined {
-  const value = body[name];
-  if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'object' || Array.isArray(value)) {
-    throw badRequest('bad_json', `Could not parse request body as JSON: ${name} must be an object`);
-  }
-  return value as Body;
-}
-
-/** GoTrue's validateEmail. */
-function validEmail(raw: string | undefined): string {
-  if (!raw) throw validationFailed('An email address is required');
-  if (raw.length > 255) throw validationFailed('An email address is too long');
-  if (!EMAIL.test(raw)) throw validationFailed('Unable to validate email address: invalid format');
-  return raw.toLowerCase();
-}
-
 const clientOf = (c: Call): ClientInfo => ({
   userAgent: c.req.header('user-agent') || undefined,
   ip: c.env.incoming.socket.remoteAddress?.replace(/^::ffff:/, '') || undefined,
 });
 const ipOf = (c: Call) => clientOf(c).ip ?? 'unknown';
-
-function bearerClaims(c: Call, ctx: AuthContext): JwtClaims {
-  const token = bearerToken(c.env.authorization);
-  if (!token) throw new AuthError(401, 'no_authorization', 'This endpoint requires a valid Bearer token');
-  const claims = ctx.verifier.verify(token);
-  if (!claims) throw forbidden('bad_jwt', 'invalid JWT: unable to parse or verify signature, token is malformed, has an invalid signature or is expired');
-  return claims;
-}
 
 /** GoTrue's requireAuthentication: a valid user token whose user and session still exist. */
 async function authenticate(c: Call, ctx: AuthContext) {
@@ -140,11 +61,6 @@ async function authenticate(c: Call, ctx: AuthContext) {
   }
   if (isBanned(user)) throw forbidden('user_banned', 'User is banned');
   return { user, sessionId };
-}
-
-function requireAdmin(c: Call, ctx: AuthContext) {
-  const claims = bearerClaims(c, ctx);
-  if (claims.role !== 'service_role' && claims.role !== 'supabase_admin') throw forbidden('not_admin', 'User not allowed');
 }
 
 async function signUp(c: Call, ctx: AuthContext) {
@@ -256,94 +172,6 @@ async function signOut(c: Call, ctx: AuthContext) {
   await logout(ctx.sql, user.id, sessionId, scope);
 }
 
-function positiveInt(raw: string | undefined, fallback: number, name: string): number {
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw validationFailed(`Bad Pagination Parameters: ${name} must be a positive integer`);
-  return value;
-}
-
-function banUntil(raw: string | undefined): Date | null | undefined {
-  if (raw === undefined || raw === '') return undefined;
-  if (raw === 'none') return null;
-  const match = /^(\d+(?:\.\d+)?)(h|m|s|ms)$/.exec(raw);
-  if (!match) throw validationFailed(`invalid format for ban duration: ${raw}`);
-  const ms = Number(match[1]) * { h: 3_600_000, m: 60_000, s: 1000, ms: 1 }[match[2] as 'h' | 'm' | 's' | 'ms'];
-  return new Date(Date.now() + ms);
-}
-
-async function listAdminUsers(c: Call, ctx: AuthContext) {
-  const page = positiveInt(c.req.query('page'), 1, 'page');
-  const perPage = Math.min(positiveInt(c.req.query('per_page'), 50, 'per_page'), 1000);
-  const { users, total } = await listUsers(ctx.sql, page, perPage);
-  const last = Math.max(1, Math.ceil(total / perPage));
-  const link = (n: number, rel: string) => `</admin/users?page=${n}&per_page=${perPage}>; rel="${rel}"`;
-  const links = [...(page < last ? [link(page + 1, 'next')] : []), link(last, 'last')];
-  return respond(c, 200, { users: users.map(userJson), aud: 'authenticated' },
-    { 'x-total-count': String(total), link: links.join(', ') });
-}
-
-async function createAdminUser(c: Call, ctx: AuthContext) {
-  const body = await readBody(c);
-  const email = validEmail(stringField(body, 'email'));
-  if (stringField(body, 'phone')) throw unprocessable('phone_provider_disabled', 'Phone users are not available on the embedded stack');
-  if (body.password_hash !== undefined) throw validationFailed('password_hash is not supported on the embedded stack');
-  const user = await createUser(ctx.sql, {
-    email,
-    // GoTrue gives a user created without a password a random one nobody knows.
-    password: stringField(body, 'password') || randomPassword(),
-    userMetadata: objectField(body, 'user_metadata'), appMetadata: objectField(body, 'app_metadata'),
-    confirmed: body.email_confirm === true, metadataFrom: 'admin',
-  });
-  if (!user) throw unprocessable('email_exists', 'A user with this email address has already been registered');
-  const banned = banUntil(stringField(body, 'ban_duration'));
-  if (banned !== undefined) await updateUser(ctx.sql, user, { bannedUntil: banned });
-  return userJson((await findUserById(ctx.sql, user.id))!);
-}
-
-/** The user of /admin/users/ID. */
-async function adminTarget(c: Call, ctx: AuthContext): Promise<UserRow> {
-  const id = c.req.param('id')!;
-  if (!UUID.test(id)) throw notFound('validation_failed', 'user_id must be an UUID');
-  const user = await findUserById(ctx.sql, id);
-  if (!user) throw notFound('user_not_found', 'User not found');
-  return user;
-}
-
-async function deleteAdminUser(c: Call, ctx: AuthContext) {
-  const user = await adminTarget(c, ctx);
-  const body = await readBody(c, true);
-  if (body.should_soft_delete === true) throw validationFailed('Soft deletion is not available on the embedded stack');
-  await deleteUser(ctx.sql, user.id);
-  return {};
-}
-
-async function adminUpdate(c: Call, ctx: AuthContext) {
-  const user = await adminTarget(c, ctx);
-  const body = await readBody(c);
-  const email = stringField(body, 'email');
-  if ((email && email.toLowerCase() !== user.email) || stringField(body, 'phone')) {
-    throw unprocessable('email_provider_disabled', 'Changing email or phone is not available on the embedded stack');
-  }
-  const password = stringField(body, 'password');
-  await ctx.sql.begin(async (tx) => {
-    await updateUser(tx, user, {
-      password: password || undefined,
-      userMetadata: objectField(body, 'user_metadata'),
-      appMetadata: objectField(body, 'app_metadata'),
-      confirmEmail: body.email_confirm === true,
-      bannedUntil: banUntil(stringField(body, 'ban_duration')),
-    });
-    // GoTrue's UpdatePassword without a session: every session of the user ends.
-    if (password) await logout(tx, user.id, undefined, 'global');
-  });
-  return userJson((await findUserById(ctx.sql, user.id))!);
-}
-
-function randomPassword() {
-  return Buffer.from(crypto.getRandomValues(new Uint8Array(36))).toString('base64url');
-}
-
 const SETTINGS_PROVIDERS = ['anonymous_users', 'apple', 'azure', 'bitbucket', 'discord', 'facebook', 'snapchat',
   'figma', 'fly', 'github', 'gitlab', 'google', 'keycloak', 'kakao', 'linkedin', 'linkedin_oidc', 'notion',
   'spotify', 'slack', 'slack_oidc', 'workos', 'twitch', 'twitter', 'email', 'phone', 'zoom'];
@@ -361,20 +189,10 @@ function settings(ctx: AuthContext) {
   };
 }
 
-const respond = (c: Call, status: number, body: unknown, headers?: Record<string, string>) =>
-  jsonResponse(c.req.raw, status, body, headers);
-
-const methodNotAllowed = () => { throw new AuthError(405, 'method_not_allowed', 'Method not allowed'); };
-
 /** The Auth service's routes; paths are relative to /auth/v1. */
 export function createAuthApp(ctx: AuthContext): Hono<AuthEnv> {
   const app = new Hono<AuthEnv>({ strict: false });
   const ok = (handler: (c: Call, ctx: AuthContext) => unknown) => async (c: Call) => respond(c, 200, await handler(c, ctx));
-  const admin = (handler: (c: Call, ctx: AuthContext) => unknown) => async (c: Call) => {
-    requireAdmin(c, ctx);
-    const result = await handler(c, ctx);
-    return result instanceof Response ? result : respond(c, 200, result);
-  };
 
   app.get('/health', (c) => respond(c, 200,
     { version: 'haex-sync-embedded', name: 'GoTrue', description: 'GoTrue is a user registration and authentication API' }));
@@ -388,16 +206,7 @@ export function createAuthApp(ctx: AuthContext): Hono<AuthEnv> {
     await signOut(c, ctx);
     return respond(c, 204, undefined);
   });
-  app.get('/admin/users', admin(listAdminUsers));
-  app.post('/admin/users', admin(createAdminUser));
-  app.get('/admin/users/:id', admin(async (c) => userJson(await adminTarget(c, ctx))));
-  app.put('/admin/users/:id', admin(adminUpdate));
-  app.delete('/admin/users/:id', admin(deleteAdminUser));
-  app.all('/admin/users', admin(methodNotAllowed));
-  app.all('/admin/users/:id', admin(async (c) => {
-    await adminTarget(c, ctx);
-    methodNotAllowed();
-  }));
+  adminUserRoutes(app, ctx);
 
   app.notFound((c) => errorResponse(c.req.raw,
     notFound('not_found', `No Auth route ${c.req.method} ${c.req.path} on the embedded stack`), ctx.log));

@@ -51,11 +51,16 @@ begin
   -- take it as it is. A page ends at
   -- max_count and at the byte budget of log fields, exactly as pull_logs' pages do (the first log is
   -- always in it).
-  select '{"logs":[' || coalesce(string_agg(p.wire, ',' order by p.sequence) filter (where p.in_page), '')
-         || '],"hasMore":' || coalesce(bool_or(not p.in_page), false)::text
-         || ',"nextSequence":' || (case when bool_or(not p.in_page) then max(p.sequence) filter (where p.in_page) else last end)::text
-         || ',"lastSequence":' || last::text
-         || ',"compactedThrough":' || compacted::text || '}'
+  -- One concat() and not a chain of ||: each || copies the whole page so far into a new text, and
+  -- those copies of ~0.6 MB (several per page, all freed at the end of the statement) made glibc
+  -- hand memory back and fault it in again: ~2,500 page faults a page and 5 ms of Postgres CPU
+  -- through PostgREST (measured 2026-12-06; bench/profile-pull-faults.ts). concat() writes each
+  -- part once; null parts are empty, as the coalesce()s of the || version made them.
+  select concat('{"logs":[', string_agg(p.wire, ',' order by p.sequence) filter (where p.in_page),
+                '],"hasMore":', coalesce(bool_or(not p.in_page), false)::text,
+                ',"nextSequence":', case when bool_or(not p.in_page) then max(p.sequence) filter (where p.in_page) else last end,
+                ',"lastSequence":', last,
+                ',"compactedThrough":', compacted, '}')
   into page
   from (
     select r.wire, r.sequence,
