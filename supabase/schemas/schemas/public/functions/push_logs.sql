@@ -8,14 +8,15 @@ create or replace function public.push_logs (
   set search_path to ''
   AS $function$
 -- The push for callers that send logs as JSON objects (supabase-js callers before issue 25): one
--- pass turns the array into columns and public.push_log_columns, the one definition of the push,
--- does the rest. Only what JSON can get wrong is checked here (not an array, not an object, a
--- field of the wrong JSON type, the ignored device_id); a field of the wrong type goes on as a
--- value push_log_columns refuses with that field's complaint (null, '' or 0), so every error names
--- the same logs[i].field with the same code as before.
+-- typed read turns the array into columns and public.push_log_columns, the one definition of the
+-- push, does the rest. Only what JSON can get wrong is checked here (not an array, not an object, a
+-- field of the wrong JSON type, the ignored device_id); when something is, a second pass passes a
+-- field of the wrong type on as a value push_log_columns refuses with that field's complaint (null,
+-- '' or 0), so every error names the same logs[i].field with the same code as before.
 declare
   lim private.limit_set := private.limits();
   entry_count int;
+  typed boolean;           -- every entry an object, each field of its JSON type
   shaped boolean;          -- some entry has a problem only JSON can have (see shapes)
   ids uuid[];
   encrypted_data text[];
@@ -29,7 +30,44 @@ begin
     entry_count := jsonb_array_length(push_logs.logs);
   end if;
   if entry_count is not null and entry_count between 1 and lim.max_logs_per_push then
-    -- One pass, in array order (a single function scan feeds the aggregates in order).
+    -- Fast path: every entry an object whose fields have their JSON types (one aggregate), then one
+    -- typed read of the values (jsonb_to_recordset). Anything else takes the pass below, which names it.
+    select bool_and(coalesce(
+             jsonb_typeof(e.v) = 'object'
+             and (case jsonb_typeof(e.v -> 'id')
+                    when 'string' then
+                      octet_length(e.v ->> 'id') = 36
+                      and (e.v ->> 'id') like '________-____-____-____-____________'
+                      and octet_length(replace(e.v ->> 'id', '-', '')) = 32
+                      and (e.v ->> 'id') ~ '^[-0-9A-Fa-f]*$'
+                    when 'null' then true
+                    else e.v -> 'id' is null end)
+             and jsonb_typeof(e.v -> 'encrypted_data') = 'string'
+             and jsonb_typeof(e.v -> 'nonce') = 'string'
+             and jsonb_typeof(e.v -> 'haex_timestamp') = 'string'
+             and (case jsonb_typeof(e.v -> 'device_id')
+                    when 'string' then length(e.v ->> 'device_id') <= lim.max_device_id_chars
+                    when 'null' then true
+                    else e.v -> 'device_id' is null end)
+             and coalesce(jsonb_typeof(e.v -> 'record_key'), 'null') in ('string', 'null')
+             and (case jsonb_typeof(e.v -> 'key_generation')
+                    when 'number' then (e.v ->> 'key_generation') ~ '^[1-9][0-9]{0,17}$'
+                    when 'null' then true
+                    else e.v -> 'key_generation' is null end),
+             false))
+    into typed
+    from jsonb_array_elements(push_logs.logs) as e(v);
+    if typed then
+      select array_agg(t.id::uuid), array_agg(t.encrypted_data), array_agg(t.nonce), array_agg(t.haex_timestamp),
+             array_agg(t.record_key), array_agg(t.key_generation::bigint)
+      into ids, encrypted_data, nonces, haex_timestamps, record_keys, key_generations
+      from jsonb_to_recordset(push_logs.logs)
+           as t(id text, encrypted_data text, nonce text, haex_timestamp text, record_key text, key_generation text);
+      return public.push_log_columns(push_logs.vault_id, ids, encrypted_data, nonces, haex_timestamps, record_keys,
+                                     key_generations);
+    end if;
+    -- A field of the wrong JSON type, or a shape problem: one pass, in array order (a single function
+    -- scan feeds the aggregates in order), the wrong type passed on as a value push_log_columns refuses.
     select array_agg(case when jsonb_typeof(e.v -> 'id') = 'string'
                                and octet_length(e.v ->> 'id') = 36
                                and (e.v ->> 'id') like '________-____-____-____-____________'
