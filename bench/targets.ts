@@ -2,7 +2,7 @@
  * The targets `npm run bench` measures, behind one interface (push a batch, pull a page):
  *   - sql-floor:          postgres.js issuing the equivalent single statements directly as the
  *                         superuser (no HTTP, no JWT, no RLS): the floor every ratio refers to;
- *   - postgrest-direct:   PostgREST's own port, /rpc/push_logs and /rpc/pull_page (issue 25) with user tokens;
+ *   - postgrest-direct:   PostgREST's own port, /rpc/push_log_columns and /rpc/pull_page (issue 25) with user tokens;
  *   - postgrest-gateway:  the same through the API gateway (/rest/v1/rpc/...), apikey + token;
  *   - edge-sync:          the Edge Function `sync` through the gateway (/functions/v1/sync/...).
  * HTTP goes over node:http with a keep-alive agent (lighter on the shared CPU than fetch).
@@ -81,8 +81,8 @@ export function postJson<T>(url: URL, headers: Record<string, string>, body: str
 
 // --- SQL floor ---------------------------------------------------------------------------------
 
-export function sqlFloor(dbUrl: string, connections: number): Target {
-  const sql = postgres(dbUrl, { max: connections, onnotice: () => {}, prepare: true });
+export function sqlFloor(dbUrl: string, connections: number, applicationName = 'postgres.js'): Target {
+  const sql = postgres(dbUrl, { max: connections, onnotice: () => {}, prepare: true, connection: { application_name: applicationName } });
   return {
     name: 'sql-floor',
     async push(session, logs) {
@@ -128,14 +128,15 @@ function postgrestTarget(name: string, base: string, anonKey?: string): Target {
   const headers = (session: Session): Record<string, string> => ({
     authorization: `Bearer ${session.token}`, ...(anonKey ? { apikey: anonKey } : {}),
   });
-  const pushUrl = new URL(`${base}/rpc/push_logs`);
+  const pushUrl = new URL(`${base}/rpc/push_log_columns`);
   const pullUrl = new URL(`${base}/rpc/pull_page`);
   return {
     name,
     async push(session, logs) {
+      // As the client's rpc transport pushes (issue 25, item 3): the logs as columns.
       const body = JSON.stringify({
-        vault_id: session.vaultId,
-        logs: logs.map((l) => ({ id: l.id, encrypted_data: l.encryptedData, nonce: l.nonce, haex_timestamp: l.haexTimestamp, device_id: l.deviceId })),
+        vault_id: session.vaultId, ids: logs.map((l) => l.id), encrypted_data: logs.map((l) => l.encryptedData),
+        nonces: logs.map((l) => l.nonce), haex_timestamps: logs.map((l) => l.haexTimestamp),
       });
       const answer = await postJson<RpcPushAnswer>(pushUrl, headers(session), body);
       return Number(answer.last_sequence);

@@ -47,6 +47,8 @@ function everyRequest(token: string, vaultId: string, deviceId: string) {
     ['update_vault_key', () => rpc('update_vault_key', { vault_id: vaultId, ...newKey(), if_updated_at: new Date().toISOString() }, token)],
     ['list_vaults', () => rpc('list_vaults', {}, token)],
     ['push_logs', () => rpc('push_logs', { vault_id: vaultId, logs: [entry()] }, token)],
+    ['push_log_columns', () => rpc('push_log_columns', { vault_id: vaultId, ids: [randomUUID()], encrypted_data: [b64(64)],
+      nonces: [b64(12)], haex_timestamps: [`${Date.now()}`] }, token)],
     ['pull_logs', () => rpc('pull_logs', { vault_id: vaultId, after_sequence: 0, max_count: 10 }, token)],
     ['pull_logs (unknown vault)', () => rpc('pull_logs', { vault_id: unknown, after_sequence: 0, max_count: 10 }, token)],
     ['pull_page', () => rpc('pull_page', { vault_id: vaultId, after_sequence: 0, max_count: 10 }, token)],

@@ -57,10 +57,13 @@ describe('push_logs record_key', () => {
     expect(await stored(vault_id)).toEqual([]);
   });
 
-  it('push_logs, the column check and private.limits() agree on the longest record_key', async () => {
+  it('the push (its fast check and its diagnosis), the column check and private.limits() agree on the longest record_key', async () => {
     const max = (await adminSql()`select (private.limits()).max_record_key_chars as max`)[0]!.max as number;
-    const source = (await adminSql()`select prosrc from pg_proc where oid = 'public.push_logs(uuid, jsonb)'::regprocedure`)[0]!.prosrc as string;
-    expect(source).toContain(`'^[A-Za-z0-9_-]{1,${max}}$'`);
+    for (const fn of ['public.push_log_columns(uuid, uuid[], text[], text[], text[], text[], bigint[])',
+      'private.raise_log_problem(text[], text[], text[], text[], bigint[], text[])']) {
+      const source = (await adminSql()`select prosrc from pg_proc where oid = ${fn}::regprocedure`)[0]!.prosrc as string;
+      expect(source, fn).toContain(`'^[A-Za-z0-9_-]{1,${max}}$'`);
+    }
     const { vault_id } = await createVault(alice);
     await push(vault_id, [keyed('k'.repeat(max), 't')]);
     const direct = adminSql()`insert into public.sync_logs (vault_id, sequence, id, author_id, encrypted_data, nonce, haex_timestamp, record_key)

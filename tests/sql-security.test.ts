@@ -19,7 +19,7 @@ const TABLES = ['vaults', 'vault_keys', 'sync_logs', 'devices', 'vault_members',
 const PUBLIC_FUNCTIONS = ['accept_invitation', 'append_chain_link', 'check_vault_quota', 'claim_invite_link', 'compact_logs', 'create_identity',
   'create_invite_link', 'create_vault', 'decline_invitation', 'delete_vault', 'find_identity', 'forget_file', 'get_identity', 'get_vault_key',
   'invite_member', 'leave_vault', 'list_chain_links', 'list_devices', 'list_invitations', 'list_key_grants', 'list_vault_members',
-  'list_vault_usage', 'list_vaults', 'prepare_vault_deletion', 'pull_logs', 'pull_page', 'push_logs', 'register_device', 'register_file', 'remove_member',
+  'list_vault_usage', 'list_vaults', 'prepare_vault_deletion', 'pull_logs', 'pull_page', 'push_log_columns', 'push_logs', 'register_device', 'register_file', 'remove_member',
   'revoke_device', 'rotate_vault_key', 'set_member_role', 'store_own_grants', 'update_vault_key'];
 /** Public functions for server code only (issue 26's quotas): executable by service_role alone, SECURITY INVOKER. */
 const SERVICE_ROLE_FUNCTIONS = ['set_default_vault_quota', 'set_vault_quota'];
@@ -113,6 +113,8 @@ function attempts(a: Attacker) {
     'delete vault_keys': () => call(`/rest/v1/vault_keys?vault_id=eq.${vaultId}`, { method: 'DELETE' }),
     'delete sync_logs': () => call(`/rest/v1/sync_logs?vault_id=eq.${vaultId}`, { method: 'DELETE' }),
     'rpc push_logs': () => call('/rest/v1/rpc/push_logs', { body: { vault_id: vaultId, logs: [entry()] } }),
+    'rpc push_log_columns': () => call('/rest/v1/rpc/push_log_columns', { body: { vault_id: vaultId, ids: [randomUUID()],
+      encrypted_data: [b64(64)], nonces: [b64(12)], haex_timestamps: [`${Date.now()}`] } }),
     'rpc pull_logs': () => call('/rest/v1/rpc/pull_logs', { body: { vault_id: vaultId, after_sequence: 0, max_count: 1000 } }),
     'rpc pull_page': () => call('/rest/v1/rpc/pull_page', { body: { vault_id: vaultId, after_sequence: 0, max_count: 1000 } }),
     'rpc get_vault_key': () => call('/rest/v1/rpc/get_vault_key', { body: { vault_id: vaultId } }),
@@ -131,7 +133,7 @@ const outcome = (res: { status: number; body: any }) =>
 
 const ATTEMPTS = ['select vaults', 'select vault_keys', 'select sync_logs', 'select all sync_logs', 'insert vaults',
   'insert vault_keys', 'insert sync_logs', 'update vaults', 'update vault_keys', 'update sync_logs', 'delete vaults',
-  'delete vault_keys', 'delete sync_logs', 'rpc push_logs', 'rpc pull_logs', 'rpc pull_page', 'rpc get_vault_key', 'rpc update_vault_key',
+  'delete vault_keys', 'delete sync_logs', 'rpc push_logs', 'rpc push_log_columns', 'rpc pull_logs', 'rpc pull_page', 'rpc get_vault_key', 'rpc update_vault_key',
   'rpc delete_vault', 'rpc create_vault', 'rpc list_vaults'] as const satisfies readonly Attempt[];
 const everyAttempt = (value: string) => Object.fromEntries(ATTEMPTS.map((k) => [k, value])) as Record<Attempt, string>;
 
@@ -142,7 +144,7 @@ describe('attack matrix against user A\'s vault (nothing read, nothing changed)'
       'insert vaults': '403 42501', 'insert vault_keys': '403 42501', 'insert sync_logs': '403 42501',
       'update vaults': '403 42501', 'update vault_keys': '403 42501', 'update sync_logs': '403 42501',
       'delete vaults': '403 42501', 'delete vault_keys': '403 42501', 'delete sync_logs': '403 42501',
-      'rpc push_logs': '404 PT404', 'rpc pull_logs': '404 PT404', 'rpc pull_page': '404 PT404', 'rpc get_vault_key': '404 PT404',
+      'rpc push_logs': '404 PT404', 'rpc push_log_columns': '404 PT404', 'rpc pull_logs': '404 PT404', 'rpc pull_page': '404 PT404', 'rpc get_vault_key': '404 PT404',
       'rpc update_vault_key': '404 PT404', 'rpc delete_vault': '404 PT404',
       'rpc create_vault': '409 PT409', // the contract: an existing id is a conflict, whoever owns it
       'rpc list_vaults': '200 []',
@@ -152,7 +154,7 @@ describe('attack matrix against user A\'s vault (nothing read, nothing changed)'
       'insert vaults': '403 42501', 'insert vault_keys': '403 42501', 'insert sync_logs': '403 42501',
       'update vaults': '403 42501', 'update vault_keys': '403 42501', 'update sync_logs': '403 42501',
       'delete vaults': '403 42501', 'delete vault_keys': '403 42501', 'delete sync_logs': '403 42501',
-      'rpc push_logs': '404 PT404', 'rpc pull_logs': '404 PT404', 'rpc pull_page': '404 PT404', 'rpc get_vault_key': '404 PT404',
+      'rpc push_logs': '404 PT404', 'rpc push_log_columns': '404 PT404', 'rpc pull_logs': '404 PT404', 'rpc pull_page': '404 PT404', 'rpc get_vault_key': '404 PT404',
       'rpc update_vault_key': '404 PT404', 'rpc delete_vault': '404 PT404', 'rpc create_vault': '409 PT409', 'rpc list_vaults': '200 []',
     }],
     ['the anon key alone', () => ({ name: 'anon' }), everyAttempt('401 42501')],
@@ -242,7 +244,8 @@ describe('in SQL, by role', () => {
       const out: string[] = [];
       for (const statement of [
         'select 1 from public.vaults', 'select 1 from public.vault_keys', 'select 1 from public.sync_logs',
-        `select public.push_logs('${vaultId}', '[]')`, `select * from public.pull_logs('${vaultId}')`,
+        `select public.push_logs('${vaultId}', '[]')`, `select public.push_log_columns('${vaultId}', '{}', '{}', '{}', '{}')`,
+        `select * from public.pull_logs('${vaultId}')`,
         `select public.pull_page('${vaultId}')`, 'select * from public.list_vaults()', `select private.limits()`,
       ]) {
         await sql`savepoint s`;
@@ -256,7 +259,7 @@ describe('in SQL, by role', () => {
       }
       return out;
     });
-    expect(codes).toEqual(Array(8).fill('42501'));
+    expect(codes).toEqual(Array(9).fill('42501'));
   });
 });
 

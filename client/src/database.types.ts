@@ -684,6 +684,18 @@ export type Database = {
         Args: { after_sequence?: number; max_count?: number; vault_id: string }
         Returns: unknown
       }
+      push_log_columns: {
+        Args: {
+          encrypted_data: string[]
+          haex_timestamps: string[]
+          ids: string[]
+          key_generations?: number[]
+          nonces: string[]
+          record_keys?: string[]
+          vault_id: string
+        }
+        Returns: Json
+      }
       push_logs: { Args: { logs: Json; vault_id: string }; Returns: Json }
       register_device: {
         Args: { device_name?: string }

@@ -66,7 +66,7 @@ const base64 = (max: number) =>
 const badText = (value: string): string | undefined =>
   value.includes('\u0000') ? 'must not contain NUL characters'
   : value.isWellFormed() ? undefined : 'must be well-formed Unicode';
-/** record_key: unpadded base64url, 1..maxRecordKeyChars characters, exactly as the SQL check in push_logs. */
+/** record_key: unpadded base64url, 1..maxRecordKeyChars characters, exactly as the SQL check in push_log_columns. */
 const isRecordKey = (value: string) => value.length >= 1 && value.length <= SQL_LIMITS.maxRecordKeyChars && isBase64url(value);
 const counter = z.number().int('must be an integer').nonnegative('must be 0 or more')
   .max(Number.MAX_SAFE_INTEGER, 'is too large');
@@ -158,7 +158,7 @@ interface IssueDetail { field: string; message: string }
 
 /**
  * A size limit rather than a malformed value: too many logs, an encryptedData too long, too much
- * data in one push. These are 413 `payload_too_large`, as push_logs answers them (PT413), so one
+ * data in one push. These are 413 `payload_too_large`, as push_log_columns answers them (PT413), so one
  * limit has one status on every path (the function and the rpc).
  */
 function isSizeLimit(issue: z.ZodIssue): boolean {
@@ -228,14 +228,39 @@ export const vaultOut = (row: VaultRow) => ({
   role: row.role, keyGeneration: row.key_generation, keyRotationDue: row.key_rotation_due,
 });
 
-/** push_logs' `logs` argument. */
-export const pushLogsArgs = (body: PushBody) => ({
-  vault_id: body.vaultId,
-  logs: body.logs.map((l) => ({
-    id: l.id, encrypted_data: l.encryptedData, nonce: l.nonce, haex_timestamp: l.haexTimestamp, device_id: l.deviceId,
-    record_key: l.recordKey, key_generation: l.keyGeneration,
-  })),
-});
+/**
+ * push_log_columns' arguments (issue 25, item 3): the logs as columns, log i = element i of each
+ * array, as PostgREST binds them (uuid[], text[], bigint[]) without parsing an object per log. A
+ * missing id is null (the server generates it); record_keys and key_generations are left out when
+ * no log has one. deviceId is not sent: the server sets it from the session (issue 19).
+ */
+export function pushLogColumnsArgs(body: PushBody): Record<string, unknown> {
+  const logs = body.logs;
+  const n = logs.length;
+  const ids = new Array<string | null>(n);
+  const encryptedData = new Array<string>(n);
+  const nonces = new Array<string>(n);
+  const haexTimestamps = new Array<string>(n);
+  const recordKeys = new Array<string | null>(n);
+  const keyGenerations = new Array<number | null>(n);
+  let keyed = false;
+  let generations = false;
+  for (let i = 0; i < n; i++) {
+    const l = logs[i]!;
+    ids[i] = l.id ?? null;
+    encryptedData[i] = l.encryptedData;
+    nonces[i] = l.nonce;
+    haexTimestamps[i] = l.haexTimestamp;
+    recordKeys[i] = l.recordKey ?? null;
+    keyGenerations[i] = l.keyGeneration ?? null;
+    keyed ||= recordKeys[i] !== null;
+    generations ||= keyGenerations[i] !== null;
+  }
+  return {
+    vault_id: body.vaultId, ids, encrypted_data: encryptedData, nonces, haex_timestamps: haexTimestamps,
+    ...(keyed ? { record_keys: recordKeys } : {}), ...(generations ? { key_generations: keyGenerations } : {}),
+  };
+}
 
 export interface PushAnswer {
   last_sequence: number; results: Array<{ id: string; sequence: number; duplicate: boolean }>; compaction_due?: boolean;

@@ -10,6 +10,8 @@
  * (the gateway refused the apikey) or UnauthorizedError; others (403, 500, unexpected shapes) ->
  * TransportError{retryable: false}. supabase-js does not expose response headers, so Retry-After is
  * not seen through this transport.
+ * Push (issue 25, item 3): push_log_columns, the logs as columns; a server without it (PGRST202)
+ * is pushed to through push_logs (JSON objects) from then on. Both answer alike.
  * Pull (issue 25): pull_page answers the page as the HTTP API's JSON text (docs/http-api.md), built
  * at push and sent by PostgREST as it is (media-type domain; the request must say
  * `Accept: application/json`). So a page is one request and one JSON.parse (postgrest-js's), and its
@@ -23,7 +25,7 @@ import type { PostgrestError, SupabaseClient } from '@supabase/supabase-js';
 import type { Database, Json } from '../database.types.ts';
 import type { DeviceInfo, DeviceTransport } from '../devices.ts';
 import { apiKeyCode, errorFromStatus, TransportError } from '../errors.ts';
-import type { StoredLog } from '../log-crypto.ts';
+import type { EncryptedLog, StoredLog } from '../log-crypto.ts';
 import { type CompactResult, isCompactStatus, type PullResult, type PushResult, type SyncTransport, type VaultKeyRecord, type VaultSummary } from './types.ts';
 
 type Client = SupabaseClient<Database>;
@@ -87,9 +89,45 @@ const deviceOf = (r: DeviceRow): DeviceInfo => ({
   id: r.id, name: r.name, createdAt: r.created_at, lastSeenAt: r.last_seen_at, current: r.current, revokedAt: r.revoked_at,
 });
 
+/** push_log_columns' and push_logs' answer (jsonb). */
+interface PushAnswer { last_sequence?: unknown; results?: unknown; compaction_due?: unknown }
+type PushColumns = Database['public']['Functions']['push_log_columns']['Args'];
+/**
+ * push_log_columns' arguments (issue 25, item 3): log i is element i of each array, which PostgREST
+ * binds as uuid[] / text[] / bigint[] (no JSON object per log to parse). record_keys and
+ * key_generations are sent only when some log has one; their elements may be null (the generated
+ * type cannot say so). deviceId is not sent: the server sets it from the session.
+ */
+function pushColumns(vaultId: string, logs: EncryptedLog[]): PushColumns {
+  const n = logs.length;
+  const args: PushColumns = {
+    vault_id: vaultId, ids: new Array<string>(n), encrypted_data: new Array<string>(n), nonces: new Array<string>(n),
+    haex_timestamps: new Array<string>(n),
+  };
+  const recordKeys = new Array<string | null>(n);
+  const keyGenerations = new Array<number | null>(n);
+  let keyed = false;
+  let generations = false;
+  for (let i = 0; i < n; i++) {
+    const l = logs[i]!;
+    args.ids[i] = l.id;
+    args.encrypted_data[i] = l.encryptedData;
+    args.nonces[i] = l.nonce;
+    args.haex_timestamps[i] = l.haexTimestamp;
+    recordKeys[i] = l.recordKey ?? null;
+    keyGenerations[i] = l.keyGeneration ?? null;
+    keyed ||= recordKeys[i] !== null;
+    generations ||= keyGenerations[i] !== null;
+  }
+  if (keyed) args.record_keys = recordKeys as string[];
+  if (generations) args.key_generations = keyGenerations as number[];
+  return args;
+}
+
 export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTransport & DeviceTransport {
   const db = supabase as unknown as Client;
   let legacyPull = false;
+  let legacyPush = false;
   return {
     name: 'rpc',
     async createVault(vaultId, key) {
@@ -119,14 +157,25 @@ export function rpcTransport(supabase: SupabaseClient<any, any, any>): SyncTrans
       await call('delete_vault', () => db.rpc('delete_vault', { vault_id: vaultId }));
     },
     async push(vaultId, logs): Promise<PushResult> {
-      const body = logs.map((l) => ({
-        id: l.id, encrypted_data: l.encryptedData, nonce: l.nonce, haex_timestamp: l.haexTimestamp,
-        device_id: l.deviceId ?? null, record_key: l.recordKey ?? null, key_generation: l.keyGeneration ?? null,
-      })) satisfies Json;
-      const answer = await call('push_logs', () => db.rpc('push_logs', { vault_id: vaultId, logs: body })) as
-        { last_sequence?: unknown; results?: unknown; compaction_due?: unknown } | null;
+      let answer: PushAnswer | null = null;
+      if (!legacyPush) {
+        try {
+          answer = await call('push_log_columns', () => db.rpc('push_log_columns', pushColumns(vaultId, logs))) as PushAnswer | null;
+        } catch (error) {
+          // PostgREST's "no such function": a server from before issue 25; push through push_logs from now on.
+          if ((error as { code?: unknown }).code !== 'PGRST202') throw error;
+          legacyPush = true;
+        }
+      }
+      if (legacyPush) {
+        const body = logs.map((l) => ({
+          id: l.id, encrypted_data: l.encryptedData, nonce: l.nonce, haex_timestamp: l.haexTimestamp,
+          device_id: l.deviceId ?? null, record_key: l.recordKey ?? null, key_generation: l.keyGeneration ?? null,
+        })) satisfies Json;
+        answer = await call('push_logs', () => db.rpc('push_logs', { vault_id: vaultId, logs: body })) as PushAnswer | null;
+      }
       if (!answer || typeof answer.last_sequence !== 'number' || !Array.isArray(answer.results)) {
-        throw new TransportError('push_logs: unexpected answer', 502, 'unexpected_answer', false);
+        throw new TransportError('push: unexpected answer', 502, 'unexpected_answer', false);
       }
       const result: PushResult = {
         lastSequence: answer.last_sequence,

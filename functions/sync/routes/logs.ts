@@ -1,12 +1,12 @@
 /** The log stream of a vault: POST /push, POST /pull, POST /compact (protocol.ts). */
 import { jsonResponse } from '../../_shared/errors.ts';
 import { body, db, jsonBody, requireUser, S, type SyncApp } from '../context.ts';
-import { type CompactAnswer, parse, pushLogsArgs, type PushAnswer, pushOut } from '../protocol.ts';
+import { type CompactAnswer, parse, pushLogColumnsArgs, type PushAnswer, pushOut } from '../protocol.ts';
 
 export function registerLogs(app: SyncApp) {
   app.post('/push', requireUser, jsonBody, async (c) => {
     const input = parse(S.push, await body(c.req.raw));
-    const answer = await db.value<PushAnswer>(c.var.caller, 'push_logs', pushLogsArgs(input));
+    const answer = await db.value<PushAnswer>(c.var.caller, 'push_log_columns', pushLogColumnsArgs(input));
     return jsonResponse(pushOut(answer));
   });
 
