@@ -5,7 +5,7 @@
  *   created in two files is caught before pg-delta would take whichever loads last.
  * - Deny by default survives generated migrations: for a new function whose file grants it to
  *   authenticated only, pg-delta's plan alone leaves it executable by anon (the default privileges of
- *   schema public grant every new function to anon), and the catalog audit of sql-security catches
+ *   schema public grant every new function to anon), and the catalog audit (sql-catalog-audit) catches
  *   that; the migration db:diff writes revokes it and passes the same audit.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
