@@ -6,9 +6,9 @@
  *
  * Modes:
  *   library-rpc    client/src pullPages (pages of 1,000, node:crypto decryption, in the decrypt worker
- *                  where the machine has a core to spare) over rpcTransport (supabase-js,
+ *                  where the machine has three cores or more, else in-thread: the default) over rpcTransport (supabase-js,
  *                  /rest/v1/rpc/pull_page through the gateway, issue 25): what an app does;
- *   library-rpc-in-thread  the same with decryptWorker: false (every page decrypted on the calling thread);
+ *   library-rpc-worker  the same with HAEX_SYNC_DECRYPT_WORKER=1 (the worker whatever the core count);
  *   library-edge   the same over edgeFunctionTransport (/functions/v1/sync/pull);
  *   library-rpc-webcrypto  library-rpc with HAEX_SYNC_CRYPTO=webcrypto: the portable decryption path
  *                  (browsers, Tauri, Deno) measured on Node;
@@ -31,7 +31,7 @@ import { aadFor } from './w4-crypto.ts';
 
 interface Input {
   apiUrl: string; anonKey: string; token: string; vaultId: string; key: string; expected: number;
-  mode: 'library-rpc' | 'library-rpc-in-thread' | 'library-edge' | 'library-rpc-webcrypto' | 'stand-in-node';
+  mode: 'library-rpc' | 'library-rpc-worker' | 'library-edge' | 'library-rpc-webcrypto' | 'stand-in-node';
 }
 interface Row { id: string; sequence: number; encrypted_data: string; nonce: string; haex_timestamp: string; device_id: string | null }
 interface Page { logs: Row[]; has_more: boolean; next_sequence: number }
@@ -70,8 +70,9 @@ async function libraryCatchUp(onLog: (data: unknown) => void): Promise<number> {
   const key = await importKey();
   const transport = transportOf();
   let count = 0;
-  const decryptWorker = input.mode !== 'library-rpc-in-thread';
-  for await (const page of pullPages(transport, key as CryptoKey, input.vaultId, { pageSize: 1000, decryptWorker })) {
+  // library-rpc-worker: the worker whatever the core count (the default needs three cores).
+  if (input.mode === 'library-rpc-worker') process.env.HAEX_SYNC_DECRYPT_WORKER = '1';
+  for await (const page of pullPages(transport, key as CryptoKey, input.vaultId, { pageSize: 1000 })) {
     for (const log of page.logs) onLog(log.data);
     count += page.logs.length;
     pageDone();
@@ -123,7 +124,7 @@ async function decryptCost(): Promise<Record<string, number>> {
 
 const LABELS: Record<Input['mode'], string> = {
   'library-rpc': 'client library, rpc transport',
-  'library-rpc-in-thread': 'client library, rpc transport, decryption in-thread',
+  'library-rpc-worker': 'client library, rpc transport, decryption in the worker',
   'library-edge': 'client library, Edge Function transport',
   'library-rpc-webcrypto': 'client library, rpc transport, WebCrypto',
   'stand-in-node': 'stand-in: rest rpc + node:crypto',

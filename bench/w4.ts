@@ -80,7 +80,7 @@ export interface ClientRun {
 }
 
 /** mode: the client library over its rpc transport (supabase-js) or its Edge Function transport, or the stand-in. */
-export type ClientMode = 'library-rpc' | 'library-rpc-in-thread' | 'library-edge' | 'library-rpc-webcrypto' | 'stand-in-node';
+export type ClientMode = 'library-rpc' | 'library-rpc-worker' | 'library-edge' | 'library-rpc-webcrypto' | 'stand-in-node';
 
 function runClient(endpoints: StackEndpoints, session: Session, key: Buffer, expected: number, mode: ClientMode): Promise<ClientRun> {
   const input = JSON.stringify({ ...endpoints, token: session.token, vaultId: session.vaultId, key: key.toString('base64'), expected, mode });
@@ -129,7 +129,7 @@ export async function runCatchUp(options: { sql: postgres.Sql; users: UserFactor
   };
   const runSmall = await run('client library (rpc transport), 1/4 size', small, quarter, 'library-rpc');
   const runFull = await run('client library (rpc transport), full size', full, logs, 'library-rpc');
-  const runInThread = await run('client library (rpc transport), full size, decryption in-thread', full, logs, 'library-rpc-in-thread');
+  const runWorker = await run('client library (rpc transport), full size, decryption in the worker (HAEX_SYNC_DECRYPT_WORKER=1)', full, logs, 'library-rpc-worker');
   const runEdge = await run('client library (Edge Function transport)', full, logs, 'library-edge');
   const runWeb = await run('client library (rpc transport) with WebCrypto, the portable path', full, logs, 'library-rpc-webcrypto');
   // "Does not grow": at full size the heap retained after GC stays within 25% (or 8 MiB) of the
@@ -158,7 +158,7 @@ export async function runCatchUp(options: { sql: postgres.Sql; users: UserFactor
         '1/4 maxRSS': runSmall.maxRssMiB, 'full maxRSS': runFull.maxRssMiB,
       },
     },
-    { ...speedRow(runInThread), goal: undefined, verdict: undefined },
+    { ...speedRow(runWorker), goal: undefined, verdict: undefined },
     speedRow(runEdge),
     { ...speedRow(runWeb), goal: undefined, verdict: undefined },
   ];

@@ -25,9 +25,13 @@
  * it. Node: worker_threads, node:crypto (createDecipheriv with KeyObject.from(key), as
  * aes-gcm-node.ts); browsers and Deno: a module Worker from a Blob URL, WebCrypto.
  *
- * When: only where the runtime has a core to spare (Node: os.availableParallelism() > 1; browsers:
- * navigator.hardwareConcurrency > 1) and a page has at least MIN_WORKER_LOGS logs (a worker round
- * trip costs more than decrypting a few logs). Not in Deno, whose Workers keep the process alive.
+ * When: only where the runtime has a core to spare, which takes three (Node: os.availableParallelism()
+ * >= 3; browsers: navigator.hardwareConcurrency >= 3): on two cores the calling thread, the runtime's
+ * own threads (GC, network) and whatever else runs there leave the worker no core of its own
+ * (measured: a new device on two cores with the server local, 47,817 logs/s with the worker against
+ * 54,416 in-thread in the same run, `npm run bench` W4 of 2026-12-07). HAEX_SYNC_DECRYPT_WORKER=1
+ * uses it whatever the core count, =0 never. And a page has at least MIN_WORKER_LOGS logs (a worker
+ * round trip costs more than decrypting a few logs). Not in Deno, whose Workers keep the process alive.
  * One worker per process, started on first use, which does not keep a Node process alive while idle. If it cannot start or dies (CSP forbidding Blob
  * workers, a key that does not clone, an out-of-memory worker), the pending and all later pages are
  * decrypted in-thread: a worker failure never fails a pull.
@@ -145,14 +149,17 @@ interface Endpoint {
 type Proc = { getBuiltinModule?: (id: string) => unknown; env?: Record<string, string | undefined> };
 const proc = () => (globalThis as { process?: Proc }).process;
 
-/** True where the runtime reports more than one core (the worker needs a core of its own to help). */
+/** Cores a runtime needs before the worker gets one of its own (see the module doc). */
+export const MIN_CORES_FOR_WORKER = 3;
+
+/** True where the runtime reports at least MIN_CORES_FOR_WORKER cores. */
 export function hasFreeCore(): boolean {
   try {
     const os = proc()?.getBuiltinModule?.('node:os') as { availableParallelism?: () => number; cpus: () => unknown[] } | undefined;
-    if (os) return (os.availableParallelism?.() ?? os.cpus().length) > 1;
+    if (os) return (os.availableParallelism?.() ?? os.cpus().length) >= MIN_CORES_FOR_WORKER;
   } catch { /* not Node */ }
   const cores = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator?.hardwareConcurrency;
-  return typeof cores === 'number' && cores > 1;
+  return typeof cores === 'number' && cores >= MIN_CORES_FOR_WORKER;
 }
 
 function startEndpoint(onMessage: (data: unknown) => void, onFailure: (error: unknown) => void): Endpoint {
@@ -239,12 +246,14 @@ class WorkerHost implements PageWorker {
 let shared: WorkerHost | undefined;
 
 /**
- * The process's decrypt worker, or undefined where it would not help (one core) or is turned off
+ * The process's decrypt worker, or undefined where it would not help (fewer than
+ * MIN_CORES_FOR_WORKER cores, unless HAEX_SYNC_DECRYPT_WORKER=1) or is turned off
  * (`HAEX_SYNC_DECRYPT_WORKER=0`), or after it failed.
  */
 export function sharedPageWorker(): PageWorker | undefined {
   if (shared) return shared.failed ? undefined : shared;
-  if (proc()?.env?.HAEX_SYNC_DECRYPT_WORKER === '0' || !hasFreeCore()) return undefined;
+  const setting = proc()?.env?.HAEX_SYNC_DECRYPT_WORKER;
+  if (setting === '0' || (setting !== '1' && !hasFreeCore())) return undefined;
   // Deno: a Worker keeps the process alive until terminated (no unref that Deno honours reliably),
   // so a script that pulled would never exit; decrypt in-thread there. (The web path below is the
   // browsers'; Deno's Worker runs it correctly, which is how it is tested.)
