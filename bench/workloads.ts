@@ -101,6 +101,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface PushResult {
   logsPerSecond: number;
+  /** logs/s of each session's loop, in the order of `sessions`. */
+  perSession: number[];
   requests: number;
   p50: number;
   p99: number;
@@ -115,6 +117,7 @@ export async function runPush(target: Target, sessions: Session[], options: { ba
   let phase: 'warmup' | 'measure' | 'done' = 'warmup';
   const latencies: number[] = [];
   let logs = 0;
+  const logsBySession = sessions.map(() => 0);
   let errors = 0;
   let firstError: string | undefined;
   const loop = async (index: number) => {
@@ -134,6 +137,7 @@ export async function runPush(target: Target, sessions: Session[], options: { ba
       if (inPhase === 'measure' && phase === 'measure') {
         latencies.push(performance.now() - started);
         logs += batch.length;
+        logsBySession[index]! += batch.length;
       }
     }
   };
@@ -155,7 +159,7 @@ export async function runPush(target: Target, sessions: Session[], options: { ba
   const generatorCpu = cpu();
   await Promise.allSettled(loops);
   return {
-    logsPerSecond: logs / elapsed, requests: latencies.length,
+    logsPerSecond: logs / elapsed, perSession: logsBySession.map((n) => n / elapsed), requests: latencies.length,
     p50: percentile(latencies, 50), p99: percentile(latencies, 99), generatorCpu, errors, firstError,
   };
 }
