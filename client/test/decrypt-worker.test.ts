@@ -195,7 +195,9 @@ describe('decrypting a page in a worker', () => {
       const noCipher = { name: 'node:crypto', decrypt: () => Promise.reject(new Error('in-thread cipher called')) };
       const out = await logDecryptor(key, vault, noCipher, 1, sharedPageWorker()).pageAll(page);
       console.log(JSON.stringify(out.map((l) => l.data.i)));`;
-    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { timeout: 30_000 });
+    // HAEX_SYNC_DECRYPT_WORKER=1: the worker whatever this machine's core count (the default needs three).
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script],
+      { timeout: 30_000, env: { ...process.env, HAEX_SYNC_DECRYPT_WORKER: '1' } });
     expect(JSON.parse(stdout)).toEqual(Array.from({ length: 64 }, (_, i) => i));
   });
 });
