@@ -150,9 +150,10 @@ describe('compact_logs', () => {
 
   it('does not hold the push lock while it deletes: pushes to the vault complete while a long compaction runs', async () => {
     const { vault_id } = await createVault(alice);
-    // Long enough for several pushes (~0.7 s idle), short enough that one step stays far below the
-    // 8 s statement_timeout on a loaded CI machine (100k rows once took longer there and timed out).
-    const N = 40_000;
+    // Long enough for several pushes (~0.4 s idle), short enough that one step stays far below the
+    // 8 s statement_timeout on a loaded CI machine (100k rows once took longer there and timed out;
+    // 40k took 2-3 s in quiet CI runs and 9.3 s in one that shared the stack with heavier files).
+    const N = 20_000;
     const sql = adminSql();
     await sql`insert into public.sync_logs (vault_id, sequence, id, author_id, encrypted_data, nonce, haex_timestamp, record_key)
       select ${vault_id}::uuid, i, gen_random_uuid(), ${alice.id}::uuid, 'AAAA', 'n', lpad(i::text, 10, '0'), 'k' || (i % 100)
