@@ -1,7 +1,7 @@
 /**
  * `tsx bench/profile-push-http.ts`: the push through PostgREST (the gateway's /rest/v1, as supabase-js
  * sends it) before and after issue 25 item 3, with the floor statement, in rounds whose order rotates:
- *   - "push_logs before": push_logs as it was (JSON objects; bench/sql/push_logs_before.sql, loaded
+ *   - "push_logs before": push_logs as it was (JSON objects; bench/push-logs-before.ts, loaded
  *     on the throwaway database as public.push_logs_before);
  *   - "push_log_columns": the logs as arrays (bench/targets.ts postgrest-gateway, what clients send now);
  *   - "floor": the floor statement over postgres.js (bench/targets.ts sql-floor).
@@ -11,6 +11,7 @@
  * Prints the medians of PROFILE_ROUNDS (5) rounds with the load average before and after. Wall
  * times: on a shared machine compare shapes within one run only.
  */
+import { pushLogsBeforeSql } from './push-logs-before.ts';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,8 +34,7 @@ const sql = postgres(stack.info.DB_URL, { max: 2, onnotice: () => {} });
 try {
   const endpoints: StackEndpoints = { apiUrl: stack.info.API_URL, postgrestPort: 0, dbUrl: stack.info.DB_URL, anonKey: stack.info.ANON_KEY };
   const users = { dbUrl: stack.info.DB_URL, jwtSecret: stack.info.JWT_SECRET, apiUrl: stack.info.API_URL };
-  const before = readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'sql', 'push_logs_before.sql'), 'utf8')
-    .replace('create schema if not exists bench;', '').replaceAll('bench.push_logs_before', 'public.push_logs_before');
+  const before = pushLogsBeforeSql('public.push_logs_before');
   await sql.unsafe(before);
   await sql`revoke all on function public.push_logs_before(uuid, jsonb) from public, anon`;
   await sql`grant execute on function public.push_logs_before(uuid, jsonb) to authenticated`;

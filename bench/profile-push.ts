@@ -7,10 +7,11 @@
  * pg_stat_statements with track = all (the statements inside plpgsql; PROFILE_TOP rows, 16).
  * PROFILE_SQL=<file> runs a SQL file on the throwaway database first (a variant of a function to time).
  * PROFILE_DROP_FKS=1 drops sync_logs' two foreign keys first (what their per-row checks cost, floor included).
- * PROFILE_BEFORE=1 adds push_logs as it was before item 3 (bench/sql/push_logs_before.sql) to the rounds.
+ * PROFILE_BEFORE=1 adds push_logs as it was before item 3 (bench/push-logs-before.ts) to the rounds.
  * PROFILE_CANDIDATE=1 also times bench/sql/push_logs_candidate.sql (a faster shape) the same way.
  * PROFILE_CALLS (200), PROFILE_BATCH (100), PROFILE_PREFILL (logs already in the vaults, 0), PROFILE_EXPLAIN=1 (auto_explain).
  */
+import { pushLogsBeforeSql } from './push-logs-before.ts';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -64,8 +65,9 @@ try {
     ['push_log_columns', columnPush],
   ];
   if (process.env.PROFILE_BEFORE) {
-    // push_logs as it was before issue 25 item 3 (bench/sql/push_logs_before.sql), on a vault of its own.
-    await sql.unsafe(readFileSync(path.join(path.dirname(fileURLToPath(import.meta.url)), 'sql', 'push_logs_before.sql'), 'utf8'));
+    // push_logs as it was before issue 25 item 3 (bench/push-logs-before.ts), on a vault of its own.
+    await sql`create schema if not exists bench`;
+    await sql.unsafe(pushLogsBeforeSql('bench.push_logs_before'));
     await sql`grant usage on schema bench to authenticated`;
     await sql`grant execute on function bench.push_logs_before(uuid, jsonb) to authenticated`;
     const d = await newSession(sql, users, 'prof-before');

@@ -2,7 +2,7 @@
  * Unit tests of the client library's push and pull logic without a server: batching, backoff and
  * retries, and push retry and pull gap detection against an in-memory server.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   backoffDelay, ConflictError, CursorAheadError, LogDecryptionError, planBatches, pullPages, pushChanges,
   SequenceGapError, TransportError, UsageError, ValidationError, VaultDeletedError, withRetry,
@@ -145,8 +145,9 @@ describe('push and pull logic (in-memory server)', () => {
     await pushChanges(server, key, VAULT, Array.from({ length: 25 }, (_, i) => ({ data: i, haexTimestamp: `t${i}` })));
     const pages = pullPages(server, key, VAULT, { pageSize: 10 });
     const first = await pages.next();
-    // the page after the one handed over is already requested (prefetch), nothing beyond it
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    // the page after the one handed over is already requested (prefetch), nothing beyond it: wait for
+    // the second request itself; a third could only follow another next()
+    await vi.waitFor(() => expect(server.pulls).toBeGreaterThanOrEqual(2));
     expect(server.pulls).toBe(2);
     expect(first.value).toMatchObject({ nextSequence: 10, hasMore: true });
     const rest = [];
