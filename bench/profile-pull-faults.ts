@@ -10,9 +10,13 @@
  *   postgrest POST /rpc/pull_page with Accept: application/json through an extra PostgREST 12
  *             process (Server-Timing on), one per variant of PROFILE_VARIANTS, a JSON list of
  *             [name, extra env] (default: [["postgrest", {}]]), e.g. [["A64m", {"GHCRTS": "-A64m"}]].
+ *   PROFILE_HOPS=1 adds
+ *   gateway   POST /rest/v1/rpc/pull_page through the stack's gateway (which runs in this process);
+ *   function  POST /functions/v1/sync/pull (gateway, Deno, the stack's PostgREST).
  * For each it prints ms a page (median of the rounds), the ratio to the floor, CPU ms a page of
- * PostgREST, of the stack's Postgres processes and of this process, and Postgres' minor page faults
- * a page. PROFILE_SQL=<file> runs that SQL first (a candidate pull_page, say).
+ * PostgREST, of the stack's Postgres processes, of this process and of Deno, and of the whole
+ * machine (/proc/stat), and Postgres' minor page faults a page. PROFILE_SQL=<file> runs that SQL
+ * first (a candidate pull_page, say).
  *
  * Found with it (2026-12-06): pull_page built its page with a chain of ||, each copying the whole
  * page; through PostgREST that cost ~2,500 faults and ~5 ms of Postgres CPU a page (8.6 vs 3.3 ms).
@@ -33,6 +37,12 @@ const LOGS = Number(process.env.PROFILE_LOGS ?? 20_000);
 const ROUNDS = Number(process.env.PROFILE_ROUNDS ?? 7);
 const VARIANTS = JSON.parse(process.env.PROFILE_VARIANTS ?? '[["postgrest",{}]]') as Array<[string, Record<string, string>]>;
 const PAGE = 1000;
+
+/** CPU ticks (10 ms) the whole machine spent outside idle and iowait, from /proc/stat. */
+function machineTicks(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return f.reduce((a, b) => a + b, 0) - f[3]! - f[4]!;
+}
 
 /** utime + stime (clock ticks, 10 ms) and minor faults of a process, from /proc. */
 function procStat(pid: number): { ticks: number; faults: number } {
@@ -79,11 +89,14 @@ try {
     throw new Error('PostgREST did not become ready');
   };
   const agent = new http.Agent({ keepAlive: true });
-  const postPage = (port: number, after: number) => new Promise<string>((resolve, reject) => {
-    const body = JSON.stringify({ vault_id: session.vaultId, after_sequence: after, max_count: PAGE });
-    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/rpc/pull_page', agent, headers: {
+  const apiPort = Number(new URL(stack.info.API_URL).port);
+  const postPage = (port: number, after: number, route: 'rpc' | 'rest' | 'function' = 'rpc') => new Promise<string>((resolve, reject) => {
+    const body = route === 'function' ? JSON.stringify({ vaultId: session.vaultId, afterSequence: after, limit: PAGE })
+      : JSON.stringify({ vault_id: session.vaultId, after_sequence: after, max_count: PAGE });
+    const urlPath = route === 'function' ? '/functions/v1/sync/pull' : route === 'rest' ? '/rest/v1/rpc/pull_page' : '/rpc/pull_page';
+    const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: urlPath, agent, headers: {
       authorization: `Bearer ${session.token}`, accept: 'application/json', 'content-type': 'application/json',
-      'content-length': Buffer.byteLength(body),
+      'content-length': Buffer.byteLength(body), apikey: stack.info.ANON_KEY,
     } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -121,12 +134,20 @@ try {
     return { count: rows.length, next: Number(rows.at(-1)?.sequence ?? after), more: rows.length === PAGE };
   }) });
   paths.set('sql', { run: () => readAll(async (after) => fromBody(await sqlPage(after))) });
+  if (process.env.PROFILE_HOPS) {
+    const childPids = (comm: string) => execFileSync('pgrep', ['-f', comm]).toString().trim().split('\n').map(Number);
+    const denoPids = childPids('deno run');
+    const denoTicks = () => denoPids.map((p) => procStat(p).ticks).reduce((a, b) => a + b, 0);
+    paths.set('gateway', { run: () => readAll(async (after) => fromBody(await postPage(apiPort, after, 'rest'))) });
+    paths.set('function', { run: () => readAll(async (after) => fromBody(await postPage(apiPort, after, 'function'))) });
+    (globalThis as Record<string, unknown>).denoTicks = denoTicks;
+  }
   for (const [name, extra] of VARIANTS) {
     const { port, pid } = await startPostgrest(extra);
     paths.set(name, { pid, run: () => readAll(async (after) => fromBody(await postPage(port, after))) });
   }
 
-  const results = new Map<string, { ms: number[]; pgrstTicks: number; pgTicks: number; nodeMs: number; faults: number; pages: number }>();
+  const results = new Map<string, { ms: number[]; pgrstTicks: number; pgTicks: number; nodeMs: number; faults: number; pages: number; machine: number; deno: number }>();
   for (let round = -1; round < ROUNDS; round++) { // round -1 warms every path up and is not counted
     const names = [...paths.keys()];
     if (round % 2) names.reverse();
@@ -135,13 +156,19 @@ try {
       const pg0 = postgresStat();
       const pgrst0 = pid ? procStat(pid).ticks : 0;
       const node0 = process.cpuUsage();
+      const machine0 = machineTicks();
+      const deno0 = ((globalThis as Record<string, unknown>).denoTicks as (() => number) | undefined)?.() ?? 0;
       const started = performance.now();
       const pages = await run();
       const ms = (performance.now() - started) / pages;
       if (round < 0) continue;
       const pg1 = postgresStat();
       const node = process.cpuUsage(node0);
-      const r = results.get(name) ?? { ms: [], pgrstTicks: 0, pgTicks: 0, nodeMs: 0, faults: 0, pages: 0 };
+      const machine = machineTicks() - machine0;
+      const deno = (((globalThis as Record<string, unknown>).denoTicks as (() => number) | undefined)?.() ?? 0) - deno0;
+      const r = results.get(name) ?? { ms: [], pgrstTicks: 0, pgTicks: 0, nodeMs: 0, faults: 0, pages: 0, machine: 0, deno: 0 };
+      r.machine += machine;
+      r.deno += deno;
       r.ms.push(ms);
       r.pgrstTicks += pid ? procStat(pid).ticks - pgrst0 : 0;
       r.pgTicks += pg1.ticks - pg0.ticks;
@@ -156,7 +183,7 @@ try {
   console.log('path        ms/page  x floor  CPU ms/page: PostgREST  Postgres  this process   Postgres faults/page');
   for (const [name, r] of results) {
     const ms = median(r.ms);
-    console.log(`${name.padEnd(10)} ${ms.toFixed(2).padStart(8)}  ${(floor / ms).toFixed(2).padStart(7)}  ${(r.pgrstTicks * 10 / r.pages).toFixed(2).padStart(21)}  ${(r.pgTicks * 10 / r.pages).toFixed(2).padStart(8)}  ${(r.nodeMs / r.pages).toFixed(2).padStart(12)}   ${Math.round(r.faults / r.pages).toString().padStart(20)}`);
+    console.log(`${name.padEnd(10)} ${ms.toFixed(2).padStart(8)}  ${(floor / ms).toFixed(2).padStart(7)}  ${(r.pgrstTicks * 10 / r.pages).toFixed(2).padStart(21)}  ${(r.pgTicks * 10 / r.pages).toFixed(2).padStart(8)}  ${(r.nodeMs / r.pages).toFixed(2).padStart(12)}   ${Math.round(r.faults / r.pages).toString().padStart(20)}  machine ${(r.machine * 10 / r.pages).toFixed(2)} deno ${(r.deno * 10 / r.pages).toFixed(2)}`);
   }
   await sql.end();
 } finally {

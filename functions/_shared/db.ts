@@ -10,7 +10,7 @@
  * PTxyz codes (status xyz) with `details` = the field path in snake_case (`logs[3].encrypted_data`),
  * which we translate to the API's camelCase names (names.ts).
  */
-import { pageOut, type PullRequest, pullRpc } from './pull.ts';
+import { checkedPageStream, type PullRequest, pullRpc } from './pull.ts';
 import type { Caller } from './auth.ts';
 import type { SyncConfig } from './config.ts';
 import { HttpError } from './errors.ts';
@@ -27,8 +27,9 @@ export interface SyncDb {
   rows<T>(caller: Caller, fn: string, args: Record<string, unknown>): Promise<T[]>;
   /** Calls a scalar SQL function: its (JSON) value, null for void. */
   value<T>(caller: Caller, fn: string, args: Record<string, unknown>): Promise<T>;
-  /** POST /pull: the API page `{ logs, hasMore, nextSequence, lastSequence }` as JSON text. */
-  pull(caller: Caller, input: PullRequest): Promise<string>;
+  /** POST /pull: the API page `{ logs, hasMore, nextSequence, lastSequence }` as JSON text, or as
+   *  a stream of its UTF-8 bytes (RestDb: PostgREST's body passed on, pull.ts checkedPageStream). */
+  pull(caller: Caller, input: PullRequest): Promise<string | ReadableStream<Uint8Array>>;
 }
 
 
@@ -108,6 +109,8 @@ export function mapSqlError(status: number, body: SqlError | undefined, source =
 export const mapPostgrestError = (status: number, body: SqlError | undefined): HttpError =>
   mapSqlError(status, body);
 
+interface RequestOptions { method?: string; body?: string; headers?: Record<string, string> }
+
 export class Postgrest {
   constructor(private readonly config: Pick<SyncConfig, 'postgrestUrl' | 'anonKey'>) {}
 
@@ -118,8 +121,12 @@ export class Postgrest {
   }
 
   /** Sends a request; returns the response body text, or throws the mapped error. */
-  async request(authorization: string, path: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}):
-    Promise<string> {
+  async request(authorization: string, path: string, init: RequestOptions = {}): Promise<string> {
+    return await (await this.send(authorization, path, init)).text();
+  }
+
+  /** Sends a request; returns the response of a 2xx (its body unread), or throws the mapped error. */
+  async send(authorization: string, path: string, init: RequestOptions = {}): Promise<Response> {
     let response: Response;
     try {
       response = await fetch(`${this.config.postgrestUrl}${path}`, {
@@ -133,15 +140,15 @@ export class Postgrest {
       console.error('sync: PostgREST unreachable', error);
       throw new HttpError(502, 'unavailable', 'the database is not reachable');
     }
-    const text = await response.text();
     if (!response.ok) {
+      const text = await response.text();
       let body: SqlError | undefined;
       try {
         body = JSON.parse(text) as SqlError;
       } catch { /* not JSON */ }
       throw mapPostgrestError(response.status, body);
     }
-    return text;
+    return response;
   }
 
   /** Calls `/rpc/name` with named arguments; returns the parsed answer (null for void). */
@@ -166,8 +173,10 @@ export class RestDb implements SyncDb {
     return this.postgrest.rpc<T>(caller.authorization, fn, args);
   }
 
-  async pull(caller: Caller, input: PullRequest): Promise<string> {
+  async pull(caller: Caller, input: PullRequest): Promise<ReadableStream<Uint8Array>> {
     const { path, args, headers } = pullRpc(input);
-    return pageOut(await this.postgrest.request(caller.authorization, path, { method: 'POST', body: JSON.stringify(args), headers }));
+    const response = await this.postgrest.send(caller.authorization, path, { method: 'POST', body: JSON.stringify(args), headers });
+    if (!response.body) throw new HttpError(500, 'internal', 'unexpected database answer');
+    return checkedPageStream(response.body);
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { HttpError } from '../_shared/errors.ts';
 import { mapPostgrestError } from '../_shared/db.ts';
-import { pageOut, pageOutParsed } from '../_shared/pull.ts';
+import { checkedPageStream, pageOut, pageOutParsed } from '../_shared/pull.ts';
 import { fieldPath, parse, schemas, vaultIdParam } from './protocol.ts';
 
 const S = schemas({ maxLogsPerPush: 3, maxPullLimit: 1000, defaultPullLimit: 100, maxEncryptedDataChars: 8, maxPushDataChars: 12 });
@@ -113,5 +113,47 @@ Deno.test('pageOut passes pull_page\'s text (already the API page) through untou
   for (const bad of ['{"logs":[]}', '{"logs":[],"hasMore":"yes","nextSequence":7,"lastSequence":7,"compactedThrough":3}',
     '{"logs":[],"hasMore":false,"nextSequence":7,"lastSequence":7}']) {
     assert.throws(() => pageOut(bad), (e: unknown) => e instanceof HttpError && e.status === 500, bad);
+  }
+});
+
+/** Streams `text` through checkedPageStream in chunks of `size` bytes; the bytes out, or the error. */
+async function throughCheck(text: string, size: number): Promise<string | Error> {
+  const bytes = new TextEncoder().encode(text);
+  const source = new ReadableStream<Uint8Array>({
+    start(controller) {
+      for (let i = 0; i < bytes.length; i += size) controller.enqueue(bytes.slice(i, i + size));
+      controller.close();
+    },
+  });
+  try {
+    return await new Response(checkedPageStream(source)).text();
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+Deno.test('checkedPageStream passes a page on byte for byte in any chunking, and cuts off a body without the page frame', async () => {
+  const long = 'x'.repeat(500);
+  const page = `{"logs":[{"vaultId":"v","sequence":4,"encryptedData":"${long}","deviceId":"é{\\"x\\":1}"}],"hasMore":true,"nextSequence":4,"lastSequence":9,"compactedThrough":0}`;
+  const empty = '{"logs":[],"hasMore":false,"nextSequence":7,"lastSequence":7,"compactedThrough":3}';
+  for (const size of [1, 3, 9, 10, 159, 160, 161, 4096]) {
+    assert.equal(await throughCheck(page, size), page, `chunks of ${size}`);
+    assert.equal(await throughCheck(empty, size), empty, `chunks of ${size}`);
+  }
+  const console_error = console.error;
+  console.error = () => {};
+  try {
+    for (const bad of ['', '{"logs":', '"{\\"logs\\":[]}"', `{"logs":[{"x":"${long}"}]}`,
+      '{"logs":[],"hasMore":"yes","nextSequence":7,"lastSequence":7,"compactedThrough":3}',
+      `[{"logs":[],"has_more":false,"next_sequence":7,"last_sequence":7,"compacted_through":3}]`,
+      '{"lags":[],"hasMore":false,"nextSequence":7,"lastSequence":7,"compactedThrough":3}', // the state, but no page start
+      '"{\\"logs\\":[],\\"hasMore\\":false}"],"hasMore":false,"nextSequence":7,"lastSequence":7,"compactedThrough":3}']) {
+      for (const size of [1, 7, 4096]) {
+        const out = await throughCheck(bad, size);
+        assert.ok(out instanceof Error, `${bad.slice(0, 40)} in chunks of ${size} passed`);
+      }
+    }
+  } finally {
+    console.error = console_error;
   }
 });
