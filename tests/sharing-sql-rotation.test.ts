@@ -69,54 +69,62 @@ describe('rotate_vault_key', () => {
     expect(grants[0]!.n).toBe(3);
   });
 
-  it('pushes racing a rotation: the pushes queued before it land under generation 1, those queued after it are refused', async () => {
-    const v = await sharedVault(owner, [[writer, 'writer']]);
-    // The interleaving is forced: 6 pushes, then the rotation, then 6 more queue on the vault lock held here.
-    const { pending } = await adminSql().begin(async (tx) => {
-      await tx`select 1 from public.vaults where id = ${v} for update`;
-      const first = Promise.all(Array.from({ length: 6 }, () => push(writer, v, 1)));
-      await waitForLockWaiters('push_logs', 6);
-      const rotation = rotate(owner, v, 1, [owner, writer]);
-      await waitForLockWaiters('rotate_vault_key', 1);
-      const second = Promise.all(Array.from({ length: 6 }, () => push(writer, v, 1)));
-      await waitForLockWaiters('push_logs', 12);
-      return { pending: Promise.all([first, rotation, second]) };
+  /**
+   * Six pushes queue on the vault's row lock held here, then `barrier` (a rotation or a removal),
+   * then six more; the lock is released and all of them finish. PostgreSQL wakes a row lock's
+   * waiters roughly, not strictly, in the order they queued, so the barrier may take the lock before
+   * some of the first six or after some of the second (one CI run saw all twelve pushes land first):
+   * each attempt checks what must hold in any order, and the attempts repeat (at most 5, each on a
+   * fresh vault) until one has pushes on both sides of the barrier, which proves the race was run.
+   */
+  async function raceOnVaultLock<B>(setUp: () => Promise<{ vault: string; push: () => ReturnType<typeof push>; barrier: () => Promise<B>; barrierName: string }>,
+    check: (outcome: { vault: string; barrier: B; results: Array<Awaited<ReturnType<typeof push>>>; ok: number }) => Promise<void>) {
+    for (let attempt = 1; ; attempt++) {
+      const { vault, push: pushOne, barrier, barrierName } = await setUp();
+      const { pending } = await adminSql().begin(async (tx) => {
+        await tx`select 1 from public.vaults where id = ${vault} for update`;
+        const first = Promise.all(Array.from({ length: 6 }, pushOne));
+        await waitForLockWaiters('push_logs', 6);
+        const barrierDone = barrier();
+        await waitForLockWaiters(barrierName, 1);
+        const second = Promise.all(Array.from({ length: 6 }, pushOne));
+        await waitForLockWaiters('push_logs', 12);
+        return { pending: Promise.all([first, barrierDone, second]) };
+      });
+      const [first, barrierResult, second] = await pending;
+      const results = [...first, ...second];
+      const ok = results.filter((r) => r.status === 200).length;
+      await check({ vault, barrier: barrierResult, results, ok });
+      if (ok > 0 && ok < 12) return; // pushes landed before the barrier and were refused after it
+      expect(attempt, `no attempt of 5 had pushes on both sides of ${barrierName}`).toBeLessThan(5);
+    }
+  }
+
+  it('pushes racing a rotation: those that take the lock before it land under generation 1, those after it are refused as stale', async () => {
+    await raceOnVaultLock(async () => {
+      const vault = await sharedVault(owner, [[writer, 'writer']]);
+      return { vault, push: () => push(writer, vault, 1), barrier: () => rotate(owner, vault, 1, [owner, writer]), barrierName: 'rotate_vault_key' };
+    }, async ({ vault, barrier, results, ok }) => {
+      expect(barrier.status).toBe(200);
+      expect(results.filter((r) => r.status !== 200).map(hinted)).toEqual(Array(12 - ok).fill([409, 'PT409', 'stale_key_generation']));
+      const logs = await adminSql()`select key_generation::int from public.sync_logs where vault_id = ${vault}`;
+      expect(logs.length).toBe(ok);
+      expect(logs.every((l) => l.key_generation === 1)).toBe(true);
     });
-    const [first, rotated, second] = await pending;
-    expect(rotated.status).toBe(200);
-    const results = [...first, ...second];
-    const ok = results.filter((r) => r.status === 200).length;
-    expect(ok).toBeGreaterThan(0); // a race happened: some landed before the rotation ...
-    expect(ok).toBeLessThan(12);   // ... and some were refused after it
-    expect(results.filter((r) => r.status !== 200).map(hinted)).toEqual(Array(12 - ok).fill([409, 'PT409', 'stale_key_generation']));
-    const logs = await adminSql()`select key_generation::int from public.sync_logs where vault_id = ${v}`;
-    expect(logs.length).toBe(ok);
-    expect(logs.every((l) => l.key_generation === 1)).toBe(true);
   });
 
-  it('pushes racing a removal: the removed writer\'s pushes queued before it land, those queued after it get PT404', async () => {
-    const w = await newMember('racer');
-    const v = await sharedVault(owner, [[w, 'writer']]);
-    const { pending } = await adminSql().begin(async (tx) => {
-      await tx`select 1 from public.vaults where id = ${v} for update`;
-      const first = Promise.all(Array.from({ length: 6 }, () => push(w, v)));
-      await waitForLockWaiters('push_logs', 6);
-      const removal = rpc('remove_member', { vault_id: v, user_id: w.id }, owner.access_token);
-      await waitForLockWaiters('remove_member', 1);
-      const second = Promise.all(Array.from({ length: 6 }, () => push(w, v)));
-      await waitForLockWaiters('push_logs', 12);
-      return { pending: Promise.all([first, removal, second]) };
+  it('pushes racing a removal: the removed writer\'s pushes that take the lock before it land, those after it get PT404', async () => {
+    await raceOnVaultLock(async () => {
+      const w = await newMember('racer');
+      const vault = await sharedVault(owner, [[w, 'writer']]);
+      return { vault, push: () => push(w, vault), barrier: () => rpc('remove_member', { vault_id: vault, user_id: w.id }, owner.access_token),
+        barrierName: 'remove_member' };
+    }, async ({ vault, barrier, results, ok }) => {
+      expect(barrier.status).toBe(204);
+      expect(results.filter((r) => r.status !== 200).map(hinted)).toEqual(Array(12 - ok).fill([404, 'PT404', null]));
+      const logs = await adminSql()`select count(*)::int as n from public.sync_logs where vault_id = ${vault}`;
+      expect(logs[0]!.n).toBe(ok);
     });
-    const [first, removed, second] = await pending;
-    expect(removed.status).toBe(204);
-    const results = [...first, ...second];
-    const ok = results.filter((r) => r.status === 200).length;
-    expect(ok).toBeGreaterThan(0); // a race happened: some landed before the removal ...
-    expect(ok).toBeLessThan(12);   // ... and some were refused after it
-    expect(results.filter((r) => r.status !== 200).map(hinted)).toEqual(Array(12 - ok).fill([404, 'PT404', null]));
-    const logs = await adminSql()`select count(*)::int as n from public.sync_logs where vault_id = ${v} and author_id = ${w.id}`;
-    expect(logs[0]!.n).toBe(ok);
-    expect(hinted(await push(w, v))).toEqual([404, 'PT404', null]);
   });
 
   it('voids pending invitations and links of the old generation', async () => {
