@@ -144,9 +144,16 @@ try {
   }
   for (const [name, extra] of VARIANTS) {
     const { port, pid } = await startPostgrest(extra);
+    ((globalThis as unknown as { __ports?: number[] }).__ports ??= []).push(port);
     paths.set(name, { pid, run: () => readAll(async (after) => fromBody(await postPage(port, after))) });
   }
 
+  const warmPool = Number(process.env.PROFILE_WARM_POOL ?? 0);
+  if (warmPool > 0) { // opens that many PostgREST connections (as a concurrent load before would)
+    for (const { pid } of paths.values()) void pid;
+    const ports = [...(globalThis as unknown as { __ports?: number[] }).__ports ?? []];
+    for (const port of ports) await Promise.all(Array.from({ length: warmPool }, () => postPage(port, 0)));
+  }
   const results = new Map<string, { ms: number[]; pgrstTicks: number; pgTicks: number; nodeMs: number; faults: number; pages: number; machine: number; deno: number }>();
   for (let round = -1; round < ROUNDS; round++) { // round -1 warms every path up and is not counted
     const names = [...paths.keys()];

@@ -37,7 +37,7 @@ import { runExportImport } from './w8.ts';
 import { goalOf } from './goals.ts';
 import { readBaseline, reportFalls, writeBaseline } from './compare.ts';
 import { measureSessionCheck } from './session-check.ts';
-import { loadSummary, runIsComparable, withLoad, type LoadWindow } from './load.ts';
+import { loadSummary, runIsComparable, settle, withLoad, type LoadWindow } from './load.ts';
 import { runPageTime } from './page-time.ts';
 import { issue25Goals } from './issue25.ts';
 
@@ -183,6 +183,9 @@ async function main() {
         const fillStart = performance.now();
         await fillVaultSql(sql, session, knobs.w2Logs);
         progress(`  filled in ${r((performance.now() - fillStart) / 1000, 1)} s`);
+        // The fill's own load (a 100k-row insert, its vacuum and checkpoint) settles before the reads.
+        const settled = await settle(knobs.settleSeconds, () => stopping);
+        progress(`  load ${r(os.loadavg()[0]!)} after ${r(settled / 1000, 0)} s of settling`);
         // Rounds alternate the targets (the order flipped every round) instead of running each
         // target's runs back to back: a run takes about a second, and this machine's speed drifts
         // within seconds (one floor run read 264,720 logs/s between two of 158,438 and 165,089),

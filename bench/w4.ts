@@ -85,7 +85,7 @@ export type ClientMode = 'library-rpc' | 'library-rpc-worker' | 'library-edge' |
 function runClient(endpoints: StackEndpoints, session: Session, key: Buffer, expected: number, mode: ClientMode): Promise<ClientRun> {
   const input = JSON.stringify({ ...endpoints, token: session.token, vaultId: session.vaultId, key: key.toString('base64'), expected, mode });
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(here, 'w4-client.ts')], {
+    const child = spawn(process.execPath, ['--expose-gc', ...(process.env.W4_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/w4prof'] : []), '--import', 'tsx', path.join(here, 'w4-client.ts')], {
       stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, BENCH_W4_INPUT: input },
     });
     let out = '';
