@@ -16,7 +16,10 @@
  * For each it prints ms a page (median of the rounds), the ratio to the floor, CPU ms a page of
  * PostgREST, of the stack's Postgres processes, of this process and of Deno, and of the whole
  * machine (/proc/stat), and Postgres' minor page faults a page. PROFILE_SQL=<file> runs that SQL
- * first (a candidate pull_page, say).
+ * first (a candidate pull_page, say). PROFILE_WARM_POOL=N first sends N concurrent requests to each
+ * extra PostgREST, so that its pool holds N connections as after a concurrent load: the requests
+ * then rotate over N Postgres backends (found with it: glibc's default malloc settings made each
+ * of them fault its page memory in again, stack/postgres.ts MALLOC_ENV).
  *
  * Found with it (2026-12-06): pull_page built its page with a chain of ||, each copying the whole
  * page; through PostgREST that cost ~2,500 faults and ~5 ms of Postgres CPU a page (8.6 vs 3.3 ms).
@@ -134,25 +137,24 @@ try {
     return { count: rows.length, next: Number(rows.at(-1)?.sequence ?? after), more: rows.length === PAGE };
   }) });
   paths.set('sql', { run: () => readAll(async (after) => fromBody(await sqlPage(after))) });
+  let denoTicks = () => 0;
+  const postgrestPorts: number[] = [];
   if (process.env.PROFILE_HOPS) {
     const childPids = (comm: string) => execFileSync('pgrep', ['-f', comm]).toString().trim().split('\n').map(Number);
     const denoPids = childPids('deno run');
-    const denoTicks = () => denoPids.map((p) => procStat(p).ticks).reduce((a, b) => a + b, 0);
+    denoTicks = () => denoPids.map((p) => procStat(p).ticks).reduce((a, b) => a + b, 0);
     paths.set('gateway', { run: () => readAll(async (after) => fromBody(await postPage(apiPort, after, 'rest'))) });
     paths.set('function', { run: () => readAll(async (after) => fromBody(await postPage(apiPort, after, 'function'))) });
-    (globalThis as Record<string, unknown>).denoTicks = denoTicks;
   }
   for (const [name, extra] of VARIANTS) {
     const { port, pid } = await startPostgrest(extra);
-    ((globalThis as unknown as { __ports?: number[] }).__ports ??= []).push(port);
+    postgrestPorts.push(port);
     paths.set(name, { pid, run: () => readAll(async (after) => fromBody(await postPage(port, after))) });
   }
 
   const warmPool = Number(process.env.PROFILE_WARM_POOL ?? 0);
-  if (warmPool > 0) { // opens that many PostgREST connections (as a concurrent load before would)
-    for (const { pid } of paths.values()) void pid;
-    const ports = [...(globalThis as unknown as { __ports?: number[] }).__ports ?? []];
-    for (const port of ports) await Promise.all(Array.from({ length: warmPool }, () => postPage(port, 0)));
+  if (warmPool > 0) { // opens that many connections in each extra PostgREST's pool, as a concurrent load before would
+    for (const port of postgrestPorts) await Promise.all(Array.from({ length: warmPool }, () => postPage(port, 0)));
   }
   const results = new Map<string, { ms: number[]; pgrstTicks: number; pgTicks: number; nodeMs: number; faults: number; pages: number; machine: number; deno: number }>();
   for (let round = -1; round < ROUNDS; round++) { // round -1 warms every path up and is not counted
@@ -164,7 +166,7 @@ try {
       const pgrst0 = pid ? procStat(pid).ticks : 0;
       const node0 = process.cpuUsage();
       const machine0 = machineTicks();
-      const deno0 = ((globalThis as Record<string, unknown>).denoTicks as (() => number) | undefined)?.() ?? 0;
+      const deno0 = denoTicks();
       const started = performance.now();
       const pages = await run();
       const ms = (performance.now() - started) / pages;
@@ -172,7 +174,7 @@ try {
       const pg1 = postgresStat();
       const node = process.cpuUsage(node0);
       const machine = machineTicks() - machine0;
-      const deno = (((globalThis as Record<string, unknown>).denoTicks as (() => number) | undefined)?.() ?? 0) - deno0;
+      const deno = denoTicks() - deno0;
       const r = results.get(name) ?? { ms: [], pgrstTicks: 0, pgTicks: 0, nodeMs: 0, faults: 0, pages: 0, machine: 0, deno: 0 };
       r.machine += machine;
       r.deno += deno;

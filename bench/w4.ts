@@ -9,7 +9,8 @@
  * log. Rows go in with COPY (streamed, constant memory). The client runs in a child process
  * (bench/w4-client.ts) so its memory is its own: the client library (client/src pullPages) over its
  * rpc transport at 1/4 and full size, over its Edge Function transport, and a stand-in with
- * node:crypto decryption to show what decryption costs.
+ * node:crypto decryption to show what decryption costs. BENCH_W4_CPU_PROF=<dir> writes a V8 CPU
+ * profile of each client run there (node --cpu-prof).
  */
 import { spawn } from 'node:child_process';
 import { createCipheriv, randomBytes, randomUUID } from 'node:crypto';
@@ -85,7 +86,8 @@ export type ClientMode = 'library-rpc' | 'library-rpc-worker' | 'library-edge' |
 function runClient(endpoints: StackEndpoints, session: Session, key: Buffer, expected: number, mode: ClientMode): Promise<ClientRun> {
   const input = JSON.stringify({ ...endpoints, token: session.token, vaultId: session.vaultId, key: key.toString('base64'), expected, mode });
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', ...(process.env.W4_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/w4prof'] : []), '--import', 'tsx', path.join(here, 'w4-client.ts')], {
+    const profile = process.env.BENCH_W4_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_W4_CPU_PROF}`] : [];
+    const child = spawn(process.execPath, ['--expose-gc', ...profile, '--import', 'tsx', path.join(here, 'w4-client.ts')], {
       stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, BENCH_W4_INPUT: input },
     });
     let out = '';
