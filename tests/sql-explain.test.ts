@@ -4,16 +4,21 @@
  * (…, vault_id, sequence) — the primary key, or the RLS index (author_id, vault_id, sequence) — with
  * no Sort below the page's Limit and never a Seq Scan; on a vault of 60,000 logs, as role
  * authenticated with the owner's claims, for custom and generic (prepared) plans.
- * The statement is not copied by hand: the test turns on log_statement for a moment, pulls once
- * as supabase-js does (POST /rest/v1/rpc/pull_logs), and explains exactly the statement and
- * parameter values PostgreSQL logged for that request. A control shows that the checks do catch a
+ * The statement is not copied by hand: the test pulls once as supabase-js does (POST
+ * /rpc/pull_logs) through a PostgREST of its own whose connections log their statements, and
+ * explains exactly the statement and parameter values PostgreSQL logged for that request. A control shows that the checks do catch a
  * non-inlined function. The Edge Function reads pull_page (issue 25), whose reads are counted below
  * (pg_stat_xact_user_tables: one index scan, the page and the row that tells hasMore).
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../stack/config.ts';
+import { resolveJwks } from '../stack/jwt.ts';
+import { startPostgrest } from '../stack/postgrest.ts';
+import { freePort } from '../stack/stack.ts';
 import type { StackUser } from '../stack/users.ts';
 import { adminSql, asUser, newUser, rpc, stack } from './support/stack.ts';
 
@@ -29,34 +34,37 @@ function parseParams(detail: string): Array<string | null> {
 }
 
 /**
- * The statements (with parameter values) PostgreSQL logs while `run` runs, from the stack's log file:
- * `run` is repeated (at most 20 times) until `complete` finds what it needs in the log. A backend
- * applies a configuration reload only before its next command, so PostgREST's pooled connections
- * may run the first requests after the reload unlogged; repeating the requests waits for exactly
- * that, where a fixed pause would only guess.
+ * The statements (with parameter values) PostgreSQL logs for the requests `run` sends to `postgrestUrl`:
+ * a PostgREST of this file's own, whose connections alone log their statements. It connects as the
+ * superuser with `log_statement = all` as a startup option (only a superuser may set it; PostgREST
+ * then switches to the role of each request's JWT as it does on the stack), so no other test's
+ * statements reach the log and nothing of the cluster's configuration changes. Its PostgREST
+ * settings are the stack's (supabase/config.toml), so it sends the statement the stack's would.
  */
-async function loggedStatements(run: () => Promise<void>, complete: (logged: Logged[]) => boolean): Promise<Logged[]> {
-  const sql = adminSql();
+async function loggedStatements(run: (postgrestUrl: string) => Promise<void>): Promise<Logged[]> {
   const logFile = path.join(stack.DATA_DIR, 'logs', 'postgres.log');
   const start = statSync(logFile).size;
-  await sql`alter system set log_statement = 'all'`;
-  await sql`select pg_reload_conf()`;
-  let out: Logged[] = [];
+  const config = loadConfig();
+  // Percent-encoded by hand: URLSearchParams would write the space as '+', which libpq keeps.
+  const dbUrl = `${stack.DB_URL}${stack.DB_URL.includes('?') ? '&' : '?'}options=${encodeURIComponent('-c log_statement=all')}`;
+  const port = await freePort();
+  const postgrest = await startPostgrest({
+    dbUrl, port, adminPort: await freePort(), jwtSecret: JSON.stringify(resolveJwks(stack.JWT_SECRET, stack.SIGNING_KEYS)),
+    schemas: config.exposedSchemas, extraSearchPath: config.extraSearchPath, maxRows: config.maxRows,
+    logFile: path.join(mkdtempSync(path.join(tmpdir(), 'sql-explain-')), 'postgrest.log'),
+  });
   try {
-    for (let attempt = 0; attempt < 20 && !complete(out); attempt++) {
-      await run();
-      const lines = readFileSync(logFile).subarray(start).toString('utf8').split('\n');
-      out = [];
-      for (let i = 0; i < lines.length; i++) {
-        const m = /LOG:  execute [^:]+: (.*)$/.exec(lines[i]!);
-        if (!m) continue;
-        const detail = /DETAIL:  Parameters: (.*)$/.exec(lines[i + 1] ?? '');
-        out.push({ query: m[1]!, params: detail ? parseParams(detail[1]!) : [] });
-      }
-    }
+    await run(`http://127.0.0.1:${port}`);
   } finally {
-    await sql`alter system reset log_statement`;
-    await sql`select pg_reload_conf()`;
+    await postgrest.stop();
+  }
+  const lines = readFileSync(logFile).subarray(start).toString('utf8').split('\n');
+  const out: Logged[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const m = /LOG:  execute [^:]+: (.*)$/.exec(lines[i]!);
+    if (!m) continue;
+    const detail = /DETAIL:  Parameters: (.*)$/.exec(lines[i + 1] ?? '');
+    out.push({ query: m[1]!, params: detail ? parseParams(detail[1]!) : [] });
   }
   return out;
 }
@@ -109,13 +117,13 @@ beforeAll(async () => {
   await sql`analyze public.sync_logs`;
 
   const ours = (lines: Logged[]) => lines.filter((l) => l.query.includes('"public"."pull_logs"') && (l.params[0] ?? '').includes(vaultId));
-  const logged = await loggedStatements(async () => {
-    const headers = { apikey: stack.ANON_KEY, authorization: `Bearer ${owner.access_token}`, 'content-type': 'application/json' };
-    const rpcRes = await fetch(`${stack.API_URL}/rest/v1/rpc/pull_logs`, { method: 'POST', headers,
+  const logged = await loggedStatements(async (postgrestUrl) => {
+    const headers = { authorization: `Bearer ${owner.access_token}`, 'content-type': 'application/json' };
+    const rpcRes = await fetch(`${postgrestUrl}/rpc/pull_logs`, { method: 'POST', headers,
       body: JSON.stringify({ vault_id: vaultId, after_sequence: 30_000, max_count: 1000 }) });
     expect(rpcRes.status).toBe(200);
     await rpcRes.arrayBuffer();
-  }, (lines) => ours(lines).some((l) => l.params[0]!.includes('"max_count":1000')));
+  });
   sent = ours(logged).find((l) => l.params[0]!.includes('"max_count":1000'))!;
   expect(sent, 'the rpc pull was logged').toBeDefined();
 }, 120_000);
