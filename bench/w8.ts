@@ -50,7 +50,7 @@ export async function runExportImport(options: { users: UserFactory; anonKey: st
     W8_PASSWORD: PASSWORD, W8_ARCHIVE_PASSWORD: ARCHIVE_PASSWORD, W8_ARCHIVE: path.join(dir, 'vault.hxsa'),
   };
   const side = async (mode: string): Promise<Side> => {
-    const { stdout } = await run(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(here, 'w8-side.ts'), mode],
+    const { stdout } = await run(process.execPath, ['--expose-gc', ...(process.env.BENCH_W8_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_W8_CPU_PROF}`] : []), '--import', 'tsx', path.join(here, 'w8-side.ts'), mode],
       { env, timeout: 1_800_000, maxBuffer: 1 << 20 });
     const result = JSON.parse(stdout.trim().split('\n').pop()!) as Side;
     if (result.changes !== changes) throw new Error(`W8 ${mode} moved ${result.changes} changes, not ${changes}`);

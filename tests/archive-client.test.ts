@@ -14,7 +14,7 @@ import { ArchiveIntegrityError, type DecryptedLog, HaexSyncClient, type Vault, W
 import { PROJECT_ROOT } from '../stack/config.ts';
 import type { StackUser } from '../stack/users.ts';
 import { fileBytes, supabaseClient } from './support/files.ts';
-import { newUser, stack } from './support/stack.ts';
+import { adminSql, newUser, stack } from './support/stack.ts';
 
 const CHUNK = 64 * 1024;
 const files = { chunkSize: CHUNK, concurrency: 2 };
@@ -99,6 +99,15 @@ describe('export and restore', () => {
     // The restored vault works as any other: a push from the second device reaches the first.
     await onOtherDevice.push([{ data: 'after restore', haexTimestamp: '9999-z' }]);
     expect((await pullAll(restored)).at(-1)?.data).toBe('after restore');
+  });
+
+  it('a restore seals every log under a 96-bit nonce of its own: no two logs of the restored vault share one', async () => {
+    const restorer = await person('nonces');
+    const restored = await restorer.client.importArchive(archive, { password: ARCHIVE_PASSWORD, vaultPassword: VAULT_PASSWORD });
+    const [row] = await adminSql()`select count(*)::int as logs, count(distinct nonce)::int as nonces,
+                                          bool_and(length(decode(nonce, 'base64')) = 12) as all_12_bytes
+                                   from public.sync_logs where vault_id = ${restored.vaultId}`;
+    expect(row).toEqual({ logs: 1230, nonces: 1230, all_12_bytes: true });
   });
 
   it('a wrong archive password is WrongPasswordError before any vault is created', async () => {
